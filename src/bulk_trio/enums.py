@@ -1,0 +1,152 @@
+"""The small closed vocabularies of the BULK protocol."""
+
+from __future__ import annotations
+
+import enum
+
+
+class Side(enum.Enum):
+    """Which way an order trades."""
+
+    BUY = "buy"
+    SELL = "sell"
+
+    @property
+    def is_buy(self) -> bool:
+        return self is Side.BUY
+
+    @property
+    def opposite(self) -> Side:
+        return Side.SELL if self is Side.BUY else Side.BUY
+
+    @classmethod
+    def from_is_buy(cls, is_buy: bool) -> Side:
+        return cls.BUY if is_buy else cls.SELL
+
+
+class TimeInForce(enum.Enum):
+    """How long a limit order may rest. The wire spells them in upper case (lower case is accepted)."""
+
+    GTC = "GTC"
+    IOC = "IOC"
+    ALO = "ALO"
+
+    @property
+    def ordinal(self) -> int:
+        """The u32 written into the signed bytes (PROTOCOL.md §5.3)."""
+        return _TIF_ORDINALS[self]
+
+    @classmethod
+    def parse(cls, text: str) -> TimeInForce:
+        try:
+            return cls(text.upper())
+        except (ValueError, AttributeError):
+            raise ValueError(f"time_in_force must be GTC, IOC or ALO, not {text!r}") from None
+
+
+_TIF_ORDINALS = {TimeInForce.GTC: 0, TimeInForce.IOC: 1, TimeInForce.ALO: 2}
+
+
+class OrderStatus(enum.Enum):
+    """Every status name of PROTOCOL.md §7, plus UNKNOWN for a name this version does not know.
+
+    The value is the wire spelling. ``canceled*`` spellings are accepted by :meth:`parse`.
+    """
+
+    PENDING = "pending"
+    PLACED = "placed"
+    RESTING = "resting"
+    WORKING = "working"
+    MODIFIED = "modified"
+    FILLED = "filled"
+    PARTIALLY_FILLED = "partiallyFilled"
+    CANCELLED = "cancelled"
+    CANCELLED_RISK_LIMIT = "cancelledRiskLimit"
+    CANCELLED_SELF_CROSSING = "cancelledSelfCrossing"
+    CANCELLED_REDUCE_ONLY = "cancelledReduceOnly"
+    CANCELLED_IOC = "cancelledIOC"
+    REJECTED_CROSSING = "rejectedCrossing"
+    REJECTED_DUPLICATE = "rejectedDuplicate"
+    REJECTED_RISK_LIMIT = "rejectedRiskLimit"
+    REJECTED_INVALID = "rejectedInvalid"
+    CANCEL_ONE_REJECTED = "cancelOneRejected"
+    CANCEL_ALL_REJECTED = "cancelAllRejected"
+    DEPOSIT = "deposit"
+    DEPOSIT_FAILED = "depositFailed"
+    AGENT_WALLET = "agentWallet"
+    AGENT_WALLET_FAILED = "agentWalletFailed"
+    ERROR = "error"
+    UNKNOWN = "unknown"
+
+    @classmethod
+    def parse(cls, text: str) -> OrderStatus:
+        """The status for a wire name; UNKNOWN (never an exception) for a name we do not know."""
+        status = _BY_WIRE_NAME.get(text)
+        if status is None and text.startswith("canceled"):
+            status = _BY_WIRE_NAME.get("cancelled" + text[len("canceled") :])
+        return status if status is not None else cls.UNKNOWN
+
+    def is_terminal(self) -> bool:
+        """True when the order (or action) will not change state again.
+
+        PROTOCOL.md decision 10: ``partiallyFilled`` is terminal; pending, placed, resting, working
+        and modified are not. UNKNOWN is treated as live so that an order is never forgotten early.
+        """
+        return self not in _LIVE
+
+    def is_error(self) -> bool:
+        """True for outcomes a caller should treat as a failure of the action."""
+        return self in _ERRORS
+
+
+_BY_WIRE_NAME = {status.value: status for status in OrderStatus if status is not OrderStatus.UNKNOWN}
+_LIVE = frozenset(
+    {
+        OrderStatus.PENDING,
+        OrderStatus.PLACED,
+        OrderStatus.RESTING,
+        OrderStatus.WORKING,
+        OrderStatus.MODIFIED,
+        OrderStatus.UNKNOWN,
+    }
+)
+_ERRORS = frozenset(
+    {
+        OrderStatus.ERROR,
+        OrderStatus.REJECTED_CROSSING,
+        OrderStatus.REJECTED_DUPLICATE,
+        OrderStatus.REJECTED_RISK_LIMIT,
+        OrderStatus.REJECTED_INVALID,
+        OrderStatus.CANCEL_ONE_REJECTED,
+        OrderStatus.CANCEL_ALL_REJECTED,
+        OrderStatus.DEPOSIT_FAILED,
+        OrderStatus.AGENT_WALLET_FAILED,
+    }
+)
+
+
+class Topic(enum.Enum):
+    """The event streams a client publishes, one channel family per member."""
+
+    TICKER = "ticker"
+    TRADES = "trades"
+    L2SNAPSHOT = "l2Snapshot"
+    L2DELTA = "l2Delta"
+    CANDLE = "candle"
+    ACCOUNT = "account"
+    MARGIN = "margin"
+    POSITION = "position"
+    ORDER = "order"
+    FILL = "fill"
+    LEVERAGE = "leverage"
+    ERROR = "error"
+
+    @property
+    def is_market_data(self) -> bool:
+        """Market-data topics may drop their oldest item under backpressure; the others may not."""
+        return self in _MARKET_DATA
+
+
+_MARKET_DATA = frozenset(
+    {Topic.TICKER, Topic.TRADES, Topic.L2SNAPSHOT, Topic.L2DELTA, Topic.CANDLE}
+)

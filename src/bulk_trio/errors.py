@@ -1,0 +1,48 @@
+"""Exceptions raised by bulk-trio.
+
+Everything the client raises on its own account is a :class:`BulkError`. Bad input from the user is a
+plain :class:`ValueError` (raised before anything is signed or sent), and timeouts are
+:class:`trio.TooSlowError`, as Trio code expects.
+"""
+
+from __future__ import annotations
+
+
+class BulkError(Exception):
+    """Base class of every bulk-trio error."""
+
+
+class ConnectError(BulkError):
+    """The connection to the exchange could not be opened (the reason is in the message)."""
+
+
+class ConnectionLost(BulkError):
+    """The connection dropped while a request was in flight.
+
+    The outcome of the request is unknown: the exchange may or may not have executed it. Check the
+    open orders (they are resynchronised from the account snapshot after the reconnect) before retrying.
+    """
+
+
+class ClientClosed(BulkError):
+    """The client was used after its ``async with`` block ended."""
+
+
+class ExchangeError(BulkError):
+    """The exchange answered a request with an error (a non-ok post reply or an ``error`` frame)."""
+
+    def __init__(self, message: str, *, raw: object = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.raw = raw
+
+
+class ProtocolViolation(BulkError):
+    """The exchange sent something this client cannot make sense of."""
+
+
+class SubscriberOverflow(BulkError):
+    """A subscriber of a lossless topic (account streams, errors) fell too far behind.
+
+    Its channel is closed with this error rather than silently losing an order or fill event.
+    """
