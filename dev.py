@@ -26,7 +26,7 @@ def tool_python() -> Path:
 
 
 def main(argv: list[str]) -> int:
-    if sys.version_info < (3, 11):
+    if sys.version_info < (3, 11):  # noqa: UP036  # dev.py itself must say why it cannot run
         print("dev.py: bulk-trio needs Python 3.11 or newer", file=sys.stderr)
         return 2
     if not argv or argv[0] in {"-h", "--help"}:

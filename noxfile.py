@@ -12,7 +12,6 @@ nox.options.sessions = ["lint", "typecheck", "tests"]
 nox.options.reuse_existing_virtualenvs = True
 
 
-
 @nox.session
 def tests(session: nox.Session) -> None:
     """The whole test suite with branch coverage of the package."""

@@ -25,7 +25,7 @@ class Side(enum.Enum):
 
 
 class TimeInForce(enum.Enum):
-    """How long a limit order may rest. The wire spells them in upper case (lower case is accepted)."""
+    """How long a limit order may rest; upper case on the wire (lower case is accepted)."""
 
     GTC = "GTC"
     IOC = "IOC"
@@ -99,7 +99,9 @@ class OrderStatus(enum.Enum):
         return self in _ERRORS
 
 
-_BY_WIRE_NAME = {status.value: status for status in OrderStatus if status is not OrderStatus.UNKNOWN}
+_BY_WIRE_NAME = {
+    status.value: status for status in OrderStatus if status is not OrderStatus.UNKNOWN
+}
 _LIVE = frozenset(
     {
         OrderStatus.PENDING,
@@ -143,7 +145,7 @@ class Topic(enum.Enum):
 
     @property
     def is_market_data(self) -> bool:
-        """Market-data topics may drop their oldest item under backpressure; the others may not."""
+        """Market-data topics may drop their oldest item when a reader lags; the others may not."""
         return self in _MARKET_DATA
 
 

@@ -1,7 +1,7 @@
 """Exceptions raised by bulk-trio.
 
-Everything the client raises on its own account is a :class:`BulkError`. Bad input from the user is a
-plain :class:`ValueError` (raised before anything is signed or sent), and timeouts are
+Everything the client raises on its own account is a :class:`BulkError`. Bad input from the user
+is a plain :class:`ValueError` (raised before anything is signed or sent), and timeouts are
 :class:`trio.TooSlowError`, as Trio code expects.
 """
 
@@ -19,8 +19,8 @@ class ConnectError(BulkError):
 class ConnectionLost(BulkError):
     """The connection dropped while a request was in flight.
 
-    The outcome of the request is unknown: the exchange may or may not have executed it. Check the
-    open orders (they are resynchronised from the account snapshot after the reconnect) before retrying.
+    The outcome of the request is unknown: the exchange may or may not have executed it. Check
+    the open orders (resynchronised from the account snapshot after the reconnect) before retrying.
     """
 
 

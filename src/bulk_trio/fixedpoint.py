@@ -33,7 +33,8 @@ def to_fixed(value: float, *, field: str = "value") -> int:
     # product - whole is exact in binary64, so the half-way test is exact too.
     ticks = whole + 1 if product - whole >= 0.5 else whole
     if ticks > U64_MAX:
-        raise ValueError(f"{field} {value!r} overflows the 1e8 fixed point (max {U64_MAX / SCALE:g})")
+        limit = U64_MAX / SCALE
+        raise ValueError(f"{field} {value!r} overflows the 1e8 fixed point (max {limit:g})")
     return ticks
 
 

@@ -20,7 +20,7 @@ from .enums import OrderStatus, Side, TimeInForce
 
 @attrs.frozen
 class Ticker:
-    """``ticker.<symbol>``: prices may be ``None`` before the market has a reference (PROTOCOL.md §3.3)."""
+    """``ticker.<symbol>``; prices may be ``None`` before the market has a reference (§3.3)."""
 
     symbol: str
     last_price: float | None

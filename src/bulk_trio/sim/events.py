@@ -1,9 +1,9 @@
 """What the simulator's engine reports, and what the server turns into frames.
 
-The engine is sans-IO: ``Engine.submit(payload, now_ns=...)`` returns a :class:`Submission` holding the
-post reply's statuses and the :data:`EngineEvent` values the transaction caused, in the order they
-happened. The server owns the wire format: nothing here knows JSON spellings beyond the status names
-of PROTOCOL.md §7.
+The engine is sans-IO: ``Engine.submit(payload, now_ns=...)`` returns a :class:`Submission`
+holding the post reply's statuses and the :data:`EngineEvent` values the transaction caused, in
+the order they happened. The server owns the wire format: nothing here knows JSON spellings
+beyond the status names of PROTOCOL.md §7.
 """
 
 from __future__ import annotations
@@ -23,9 +23,9 @@ class ActionStatus:
 class Submission:
     """The outcome of one ``post``.
 
-    ``ok`` is false when the whole transaction was refused (bad signature, reused nonce, unauthorized
-    agent, malformed payload); ``message`` then says why and ``statuses`` is empty. Otherwise there is
-    exactly one status per action, in order.
+    ``ok`` is false when the whole transaction was refused (bad signature, reused nonce,
+    unauthorized agent, malformed payload); ``message`` then says why and ``statuses`` is empty.
+    Otherwise there is exactly one status per action, in order.
     """
 
     ok: bool
