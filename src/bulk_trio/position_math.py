@@ -25,7 +25,9 @@ def apply_fill(size: float, entry_price: float, signed_qty: float, price: float)
     """
     if signed_qty == 0:
         return PositionStep(size, entry_price, 0.0)
-    if size == 0 or (size > 0) == (signed_qty > 0):
+    if size == 0:
+        return PositionStep(signed_qty, price, 0.0)  # exact: no VWAP rounding on a fresh position
+    if (size > 0) == (signed_qty > 0):
         new_size = size + signed_qty
         entry = (abs(size) * entry_price + abs(signed_qty) * price) / abs(new_size)
         return PositionStep(new_size, entry, 0.0)
