@@ -1,0 +1,335 @@
+"""Signed transactions: the message bytes (PROTOCOL.md §5.2), Ed25519 signatures, order ids (§6)
+and :class:`TransactionSigner`.
+
+The message is ``[layout prefix] ‖ u64 count ‖ (u32 discriminant ‖ body)* ‖ u64 nonce ‖
+32-byte account ‖ [domain byte]``. The signer's own key is not in it: an agent wallet signs the
+account's bytes, and the ``signer`` field of the payload says who signed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+import time
+from collections.abc import Sequence
+from typing import Any, TypeAlias
+
+import nacl.bindings
+import nacl.exceptions
+import nacl.utils
+
+from ..actions import BaseAction, LimitOrder, MarketOrder
+from . import wincode
+from .keys import (
+    SEED_SIZE,
+    SIGNATURE_SIZE,
+    b58decode,
+    b58encode,
+    decode_32,
+    parse_private_key,
+)
+from .wincode import Layout
+
+__all__ = [
+    "DOMAINS",
+    "Layout",
+    "TransactionSigner",
+    "choose_layout",
+    "encode_message",
+    "order_id",
+    "order_ids",
+    "verify_signature",
+]
+
+DOMAINS = {"mainnet": 1, "testnet": 2, "devnet": 3}
+"""Signature domains and the byte that ends a message signed for them (§5.2)."""
+
+_MAX_SIGNATURE_TEXT = 88  # base58 of 64 bytes is at most 88 characters
+
+Actions: TypeAlias = BaseAction | Sequence[BaseAction]
+"""One action, or a list of them (one transaction, executed atomically in order).
+
+Typed with the common base class so that a mixed list literal type-checks as it is written."""
+
+
+def _action_list(actions: Actions) -> Sequence[BaseAction]:
+    if isinstance(actions, BaseAction):
+        return (actions,)
+    if not isinstance(actions, list | tuple):
+        kind = type(actions).__name__
+        raise ValueError(f"actions must be an action or a list of actions, got {kind}")
+    for index, action in enumerate(actions):
+        if not isinstance(action, BaseAction):
+            raise ValueError(f"actions[{index}] must be an action, got {type(action).__name__}")
+    if not actions:
+        raise ValueError("actions must not be empty")
+    return actions
+
+
+def _checked_nonce(nonce: object) -> int:
+    if isinstance(nonce, bool) or not isinstance(nonce, int):
+        raise ValueError(f"nonce must be an integer, got {nonce!r}")
+    if not 0 <= nonce <= wincode.U64_MAX:
+        raise ValueError(f"nonce must fit in a u64, got {nonce}")
+    return nonce
+
+
+def _account_bytes(account: str | bytes) -> bytes:
+    if isinstance(account, bytes) and len(account) == 32:
+        return account
+    return decode_32(account, field="account")
+
+
+def _domain_suffix(domain: str | None) -> bytes:
+    if domain is None:
+        return b""
+    byte = DOMAINS.get(domain) if isinstance(domain, str) else None
+    if byte is None:
+        # Not echoed: with swapped arguments, the "domain" is the private key.
+        raise ValueError(f"domain must be one of {sorted(DOMAINS)} or None")
+    return bytes((byte,))
+
+
+def choose_layout(actions: Actions) -> Layout:
+    """The layout keychain 0.1.31 picks (§5.4), which is also decision 2 of PROTOCOL.md.
+
+    First match wins: V6 for transfers (not supported here), V4 for any stop or take-profit, V3 for
+    any builder code, V2 for a market order with slippage, else legacy.
+    """
+    return _layout_for(_action_list(actions))
+
+
+def _layout_for(actions: Sequence[BaseAction]) -> Layout:
+    chosen = Layout.LEGACY
+    for action in actions:
+        wanted = action.preferred_layout
+        if wanted.value > chosen.value:  # values are in order of precedence
+            chosen = wanted
+    return chosen
+
+
+_U32 = wincode.packer("I")
+_U64 = wincode.packer("Q")
+
+
+def _message(
+    actions: Sequence[BaseAction], layout: Layout, nonce: int, account: bytes, suffix: bytes
+) -> bytes:
+    """The message of already validated parts (the signing hot path)."""
+    parts = [layout.prefix, _U64(len(actions))]
+    for action in actions:
+        parts += (_U32(action.DISCRIMINANT), action.signed_body(layout))
+    parts += (_U64(nonce), account, suffix)
+    return b"".join(parts)
+
+
+def encode_message(
+    actions: Actions,
+    *,
+    nonce: int,
+    account: str | bytes,
+    domain: str | None,
+    layout: Layout | None = None,
+) -> bytes:
+    """The exact bytes that are signed for ``actions``.
+
+    ``account`` is the trading account (base58 or its 32 raw bytes), also when an agent signs.
+    ``domain`` is ``"mainnet"``, ``"testnet"`` or ``"devnet"`` (suffix byte 1/2/3), or ``None`` for
+    the legacy form without a suffix byte. ``layout=None`` uses :func:`choose_layout`; a layout that
+    cannot express an action (slippage in the legacy layout, say) raises ``ValueError``.
+    """
+    action_list = _action_list(actions)
+    if layout is None:
+        layout = _layout_for(action_list)
+    elif not isinstance(layout, Layout):
+        raise ValueError(f"layout must be a Layout or None, got {layout!r}")
+    return _message(
+        action_list,
+        layout,
+        _checked_nonce(nonce),
+        _account_bytes(account),
+        _domain_suffix(domain),
+    )
+
+
+def verify_signature(message: bytes, signature_b58: str, signer_b58: str) -> bool:
+    """True if ``signature_b58`` is ``signer_b58``'s Ed25519 signature of ``message``.
+
+    Never raises: any malformed input (wrong types, bad base58, wrong lengths) is just ``False``.
+    """
+    if not isinstance(message, bytes | bytearray | memoryview):
+        return False
+    if not isinstance(signature_b58, str) or len(signature_b58) > _MAX_SIGNATURE_TEXT:
+        return False
+    try:
+        signature = b58decode(signature_b58)
+        public_key = decode_32(signer_b58, field="signer")
+        if len(signature) != SIGNATURE_SIZE:
+            return False
+        nacl.bindings.crypto_sign_open(signature + bytes(message), public_key)
+    except (ValueError, TypeError, nacl.exceptions.CryptoError):
+        return False
+    return True
+
+
+def order_id(
+    action: BaseAction,
+    *,
+    seqno: int,
+    nonce: int,
+    account: str | bytes,
+    keychain_slippage: bool = False,
+) -> str | None:
+    """The id the exchange gives the order ``action`` at index ``seqno`` of a transaction (§6).
+
+    ``base58(sha256(u32 seqno ‖ u32 discriminant ‖ legacy body without builder code ‖ account ‖
+    u64 nonce))``. Only limit and market orders have precomputable ids; anything else gives
+    ``None``. So does a market order with slippage (decision 3: sources disagree on its id), unless
+    ``keychain_slippage=True`` asks for the id keychain 0.1.31 computes for it.
+    """
+    if isinstance(action, LimitOrder):
+        body = action.order_id_body()
+    elif isinstance(action, MarketOrder) and (action.slippage_bps is None or keychain_slippage):
+        body = action.order_id_body(keychain_slippage=keychain_slippage)
+    else:
+        return None
+    if isinstance(seqno, bool) or not isinstance(seqno, int) or not 0 <= seqno <= wincode.U32_MAX:
+        raise ValueError(f"seqno must be an integer that fits in a u32, got {seqno!r}")
+    preimage = b"".join(
+        (
+            wincode.u32(seqno),
+            wincode.u32(action.DISCRIMINANT),
+            body,
+            _account_bytes(account),
+            wincode.u64(_checked_nonce(nonce)),
+        )
+    )
+    return b58encode(hashlib.sha256(preimage).digest())
+
+
+def order_ids(
+    actions: Actions, *, nonce: int, account: str | bytes, keychain_slippage: bool = False
+) -> list[str | None]:
+    """:func:`order_id` of every action of a transaction; the seqno is the index in the list."""
+    account_bytes = _account_bytes(account)
+    return [
+        order_id(
+            action,
+            seqno=seqno,
+            nonce=nonce,
+            account=account_bytes,
+            keychain_slippage=keychain_slippage,
+        )
+        for seqno, action in enumerate(_action_list(actions))
+    ]
+
+
+class TransactionSigner:
+    """Signs transactions for one Ed25519 key and one signature domain.
+
+    ``private_key`` is base58 (or raw bytes) of a 32-byte seed or of a 64-byte keypair
+    (seed ‖ public key). The key never appears in ``repr``/``str`` or in error messages, and the
+    signer refuses to be pickled; :attr:`private_key` hands out the seed only when asked by name.
+    """
+
+    __slots__ = (
+        "_domain",
+        "_domain_suffix",
+        "_last_nonce",
+        "_nonce_lock",
+        "_public_key",
+        "_public_key_bytes",
+        "_secret_key",
+    )
+
+    def __init__(self, private_key: str | bytes, domain: str | None = "mainnet") -> None:
+        self._domain_suffix = _domain_suffix(domain)
+        self._domain = domain
+        seed = parse_private_key(private_key)
+        public_key, secret_key = nacl.bindings.crypto_sign_seed_keypair(seed)
+        self._secret_key: bytes = secret_key
+        self._public_key_bytes: bytes = public_key
+        self._public_key = b58encode(public_key)
+        self._last_nonce = 0
+        # Trio code is single-threaded, but a signer may be shared with worker threads.
+        self._nonce_lock = threading.Lock()
+
+    @classmethod
+    def generate_account(cls, domain: str | None = "mainnet") -> TransactionSigner:
+        """A signer for a fresh random key (tests and throwaway accounts)."""
+        return cls(nacl.utils.random(SEED_SIZE), domain=domain)
+
+    @property
+    def public_key(self) -> str:
+        """Base58 public key: the account address, and the ``signer`` of every payload."""
+        return self._public_key
+
+    @property
+    def domain(self) -> str | None:
+        return self._domain
+
+    @property
+    def private_key(self) -> str:
+        """Base58 of the 32-byte seed. Handle with care: whoever holds it controls the account."""
+        return b58encode(self._secret_key[:SEED_SIZE])
+
+    def __repr__(self) -> str:
+        return f"TransactionSigner(public_key={self._public_key!r}, domain={self._domain!r})"
+
+    def __getstate__(self) -> Any:
+        raise TypeError(
+            "TransactionSigner holds a private key and is not picklable; "
+            "pass signer.private_key explicitly if another process must sign"
+        )
+
+    def next_nonce(self) -> int:
+        """A nonce greater than every earlier one of this signer: the time in ns, or last + 1."""
+        with self._nonce_lock:
+            nonce = max(time.time_ns(), self._last_nonce + 1)
+            self._last_nonce = nonce
+        return nonce
+
+    def _use_nonce(self, nonce: int | None) -> int:
+        if nonce is None:
+            return self.next_nonce()
+        nonce = _checked_nonce(nonce)
+        # An explicit nonce is used as given; later automatic ones must still exceed it.
+        with self._nonce_lock:
+            self._last_nonce = max(self._last_nonce, nonce)
+        return nonce
+
+    def _account(self, account: str | None) -> tuple[str, bytes]:
+        if account is None or account == self._public_key:
+            return self._public_key, self._public_key_bytes
+        return account, decode_32(account, field="account")
+
+    def message_bytes(self, actions: Actions, *, nonce: int, account: str | None = None) -> bytes:
+        """The bytes :meth:`sign_transaction` would sign (``account=None``: this signer's key)."""
+        action_list = _action_list(actions)
+        _, account_bytes = self._account(account)
+        layout = _layout_for(action_list)
+        return _message(
+            action_list, layout, _checked_nonce(nonce), account_bytes, self._domain_suffix
+        )
+
+    def sign_transaction(
+        self, actions: Actions, *, nonce: int | None = None, account: str | None = None
+    ) -> dict[str, Any]:
+        """The signed wire payload ``{actions, nonce, account, signer, signature}`` (§4.1).
+
+        ``nonce=None`` takes :meth:`next_nonce`. ``account=None`` trades for this signer's own
+        account; another account means this signer acts as that account's agent wallet.
+        """
+        action_list = _action_list(actions)
+        account_text, account_bytes = self._account(account)
+        layout = _layout_for(action_list)
+        nonce = self._use_nonce(nonce)
+        message = _message(action_list, layout, nonce, account_bytes, self._domain_suffix)
+        signed = nacl.bindings.crypto_sign(message, self._secret_key)
+        return {
+            "actions": [action.to_wire() for action in action_list],
+            "nonce": nonce,
+            "account": account_text,
+            "signer": self._public_key,
+            "signature": b58encode(signed[:SIGNATURE_SIZE]),
+        }

@@ -1,0 +1,399 @@
+"""Actions: validation, wire JSON round trips, lenient parsing and signed bodies."""
+
+from __future__ import annotations
+
+import json
+import math
+import struct
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
+
+import attrs
+import orjson
+import pytest
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
+
+from bulk_trio.actions import (
+    Action,
+    AgentWallet,
+    BuilderCode,
+    CancelAll,
+    CancelOrder,
+    Faucet,
+    LimitOrder,
+    MarketOrder,
+    ModifyOrder,
+    OraclePrice,
+    StopOrder,
+    TakeProfitOrder,
+    UpdateLeverage,
+    action_from_wire,
+)
+from bulk_trio.enums import Side, TimeInForce
+from bulk_trio.fixedpoint import to_fixed
+from bulk_trio.protocol.keys import b58encode
+from bulk_trio.protocol.wincode import Layout
+
+FAST = settings(max_examples=150, deadline=None)
+
+PUBKEY = "3F5qRPtKg8GhGNnbd3qCj6nVJxWsGxq7pvH84okYLAqf"
+OID = "2UQQp5TdJqkmmQvGnzHJM3thgebNJdqSqZDqfSCxHdCV"
+
+# ---------------------------------------------------------------------------------------------
+# Strategies
+
+symbols = st.text(min_size=1, max_size=12).filter(lambda text: text.strip() != "")
+hashes = st.binary(min_size=32, max_size=32).map(b58encode)
+# Quantities at least one tick and far from the u64 ceiling; half of them on the 1e-8 grid.
+quantities = st.one_of(
+    st.floats(min_value=1e-8, max_value=1e10, allow_nan=False, allow_infinity=False),
+    st.integers(min_value=1, max_value=10**17).map(lambda ticks: ticks / 1e8),
+)
+f64s = st.floats(min_value=1e-300, max_value=1e300, allow_nan=False, allow_infinity=False)
+sides = st.sampled_from(Side)
+flags = st.booleans()
+builder_codes = st.none() | st.builds(BuilderCode, hashes, st.integers(1, 15))
+slippages = st.none() | st.floats(min_value=0, max_value=10_000)
+
+limits = st.builds(
+    LimitOrder,
+    symbols,
+    sides,
+    quantities,
+    quantities,
+    flags,
+    st.sampled_from(TimeInForce),
+    flags,
+    builder_codes,
+)
+markets = st.builds(MarketOrder, symbols, sides, quantities, flags, flags, builder_codes, slippages)
+triggered = st.sampled_from([StopOrder, TakeProfitOrder]).flatmap(
+    lambda cls: st.builds(
+        cls,
+        symbols,
+        flags,
+        quantities,
+        quantities,
+        st.none() | quantities,
+        flags,
+        builder_codes,
+        slippages,
+    )
+)
+actions: st.SearchStrategy[Action] = st.one_of(
+    limits,
+    markets,
+    triggered,
+    st.builds(CancelOrder, symbols, hashes),
+    st.builds(CancelAll, st.lists(symbols, max_size=3)),
+    st.builds(ModifyOrder, symbols, hashes, quantities),
+    st.builds(OraclePrice, symbols, f64s, st.integers(0, 2**64 - 1)),
+    st.builds(Faucet, hashes, st.none() | f64s),
+    st.builds(
+        UpdateLeverage,
+        st.dictionaries(symbols, st.floats(min_value=1, max_value=100), min_size=1, max_size=4),
+    ),
+    st.builds(AgentWallet, hashes, flags),
+    st.builds(BuilderCode, hashes, st.integers(1, 15)),
+)
+
+# ---------------------------------------------------------------------------------------------
+# Wire JSON
+
+
+@FAST
+@given(actions)
+def test_wire_json_round_trips(action: Action) -> None:
+    assert action_from_wire(action.to_wire()) == action
+    # What actually travels is JSON text; the floats must come back bit for bit.
+    assert action_from_wire(orjson.loads(orjson.dumps(action.to_wire()))) == action
+    assert action_from_wire(json.loads(json.dumps(action.to_wire()))) == action
+
+
+@FAST
+@given(actions)
+def test_wire_object_has_one_tag_key(action: Action) -> None:
+    wire = action.to_wire()
+    assert list(wire) == [action.TAG]
+
+
+def test_limit_wire_shape() -> None:
+    order = LimitOrder("BTC-USD", "BUY", 100000, 0.1, time_in_force="alo")
+    assert order.to_wire() == {
+        "l": {
+            "c": "BTC-USD",
+            "b": True,
+            "px": 100000.0,
+            "sz": 0.1,
+            "tif": "ALO",
+            "r": False,
+            "i": False,
+        }
+    }
+    assert isinstance(order.to_wire()["l"]["px"], float)
+
+
+def test_market_wire_carries_builder_code_and_slippage_only_when_set() -> None:
+    plain = MarketOrder("ETH-USD", Side.SELL, 1.25)
+    assert plain.to_wire() == {
+        "m": {"c": "ETH-USD", "b": False, "sz": 1.25, "r": False, "i": False}
+    }
+    fancy = MarketOrder(
+        "ETH-USD", "sell", 1.25, builder_code=BuilderCode(PUBKEY, 5), slippage_bps=25
+    )
+    assert fancy.to_wire()["m"]["builderCode"] == {"to": PUBKEY, "fee": 5}
+    assert fancy.to_wire()["m"]["slippage"] == 25.0
+
+
+def test_cancel_all_is_always_a_list() -> None:
+    assert CancelAll().to_wire() == {"cxa": {"c": []}}
+    assert CancelAll([]) == CancelAll(None) == CancelAll()
+    assert CancelAll("BTC-USD").to_wire() == {"cxa": {"c": ["BTC-USD"]}}
+
+
+def test_cancel_side_is_client_metadata_only() -> None:
+    with_side = CancelOrder("BTC-USD", OID, side="buy")
+    assert with_side.side is Side.BUY
+    assert with_side.to_wire() == {"cx": {"c": "BTC-USD", "oid": OID}}
+    assert with_side == CancelOrder("BTC-USD", OID)
+
+
+def test_leverage_settings_are_sorted_pairs_whatever_the_input() -> None:
+    from_map = UpdateLeverage({"SOL-USD": 2, "BTC-USD": 5.0})
+    from_pairs = UpdateLeverage([("BTC-USD", 5.0), ("SOL-USD", 2.0)])
+    assert from_map == from_pairs
+    assert from_map.to_wire() == {"updateUserSettings": {"m": [["BTC-USD", 5.0], ["SOL-USD", 2.0]]}}
+
+
+def test_stop_wire_sends_null_limit_for_market_style() -> None:
+    stop = StopOrder("BTC-USD", False, 0.5, 90000.0)
+    assert stop.to_wire() == {
+        "st": {"c": "BTC-USD", "d": False, "sz": 0.5, "tr": 90000.0, "lim": None, "i": False}
+    }
+
+
+def test_oracle_price_timestamp_defaults_to_now_in_ns() -> None:
+    assert OraclePrice("BTC-USD", 1.0).timestamp > 1_600_000_000 * 10**9
+
+
+# ---------------------------------------------------------------------------------------------
+# Lenient parsing
+
+
+def test_numbers_may_be_numeric_strings_including_exponents() -> None:
+    parsed = action_from_wire(
+        {
+            "l": {
+                "c": "BTC-USD",
+                "b": True,
+                "px": "100000.0",
+                "sz": "1e-05",
+                "tif": "gtc",
+                "r": False,
+            }
+        }
+    )
+    assert parsed == LimitOrder("BTC-USD", Side.BUY, 100000.0, 0.00001)
+
+
+def test_integers_are_accepted_for_prices() -> None:
+    parsed = action_from_wire({"m": {"c": "X", "b": False, "sz": 3, "r": True}})
+    assert parsed == MarketOrder("X", Side.SELL, 3.0, reduce_only=True)
+
+
+@pytest.mark.parametrize("tif", ["GTC", "gtc", "Gtc"])
+def test_tif_in_any_case(tif: str) -> None:
+    parsed = action_from_wire(
+        {"l": {"c": "BTC-USD", "b": True, "px": 1, "sz": 1, "tif": tif, "r": False, "i": False}}
+    )
+    assert isinstance(parsed, LimitOrder)
+    assert parsed.time_in_force is TimeInForce.GTC
+
+
+def test_settings_as_map_or_pairs() -> None:
+    as_map = action_from_wire({"updateUserSettings": {"m": {"ETH-USD": 3.0, "BTC-USD": 5.0}}})
+    as_pairs = action_from_wire({"updateUserSettings": {"m": [["BTC-USD", 5], ["ETH-USD", "3"]]}})
+    assert as_map == as_pairs == UpdateLeverage({"BTC-USD": 5.0, "ETH-USD": 3.0})
+
+
+def test_approve_builder_code_alias() -> None:
+    assert action_from_wire({"approveBuilderCode": {"to": PUBKEY, "fee": 3}}) == BuilderCode(
+        PUBKEY, 3
+    )
+
+
+@pytest.mark.parametrize(
+    ("wire", "named"),
+    [
+        ({"zz": {}}, "zz"),
+        ({"l": {}, "m": {}}, "one key"),
+        ([], "one key"),
+        ({"l": []}, "l"),
+        ({"l": {"b": True, "px": 1, "sz": 1, "tif": "GTC", "r": False}}, "l.c"),
+        ({"l": {"c": "X", "b": True, "px": 1, "sz": 1, "tif": "GTC"}}, "l.r"),
+        ({"l": {"c": "X", "b": "yes", "px": 1, "sz": 1, "tif": "GTC", "r": False}}, "l.b"),
+        ({"l": {"c": "X", "b": True, "px": "1,5", "sz": 1, "tif": "GTC", "r": False}}, "l.px"),
+        ({"l": {"c": "X", "b": True, "px": True, "sz": 1, "tif": "GTC", "r": False}}, "l.px"),
+        ({"l": {"c": "X", "b": True, "px": 1, "sz": "nan", "tif": "GTC", "r": False}}, "l.sz"),
+        ({"l": {"c": "X", "b": True, "px": 1, "sz": 1, "tif": "FOK", "r": False}}, "time_in_force"),
+        ({"l": {"c": "X", "b": True, "px": -1, "sz": 1, "tif": "GTC", "r": False}}, "price"),
+        ({"l": {"c": "X", "b": True, "px": 1, "sz": 1, "tif": "GTC", "r": False, "q": 1}}, "l.q"),
+        ({"m": {"c": "X", "b": True, "sz": 1, "r": False, "builderCode": None}}, "builderCode"),
+        ({"m": {"c": "X", "b": True, "sz": 1, "r": False, "builderCode": {"to": PUBKEY}}}, "fee"),
+        ({"cx": {"c": "X", "oid": "0OIl"}}, "oid"),
+        ({"cxa": {"c": None}}, "cxa.c"),
+        ({"cxa": {"c": ["BTC-USD", 7]}}, "symbols[1]"),
+        ({"px": {"c": "X", "px": 1.0, "t": 1.5}}, "px.t"),
+        ({"updateUserSettings": {"m": [["BTC-USD"]]}}, "updateUserSettings.m"),
+        ({"updateUserSettings": {"m": 5}}, "updateUserSettings.m"),
+        ({"faucet": {"u": PUBKEY[:-1]}}, "user"),
+        ({"abc": {"to": PUBKEY, "fee": 16}}, "fee"),
+        ({"abc": {"to": PUBKEY, "fee": 5.0}}, "abc.fee"),
+    ],
+)
+def test_wire_errors_name_the_field(wire: Any, named: str) -> None:
+    with pytest.raises(ValueError, match=named.replace("[", r"\[").replace(".", r"\.")):
+        action_from_wire(wire)
+
+
+# ---------------------------------------------------------------------------------------------
+# Validation at construction
+
+
+@pytest.mark.parametrize(
+    ("build", "field"),
+    [
+        (lambda: LimitOrder("BTC-USD", "buy", math.nan, 1), "price"),
+        (lambda: LimitOrder("BTC-USD", "buy", 1, math.inf), "size"),
+        (lambda: LimitOrder("BTC-USD", "buy", -5, 1), "price"),
+        (lambda: LimitOrder("BTC-USD", "buy", 0, 1), "price"),
+        (lambda: LimitOrder("BTC-USD", "buy", 1, 4e-9), "size"),
+        (lambda: LimitOrder("BTC-USD", "buy", 2e11, 1), "price"),
+        (lambda: LimitOrder("BTC-USD", "buy", True, 1), "price"),
+        (lambda: LimitOrder("BTC-USD", "buy", "1", 1), "price"),  # type: ignore[arg-type]
+        (lambda: LimitOrder("", "buy", 1, 1), "symbol"),
+        (lambda: LimitOrder("  \t", "buy", 1, 1), "symbol"),
+        (lambda: LimitOrder("BTC-\ud800", "buy", 1, 1), "symbol"),
+        (lambda: LimitOrder("BTC-USD", "long", 1, 1), "side"),
+        (lambda: LimitOrder("BTC-USD", "buy", 1, 1, time_in_force="DAY"), "time_in_force"),
+        (lambda: LimitOrder("BTC-USD", "buy", 1, 1, reduce_only=1), "reduce_only"),  # type: ignore[arg-type]
+        (lambda: LimitOrder("BTC-USD", "buy", 1, 1, builder_code={"to": PUBKEY}), "fee"),
+        (lambda: MarketOrder("BTC-USD", "sell", -0.0), "size"),
+        (lambda: MarketOrder("BTC-USD", "sell", 1, slippage_bps=-1), "slippage_bps"),
+        (lambda: MarketOrder("BTC-USD", "sell", 1, slippage_bps=math.nan), "slippage_bps"),
+        (lambda: MarketOrder("BTC-USD", "sell", 1, iso=None), "iso"),  # type: ignore[arg-type]
+        (lambda: StopOrder("BTC-USD", False, 1, 0), "trigger_price"),
+        (lambda: StopOrder("BTC-USD", False, 1, 1, limit_price=math.inf), "limit_price"),
+        (lambda: StopOrder("BTC-USD", 0, 1, 1), "is_above"),  # type: ignore[arg-type]
+        (lambda: CancelOrder("BTC-USD", "not-base58!"), "oid"),
+        (lambda: CancelOrder("BTC-USD", OID[:-2]), "oid"),
+        (lambda: CancelOrder("BTC-USD", "1" + OID), "oid"),
+        (lambda: CancelAll(["BTC-USD", " "]), r"symbols\[1\]"),
+        (lambda: ModifyOrder("BTC-USD", OID, 0), "size"),
+        (lambda: ModifyOrder("BTC-USD", 42, 1), "oid"),  # type: ignore[arg-type]
+        (lambda: OraclePrice("BTC-USD", 1, timestamp=-1), "timestamp"),
+        (lambda: OraclePrice("BTC-USD", 1, timestamp=2**64), "timestamp"),
+        (lambda: OraclePrice("BTC-USD", math.nan), "price"),
+        (lambda: Faucet("abc"), "user"),
+        (lambda: Faucet(PUBKEY, amount=-1), "amount"),
+        (lambda: Faucet(PUBKEY, amount=False), "amount"),
+        (lambda: AgentWallet(PUBKEY + "1"), "agent"),
+        (lambda: AgentWallet(PUBKEY, delete="no"), "delete"),  # type: ignore[arg-type]
+        (lambda: BuilderCode(PUBKEY, 0), "fee"),
+        (lambda: BuilderCode(PUBKEY, 16), "fee"),
+        (lambda: BuilderCode(PUBKEY, True), "fee"),
+        (lambda: BuilderCode("", 5), "to"),
+        (lambda: UpdateLeverage({}), "settings"),
+        (lambda: UpdateLeverage({"BTC-USD": 0}), "leverage"),
+        (lambda: UpdateLeverage({"BTC-USD": True}), "leverage"),
+        (lambda: UpdateLeverage([("BTC-USD", 2), ("BTC-USD", 3)]), "twice"),
+        (lambda: UpdateLeverage([("BTC-USD",)]), "settings"),  # type: ignore[list-item]
+        (lambda: UpdateLeverage("BTC-USD"), "settings"),  # type: ignore[arg-type]
+    ],
+)
+def test_invalid_input_is_a_value_error_naming_the_field(build: Any, field: str) -> None:
+    with pytest.raises(ValueError, match=field):
+        build()
+
+
+def test_actions_are_immutable() -> None:
+    order = LimitOrder("BTC-USD", "buy", 1, 1)
+    with pytest.raises(AttributeError):
+        order.price = 2.0  # type: ignore[misc]
+
+
+# ---------------------------------------------------------------------------------------------
+# Signed bodies
+
+
+@FAST
+@given(
+    st.one_of(
+        st.floats(min_value=0, max_value=1e11, allow_nan=False, allow_infinity=False),
+        st.integers(min_value=0, max_value=10**13).map(lambda k: (k + 0.5) / 1e8),
+    )
+)
+@example(2.5e-08)  # product exactly 2.5: half away from zero gives 3, Python's round() 2
+@example(1.25e-07)
+@example(2.69500001)
+def test_to_fixed_rounds_the_binary64_product_half_away_from_zero(value: float) -> None:
+    exact_product = Decimal(value * 1e8)  # the binary64 product, converted exactly
+    expected = int(exact_product.to_integral_value(rounding=ROUND_HALF_UP))
+    assert to_fixed(value) == expected
+
+
+def test_symbol_length_counts_utf8_bytes() -> None:
+    body = CancelOrder("ÉTH-€", OID).signed_body(Layout.LEGACY)
+    encoded = "ÉTH-€".encode()
+    assert body[:8] == struct.pack("<Q", len(encoded)) == struct.pack("<Q", 8)
+    assert body[8 : 8 + len(encoded)] == encoded
+
+
+def test_legacy_limit_appends_tagged_builder_code_only_when_present() -> None:
+    plain = LimitOrder("BTC-USD", "buy", 1, 1)
+    coded = LimitOrder("BTC-USD", "buy", 1, 1, builder_code=BuilderCode(PUBKEY, 7))
+    legacy = coded.signed_body(Layout.LEGACY)
+    assert legacy == plain.signed_body(Layout.LEGACY) + b"\x01" + BuilderCode(PUBKEY, 7).encoded()
+    assert plain.signed_body(Layout.V3) == plain.signed_body(Layout.LEGACY) + b"\x00"
+    assert coded.signed_body(Layout.V3) == legacy
+
+
+def test_market_versioned_body_carries_both_option_tags() -> None:
+    plain = MarketOrder("BTC-USD", "buy", 1)
+    assert plain.signed_body(Layout.V2) == plain.signed_body(Layout.LEGACY) + b"\x00\x00"
+
+
+def test_layouts_that_cannot_carry_a_field_refuse_to_sign_it() -> None:
+    with pytest.raises(ValueError, match="slippage_bps"):
+        MarketOrder("BTC-USD", "buy", 1, slippage_bps=25).signed_body(Layout.LEGACY)
+    with pytest.raises(ValueError, match="slippage_bps"):
+        StopOrder("BTC-USD", True, 1, 1, slippage_bps=25).signed_body(Layout.V3)
+    with pytest.raises(ValueError, match="builder_code"):
+        StopOrder("BTC-USD", True, 1, 1, builder_code=BuilderCode(PUBKEY, 1)).signed_body(
+            Layout.LEGACY
+        )
+
+
+def test_stop_body_per_layout() -> None:
+    stop = StopOrder("BTC-USD", False, 0.5, 90000.0)
+    legacy = stop.signed_body(Layout.LEGACY)
+    assert stop.signed_body(Layout.V3) == legacy + b"\x00"
+    assert stop.signed_body(Layout.V4) == legacy + b"\x00\x00"
+    # Option<FX> limit: 00 when absent.
+    assert legacy.endswith(b"\x00" + b"\x00")
+
+
+def test_modify_size_is_binary64_not_fixed_point() -> None:
+    body = ModifyOrder("BTC-USD", OID, 0.05).signed_body(Layout.LEGACY)
+    assert body.endswith(struct.pack("<d", 0.05))
+
+
+def test_evolve_revalidates() -> None:
+    order = LimitOrder("BTC-USD", "buy", 1, 1, builder_code={"to": PUBKEY, "fee": 2})
+    assert order.builder_code == BuilderCode(PUBKEY, 2)
+    moved = attrs.evolve(order, price=2)
+    assert moved.price == 2.0
+    assert moved.builder_code == order.builder_code
+    with pytest.raises(ValueError, match="price"):
+        attrs.evolve(order, price=-2)
