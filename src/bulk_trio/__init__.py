@@ -1,5 +1,23 @@
 """bulk-trio: a Trio client for the BULK perpetual-futures exchange."""
 
+from .actions import (
+    AgentWallet,
+    BuilderCode,
+    CancelAll,
+    CancelOrder,
+    Faucet,
+    LimitOrder,
+    MarketOrder,
+    ModifyOrder,
+    OraclePrice,
+    StopOrder,
+    TakeProfitOrder,
+    UpdateLeverage,
+)
+from .backoff import Backoff, ReconnectGaveUp
+from .book import OrderBook
+from .client import BulkClient, open_bulk_client
+from .connection import NotConnected
 from .enums import OrderStatus, Side, TimeInForce, Topic
 from .errors import (
     BulkError,
@@ -10,6 +28,9 @@ from .errors import (
     ProtocolViolation,
     SubscriberOverflow,
 )
+from .fanout import SubscriberStats
+from .inventory import Inventory, Pnl, PositionView
+from .lifecycle import ConnectionState
 from .models import (
     AccountSnapshot,
     BookLevel,
@@ -17,6 +38,7 @@ from .models import (
     Candle,
     ErrorMessage,
     Fill,
+    HandlerError,
     L2Delta,
     L2Snapshot,
     LeverageSetting,
@@ -36,43 +58,73 @@ from .models import (
     UnknownMessage,
     UnsubscribeResponse,
 )
+from .protocol.signing import TransactionSigner, order_id, order_ids
+from .protocol.subscriptions import Subscription
 
 __version__ = "0.1.0"
 
 __all__ = [
     "AccountSnapshot",
+    "AgentWallet",
+    "Backoff",
     "BookLevel",
+    "BuilderCode",
     "BuilderCodeApproval",
+    "BulkClient",
     "BulkError",
+    "CancelAll",
+    "CancelOrder",
     "Candle",
     "ClientClosed",
     "ConnectError",
     "ConnectionLost",
+    "ConnectionState",
     "ErrorMessage",
     "ExchangeError",
+    "Faucet",
     "Fill",
+    "HandlerError",
+    "Inventory",
     "L2Delta",
     "L2Snapshot",
     "LeverageSetting",
     "LeverageUpdate",
+    "LimitOrder",
     "Margin",
     "MarginUpdate",
+    "MarketOrder",
+    "ModifyOrder",
+    "NotConnected",
+    "OraclePrice",
+    "OrderBook",
     "OrderResponse",
     "OrderState",
     "OrderStatus",
+    "Pnl",
     "Position",
     "PositionUpdate",
+    "PositionView",
     "PostReply",
     "ProtocolError",
     "ProtocolViolation",
+    "ReconnectGaveUp",
     "Side",
+    "StopOrder",
     "SubscriberOverflow",
+    "SubscriberStats",
+    "Subscription",
     "SubscriptionResponse",
+    "TakeProfitOrder",
     "Ticker",
     "TimeInForce",
     "Topic",
     "Trade",
     "TradeBatch",
+    "TransactionSigner",
     "UnknownMessage",
     "UnsubscribeResponse",
+    "UpdateLeverage",
+    "open_bulk_client",
+    "order_id",
+    "order_ids",
 ]

@@ -48,7 +48,8 @@ _TIF_ORDINALS = {TimeInForce.GTC: 0, TimeInForce.IOC: 1, TimeInForce.ALO: 2}
 
 
 class OrderStatus(enum.Enum):
-    """Every status name of PROTOCOL.md §7, plus UNKNOWN for a name this version does not know.
+    """Every status name of PROTOCOL.md §7, plus UNKNOWN for a name this version does not know
+    and VANISHED for an order that disappeared during a disconnect.
 
     The value is the wire spelling. ``canceled*`` spellings are accepted by :meth:`parse`.
     """
@@ -77,6 +78,9 @@ class OrderStatus(enum.Enum):
     AGENT_WALLET_FAILED = "agentWalletFailed"
     ERROR = "error"
     UNKNOWN = "unknown"
+    VANISHED = "vanished"
+    """Client-side only: the order was open before a disconnect and the account snapshot after the
+    reconnect no longer lists it, so it was filled or cancelled while we were away."""
 
     @classmethod
     def parse(cls, text: str) -> OrderStatus:
@@ -100,7 +104,9 @@ class OrderStatus(enum.Enum):
 
 
 _BY_WIRE_NAME = {
-    status.value: status for status in OrderStatus if status is not OrderStatus.UNKNOWN
+    status.value: status
+    for status in OrderStatus
+    if status not in (OrderStatus.UNKNOWN, OrderStatus.VANISHED)
 }
 _LIVE = frozenset(
     {

@@ -12,7 +12,7 @@ from typing import Any
 
 import attrs
 
-from .enums import OrderStatus, Side, TimeInForce
+from .enums import OrderStatus, Side, TimeInForce, Topic
 
 # ---------------------------------------------------------------------------------------------
 # Market data
@@ -342,6 +342,19 @@ class ProtocolError:
     @property
     def message(self) -> str:
         return self.reason
+
+
+@attrs.frozen
+class HandlerError:
+    """Published on ``Topic.ERROR`` when a handler registered with ``on()`` raised."""
+
+    topic: Topic
+    handler: str
+    error: BaseException = attrs.field(eq=False)
+
+    @property
+    def message(self) -> str:
+        return f"{self.handler} ({self.topic.value} handler) raised {self.error!r}"
 
 
 InboundMessage = (

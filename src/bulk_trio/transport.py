@@ -221,37 +221,41 @@ async def open_transport(
             )
             await tls.do_handshake()
             stream = tls
-        return await _handshake(stream, host, parts.port, target, url, max_message_size)
+        host_header = host if parts.port is None else f"{host}:{parts.port}"
+        return await handshake(stream, host_header, target, max_message_size=max_message_size)
     except BaseException:
         await trio.aclose_forcefully(stream)
         raise
 
 
-async def _handshake(
+async def handshake(
     stream: trio.abc.Stream,
     host: str,
-    port: int | None,
-    target: str,
-    url: str,
-    max_message_size: int,
+    target: str = "/",
+    *,
+    max_message_size: int = DEFAULT_MAX_MESSAGE_SIZE,
 ) -> WebSocketTransport:
+    """Run the client side of the WebSocket handshake on an already open ``stream``.
+
+    ``open_transport`` uses it after TCP (and TLS); tests use it on in-memory streams.
+    """
     connection = WSConnection(ConnectionType.CLIENT)
-    host_header = host if port is None else f"{host}:{port}"
+    where = f"{host}{target}"
     try:
-        await stream.send_all(connection.send(Request(host=host_header, target=target)))
+        await stream.send_all(connection.send(Request(host=host, target=target)))
         while True:
             data = await stream.receive_some(RECEIVE_SIZE)
             if not data:
-                raise ConnectError(f"{url} closed the connection during the WebSocket handshake")
+                raise ConnectError(f"{where} closed the connection during the WebSocket handshake")
             connection.receive_data(data)  # type: ignore[arg-type]
             for event in connection.events():
                 if isinstance(event, AcceptConnection):
                     return WebSocketTransport(stream, connection, max_message_size=max_message_size)
                 if isinstance(event, RejectConnection):
                     raise ConnectError(
-                        f"{url} refused the WebSocket handshake (HTTP {event.status_code})"
+                        f"{where} refused the WebSocket handshake (HTTP {event.status_code})"
                     )
     except (trio.BrokenResourceError, ssl.SSLError, OSError) as exc:
-        raise ConnectError(f"cannot connect to {url}: {exc}") from exc
+        raise ConnectError(f"cannot connect to {where}: {exc}") from exc
     except RemoteProtocolError as exc:
-        raise ConnectError(f"{url} did not answer as a WebSocket server: {exc}") from exc
+        raise ConnectError(f"{where} did not answer as a WebSocket server: {exc}") from exc

@@ -1,0 +1,674 @@
+"""``open_bulk_client``: the BULK client as a Trio async context manager.
+
+The official SDK's ``BulkWebSocketClient`` reshaped for Trio: the receiver, reconnect loop,
+heartbeat and handler tasks all live in one nursery that the ``async with`` block owns; events
+arrive through per-topic memory channels; signed transactions are answered through per-request
+events; timeouts are ``trio.TooSlowError``.
+"""
+
+from __future__ import annotations
+
+import inspect
+import logging
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from types import MappingProxyType
+from typing import Any
+
+import attrs
+import trio
+
+from .actions import (
+    AgentWallet,
+    BaseAction,
+    CancelAll,
+    CancelOrder,
+    Faucet,
+    LimitOrder,
+    MarketOrder,
+    ModifyOrder,
+    UpdateLeverage,
+)
+from .backoff import Backoff
+from .book import OrderBook
+from .connection import Connection, Connector
+from .enums import Side, TimeInForce, Topic
+from .errors import BulkError, ClientClosed, ExchangeError
+from .fanout import Fanout, SubscriberStats, open_subscription
+from .fanout import Subscription as Subscriber
+from .inventory import Inventory, Pnl
+from .lifecycle import ConnectionState
+from .models import (
+    AccountSnapshot,
+    HandlerError,
+    LeverageSetting,
+    Margin,
+    OrderResponse,
+    OrderState,
+    Position,
+    PostReply,
+    Ticker,
+)
+from .protocol.codec import encode_post, encode_unsubscribe
+from .protocol.signing import TransactionSigner, order_ids
+from .protocol.subscriptions import Subscription
+from .requests import PendingRequests
+from .state import ClientState
+from .transport import DEFAULT_MAX_MESSAGE_SIZE, open_transport
+
+DEFAULT_URL = "wss://exchange-wss.bulk.trade"
+DEFAULT_SYMBOLS = ("BTC-USD", "ETH-USD", "SOL-USD")
+
+Handler = Callable[[Any], Any]
+
+
+@asynccontextmanager
+async def open_bulk_client(
+    url: str = DEFAULT_URL,
+    symbols: Sequence[str] = DEFAULT_SYMBOLS,
+    signer: TransactionSigner | None = None,
+    inventory: Inventory | None = None,
+    logger: logging.Logger | None = None,
+    handlers: Mapping[Topic, Handler | Sequence[Handler]] | None = None,
+    debug: bool = False,
+    default_timeout: float = 10.0,
+    *,
+    account: str | None = None,
+    connect_timeout: float = 10.0,
+    heartbeat_interval: float | None = 20.0,
+    heartbeat_timeout: float = 10.0,
+    stale_after: float | None = 30.0,
+    backoff: Backoff | None = None,
+    max_reconnects: int | None = None,
+    market_data_buffer: int = 1024,
+    lossless_buffer: int = 65536,
+    max_message_size: int = DEFAULT_MAX_MESSAGE_SIZE,
+    connector: Connector = open_transport,
+) -> AsyncIterator[BulkClient]:
+    """Connect to BULK and yield a :class:`BulkClient` for the duration of the block.
+
+    Entering connects, subscribes tickers for ``symbols`` (and, with a ``signer``, the trading
+    account's stream) and returns once the exchange has confirmed them and sent the account
+    snapshot. A failure to connect raises :class:`~bulk_trio.ConnectError`. Later disconnects are
+    retried with backoff (1 s doubling to 30 s, with jitter) for as long as the block runs, or
+    ``max_reconnects`` times. ``account`` trades for another account with ``signer`` as its
+    authorized agent wallet. ``stale_after`` seconds without a ticker or l2Snapshot frame on a
+    subscribed topic count as a dead connection (None disables it).
+
+    Leaving the block cancels every task and closes the socket. Errors of the client leave it as
+    one :class:`~bulk_trio.BulkError`; exceptions of your own code pass through unchanged.
+    """
+    if backoff is None:
+        backoff = Backoff(max_attempts=max_reconnects)
+    client = BulkClient(
+        url,
+        symbols=symbols,
+        signer=signer,
+        account=account,
+        inventory=inventory,
+        logger=logger,
+        debug=debug,
+        default_timeout=default_timeout,
+        market_data_buffer=market_data_buffer,
+        lossless_buffer=lossless_buffer,
+        connection_options={
+            "backoff": backoff,
+            "connect_timeout": connect_timeout,
+            "ready_timeout": default_timeout,
+            "heartbeat_interval": heartbeat_interval,
+            "heartbeat_timeout": heartbeat_timeout,
+            "stale_after": stale_after,
+            "max_message_size": max_message_size,
+            "connector": connector,
+        },
+    )
+    for topic, registered in (handlers or {}).items():
+        for handler in [registered] if callable(registered) else registered:
+            client.on(topic, handler)
+
+    user_error: BaseException | None = None
+    try:
+        async with trio.open_nursery() as nursery:
+            client._attach(nursery)
+            await nursery.start(client._connection.run)
+            try:
+                yield client
+            except BaseException as exc:  # re-raised below, outside the nursery, unwrapped
+                user_error = exc
+            finally:
+                client._shut_down()
+                nursery.cancel_scope.cancel()
+    except BaseExceptionGroup as group:
+        single = _single_error(group)
+        if single is group:
+            raise  # only cancellations: the cancelled scope outside absorbs them
+        raise single from None
+    finally:
+        client._shut_down()
+    if user_error is not None:
+        raise user_error
+
+
+def _single_error(group: BaseExceptionGroup[BaseException]) -> BaseException:
+    """The one exception a caller should see for a group raised by the client's tasks."""
+    leaves: list[BaseException] = []
+
+    def collect(exc: BaseException) -> None:
+        if isinstance(exc, BaseExceptionGroup):
+            for inner in exc.exceptions:
+                collect(inner)
+        else:
+            leaves.append(exc)
+
+    collect(group)
+    leaves = [leaf for leaf in leaves if not isinstance(leaf, trio.Cancelled)]
+    if not leaves:
+        return group
+    for leaf in leaves:
+        if isinstance(leaf, KeyboardInterrupt | SystemExit):
+            return leaf
+    for leaf in leaves:
+        if isinstance(leaf, BulkError):
+            return leaf
+    error = BulkError(f"internal error in bulk-trio: {leaves[0]!r}")
+    error.__cause__ = group
+    return error
+
+
+class BulkClient:
+    """A connected BULK client; obtain one from :func:`open_bulk_client`."""
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        symbols: Sequence[str],
+        signer: TransactionSigner | None,
+        account: str | None,
+        inventory: Inventory | None,
+        logger: logging.Logger | None,
+        debug: bool,
+        default_timeout: float,
+        market_data_buffer: int,
+        lossless_buffer: int,
+        connection_options: dict[str, Any],
+    ) -> None:
+        if default_timeout <= 0:
+            raise ValueError(f"default_timeout must be positive, got {default_timeout!r}")
+        if isinstance(symbols, str):
+            raise ValueError("symbols must be a list of symbols, not one string")
+        self.url = url
+        self.signer = signer
+        self.default_timeout = default_timeout
+        self.debug = debug
+        self._log = logger or logging.getLogger("bulk_trio")
+        if debug and self._log.level in (logging.NOTSET, logging.INFO, logging.WARNING):
+            self._log.setLevel(logging.DEBUG)
+        self.account: str | None = account or (signer.public_key if signer else None)
+        self._fanout = Fanout(
+            market_data_buffer=market_data_buffer, lossless_buffer=lossless_buffer
+        )
+        self._requests = PendingRequests()
+        self._state = ClientState(
+            self._fanout.publish, account=self.account, inventory=inventory, logger=self._log
+        )
+        self._connection = Connection(
+            url,
+            state=self._state,
+            fanout=self._fanout,
+            requests=self._requests,
+            logger=self._log,
+            debug=debug,
+            **connection_options,
+        )
+        self._nursery: trio.Nursery | None = None
+        self._handlers: list[tuple[Topic, Handler, Subscriber]] = []
+        self._closed = False
+        self.symbols = tuple(symbols)
+        for symbol in self.symbols:
+            self._connection.remember(Subscription.ticker(symbol))
+        if self.account is not None and signer is not None:
+            self._connection.remember(Subscription.account(self.account))
+
+    def __repr__(self) -> str:
+        state = self._connection.lifecycle.value.value
+        return f"<BulkClient {self.url} {state} account={self.account}>"
+
+    # -- life cycle ---------------------------------------------------------------------------
+
+    def _attach(self, nursery: trio.Nursery) -> None:
+        self._nursery = nursery
+        for topic, handler, subscriber in self._handlers:
+            nursery.start_soon(self._run_handler, topic, handler, subscriber)
+
+    def _shut_down(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        self._connection.lifecycle.set(ConnectionState.CLOSED)
+        self._fanout.close()
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise ClientClosed("the client's async with block has ended")
+
+    @property
+    def is_connected(self) -> bool:
+        return self._connection.lifecycle.value is ConnectionState.LIVE
+
+    @property
+    def connection_state(self) -> ConnectionState:
+        return self._connection.lifecycle.value
+
+    async def wait_for_state(self, *states: ConnectionState) -> ConnectionState:
+        """Sleep until the connection is in one of ``states``."""
+        return await self._connection.lifecycle.wait_for(*states)
+
+    async def wait_connected(self) -> None:
+        """Sleep until the connection is live (at once if it is)."""
+        await self._connection.lifecycle.wait_for(ConnectionState.LIVE)
+
+    @property
+    def reconnects(self) -> int:
+        """How many times the client has reconnected since the block was entered."""
+        return self._connection.reconnects
+
+    @property
+    def last_disconnect_reason(self) -> str | None:
+        return self._connection.last_drop_reason
+
+    # -- subscriptions ------------------------------------------------------------------------
+
+    async def _subscribe(self, subscription: Subscription) -> None:
+        self._check_open()
+        await self._connection.subscribe(subscription, self.default_timeout)
+
+    async def subscribe_ticker(self, symbol: str) -> None:
+        await self._subscribe(Subscription.ticker(symbol))
+
+    async def subscribe_orderbook_snapshot(
+        self, symbol: str, nlevels: int | None = None, aggregation: float | None = None
+    ) -> None:
+        """Periodic full books of ``symbol``; :meth:`get_book` follows them."""
+        subscription = Subscription.l2_snapshot(symbol, nlevels=nlevels, aggregation=aggregation)
+        self._state.book(symbol)
+        await self._subscribe(subscription)
+
+    async def subscribe_orderbook_delta(self, symbol: str) -> None:
+        """Level changes of ``symbol`` (after a full book); :meth:`get_book` follows them."""
+        subscription = Subscription.l2_delta(symbol)
+        self._state.book(symbol)
+        await self._subscribe(subscription)
+
+    async def subscribe_trades(self, symbols: str | Iterable[str]) -> None:
+        for symbol in [symbols] if isinstance(symbols, str) else list(symbols):
+            await self._subscribe(Subscription.trades(symbol))
+
+    async def subscribe_candles(self, symbol: str, interval: str) -> None:
+        """Candles; intervals in either spelling ("1m" or "1min", "5m" or "5min", ...)."""
+        await self._subscribe(Subscription.candle(symbol, interval))
+
+    async def subscribe_account(self, pubkey: str | None = None) -> None:
+        """The account stream of ``pubkey`` (default: the trading account).
+
+        Account streams are public. Only the tracked account (the trading account, or the first
+        one subscribed by a client without a signer) feeds :attr:`open_orders`, :attr:`margin`
+        and the other account accessors; every account's events are published.
+        """
+        user = pubkey or self.account
+        if user is None:
+            raise ValueError("subscribe_account needs a pubkey when the client has no signer")
+        subscription = Subscription.account(user)
+        if self._state.account is None:
+            self._state.account = self.account = user
+        await self._subscribe(subscription)
+
+    async def unsubscribe(self, target: str | Subscription | Iterable[str]) -> list[str]:
+        """Stop a subscription, given its topic string(s) (``"ticker.BTC-USD"``) or the object.
+
+        Returns the topics unsubscribed. The exchange's ``unsubscribeResponse`` is not awaited
+        (older deployments do not send one).
+        """
+        self._check_open()
+        if isinstance(target, Subscription):
+            topics = set(target.topics)
+        elif isinstance(target, str):
+            topics = {target}
+        else:
+            topics = set(target)
+        removed = self._connection.forget(topics)
+        if self.is_connected:
+            for topic in removed:
+                await self._connection.send(encode_unsubscribe(topic))
+        return removed
+
+    @property
+    def subscriptions(self) -> list[Subscription]:
+        """What the client is subscribed to (and replays after every reconnect)."""
+        return list(self._connection.subscriptions.values())
+
+    # -- events -------------------------------------------------------------------------------
+
+    def events(
+        self, topic: Topic, *, buffer: int | None = None, name: str | None = None
+    ) -> AbstractAsyncContextManager[trio.MemoryReceiveChannel[Any]]:
+        """``async with client.events(Topic.TICKER) as tickers: async for t in tickers: ...``
+
+        Each call gets its own bounded channel. Market-data topics drop their oldest item when the
+        reader falls ``buffer`` items behind (counted in :meth:`channel_stats`); account topics
+        and ERROR never drop: a reader that falls that far behind has its channel closed and sees
+        :class:`~bulk_trio.SubscriberOverflow` when it leaves the block.
+        """
+        self._check_open()
+        return open_subscription(self._fanout, topic, buffer=buffer, name=name)
+
+    def on(self, topic: Topic, handler: Handler) -> None:
+        """Run ``handler(item)`` (plain or ``async def``) for every event of ``topic``.
+
+        Each handler runs in its own task with its own channel, so a slow handler delays only
+        itself, and a handler may place orders and await their replies. An exception in a handler
+        is logged and published on ``Topic.ERROR`` as a :class:`~bulk_trio.models.HandlerError`.
+        """
+        self._check_open()
+        if not callable(handler):
+            raise ValueError(f"handler for {topic} must be callable, got {handler!r}")
+        subscriber = self._fanout.subscribe(topic, name=_handler_name(handler))
+        self._handlers.append((topic, handler, subscriber))
+        if self._nursery is not None:
+            self._nursery.start_soon(self._run_handler, topic, handler, subscriber)
+
+    def off(self, topic: Topic, handler: Handler) -> bool:
+        """Stop a handler registered with :meth:`on`; False if it was not registered."""
+        for index, (registered_topic, registered, subscriber) in enumerate(self._handlers):
+            if registered_topic is topic and registered == handler:
+                del self._handlers[index]
+                subscriber.close()
+                subscriber.receive_channel.close()  # stop now, not after what is buffered
+                return True
+        return False
+
+    async def _run_handler(self, topic: Topic, handler: Handler, subscriber: Subscriber) -> None:
+        name = _handler_name(handler)
+        try:
+            async for item in subscriber.receive_channel:
+                try:
+                    result = handler(item)
+                    if inspect.isawaitable(result):
+                        await result
+                except Exception as exc:
+                    self._log.exception("handler %s for %s raised", name, topic.value)
+                    if topic is not Topic.ERROR:
+                        self._fanout.publish_error(HandlerError(topic, name, exc))
+        except trio.ClosedResourceError:
+            pass  # off() closed the channel under us
+        if subscriber.overflow_error is not None:
+            self._log.error("handler %s stopped: %s", name, subscriber.overflow_error)
+
+    def channel_stats(self) -> list[SubscriberStats]:
+        """Per-subscriber delivery statistics: delivered, dropped, buffered, capacity."""
+        return self._fanout.stats()
+
+    # -- trading ------------------------------------------------------------------------------
+
+    def _require_signer(self) -> TransactionSigner:
+        if self.signer is None:
+            raise RuntimeError(
+                "trading needs a signer: open_bulk_client(..., signer=TransactionSigner(key))"
+            )
+        return self.signer
+
+    async def place_orders(
+        self,
+        actions: BaseAction | Sequence[BaseAction],
+        timeout: float | None = None,
+        nonce: int | None = None,
+    ) -> list[OrderResponse]:
+        """Sign ``actions`` as one atomic transaction, send it, and return one response per
+        action (ids of limit and market orders filled in from the precomputed ids when the
+        exchange leaves them out).
+
+        Raises :class:`trio.TooSlowError` when no reply comes within ``timeout`` (default
+        ``default_timeout``), :class:`~bulk_trio.ExchangeError` when the exchange refuses the
+        whole request, :class:`~bulk_trio.ConnectionLost` when the connection drops with the
+        request in flight (outcome unknown), and its subclass ``NotConnected`` when the client is
+        between connections (nothing was sent).
+        """
+        batch = [actions] if not isinstance(actions, Sequence) else list(actions)
+        return await self._post(batch, timeout, nonce)
+
+    async def _post(
+        self, actions: list[BaseAction], timeout: float | None, nonce: int | None, wait: bool = True
+    ) -> list[OrderResponse]:
+        signer = self._require_signer()
+        self._check_open()
+        if not actions:
+            raise ValueError("actions must not be empty")
+        if timeout is not None and timeout <= 0:
+            raise ValueError(f"timeout must be positive, got {timeout!r}")
+        payload = signer.sign_transaction(actions, nonce=nonce, account=self.account)
+        request_id = self._requests.next_id()
+        frame = encode_post(request_id, payload)
+        if self.debug:
+            self._log.debug(
+                "post id=%d nonce=%s account=%s actions=%s (signature not logged)",
+                request_id,
+                payload["nonce"],
+                payload["account"],
+                payload["actions"],
+            )
+        with trio.fail_after(timeout if timeout is not None else self.default_timeout):
+            if not wait:
+                # Unregistered: a reply is "late" on arrival, and a refusal reaches Topic.ERROR.
+                await self._connection.send(frame)
+                return []
+            with self._requests.register(request_id) as pending:
+                await self._connection.send(frame)
+                reply = await pending.wait()
+        return self._responses(reply, actions, payload)
+
+    def _responses(
+        self, reply: PostReply, actions: list[BaseAction], payload: Mapping[str, Any]
+    ) -> list[OrderResponse]:
+        if not reply.ok:
+            raise ExchangeError(
+                f"the exchange refused the request: {reply.message or 'no reason given'}",
+                raw=reply,
+            )
+        statuses = list(reply.statuses)
+        if len(statuses) != len(actions):
+            return statuses  # decision 7: not aligned with the actions, returned as they came
+        expected = order_ids(actions, nonce=int(payload["nonce"]), account=payload["account"])
+        for index, (response, order_id) in enumerate(zip(statuses, expected, strict=True)):
+            if order_id is None:
+                continue
+            if response.order_id is None:
+                statuses[index] = attrs.evolve(response, order_id=order_id)
+            elif response.order_id != order_id:
+                self._log.warning(
+                    "exchange order id %s differs from the precomputed %s",
+                    response.order_id,
+                    order_id,
+                )
+        return statuses
+
+    async def _post_one(
+        self, action: BaseAction, timeout: float | None, nonce: int | None
+    ) -> OrderResponse:
+        responses = await self._post([action], timeout, nonce)
+        if not responses:
+            raise ExchangeError("the exchange acknowledged the request without a status")
+        return responses[0]
+
+    async def place_limit_order(
+        self,
+        symbol: str,
+        side: Side | str,
+        price: float,
+        size: float,
+        reduce_only: bool = False,
+        time_in_force: TimeInForce | str = TimeInForce.GTC,
+        timeout: float | None = None,
+        nonce: int | None = None,
+        *,
+        iso: bool = False,
+    ) -> OrderResponse:
+        order = LimitOrder(
+            symbol, side, price, size, reduce_only=reduce_only, time_in_force=time_in_force, iso=iso
+        )
+        return await self._post_one(order, timeout, nonce)
+
+    async def place_market_order(
+        self,
+        symbol: str,
+        side: Side | str,
+        size: float,
+        reduce_only: bool = False,
+        timeout: float | None = None,
+        nonce: int | None = None,
+        *,
+        iso: bool = False,
+    ) -> OrderResponse:
+        order = MarketOrder(symbol, side, size, reduce_only=reduce_only, iso=iso)
+        return await self._post_one(order, timeout, nonce)
+
+    async def cancel_order(
+        self,
+        side: Side | str | None = None,
+        symbol: str | None = None,
+        order_id: str | None = None,
+        timeout: float | None = None,
+        nonce: int | None = None,
+    ) -> OrderResponse:
+        """Cancel one order (``side`` is optional, as in the official SDK)."""
+        if symbol is None or order_id is None:
+            raise ValueError("cancel_order needs symbol and order_id")
+        side_value = Side(side.lower()) if isinstance(side, str) else side
+        action = CancelOrder(symbol, order_id, side=side_value)
+        return await self._post_one(action, timeout, nonce)
+
+    async def cancel_all(
+        self,
+        symbols: Sequence[str] | None = None,
+        timeout: float | None = None,
+        nonce: int | None = None,
+    ) -> OrderResponse:
+        """Cancel every open order, or those of ``symbols``."""
+        return await self._post_one(CancelAll(symbols), timeout, nonce)
+
+    async def modify_order(
+        self,
+        symbol: str,
+        order_id: str,
+        size: float,
+        timeout: float | None = None,
+        nonce: int | None = None,
+    ) -> OrderResponse:
+        """Change the size of a resting order."""
+        return await self._post_one(ModifyOrder(symbol, order_id, size), timeout, nonce)
+
+    async def update_leverage(
+        self,
+        settings: str | Mapping[str, float] | Sequence[tuple[str, float]],
+        leverage: float | None = None,
+        timeout: float | None = None,
+        nonce: int | None = None,
+    ) -> OrderResponse:
+        """Set the maximum leverage per symbol: ``update_leverage("BTC-USD", 5)`` or a mapping."""
+        if isinstance(settings, str):
+            if leverage is None:
+                raise ValueError("update_leverage(symbol, leverage) needs a leverage")
+            settings = {settings: leverage}
+        return await self._post_one(UpdateLeverage(settings), timeout, nonce)
+
+    async def request_faucet(
+        self,
+        amount: float | None = None,
+        user: str | None = None,
+        timeout: float | None = None,
+        nonce: int | None = None,
+    ) -> OrderResponse:
+        """Ask the (test) network's faucet to credit ``user`` (default: the trading account)."""
+        recipient = user or self.account
+        if recipient is None:
+            raise RuntimeError("request_faucet needs a signer or a user")
+        return await self._post_one(Faucet(recipient, amount), timeout, nonce)
+
+    async def authorize_agent(
+        self,
+        agent: str,
+        delete: bool = False,
+        timeout: float | None = None,
+        nonce: int | None = None,
+    ) -> OrderResponse:
+        """Let ``agent`` sign for this account (``delete=True`` revokes it)."""
+        return await self._post_one(AgentWallet(agent, delete), timeout, nonce)
+
+    async def update_oracle(
+        self,
+        actions: BaseAction | Sequence[BaseAction],
+        timeout: float | None = None,
+        nonce: int | None = None,
+        wait: bool = False,
+    ) -> list[OrderResponse]:
+        """Send oracle price updates. Like the official SDK it does not wait for the reply
+        unless ``wait=True``; a refusal that arrives later is published on ``Topic.ERROR``."""
+        batch = [actions] if not isinstance(actions, Sequence) else list(actions)
+        return await self._post(batch, timeout, nonce, wait=wait)
+
+    # -- state, read synchronously ------------------------------------------------------------
+
+    def get_ticker(self, symbol: str) -> Ticker | None:
+        return self._state.tickers.get(symbol)
+
+    def get_book(self, symbol: str) -> OrderBook | None:
+        return self._state.order_books.get(symbol)
+
+    def get_orders(self, symbol: str | None = None) -> list[OrderState]:
+        """Open orders of the trading account, optionally of one symbol."""
+        orders = self._state.open_orders.values()
+        return [o for o in orders if symbol is None or o.symbol == symbol]
+
+    def get_order_map(self) -> dict[str, OrderState]:
+        """Open orders by order id (a copy)."""
+        return dict(self._state.open_orders)
+
+    def get_pnl(self) -> Pnl:
+        return self._state.inventory.pnl()
+
+    @property
+    def margin(self) -> Margin | None:
+        return self._state.margin
+
+    @property
+    def leverage_settings(self) -> Mapping[str, LeverageSetting]:
+        return MappingProxyType(self._state.leverage_settings)
+
+    @property
+    def tickers(self) -> Mapping[str, Ticker]:
+        return MappingProxyType(self._state.tickers)
+
+    @property
+    def order_books(self) -> Mapping[str, OrderBook]:
+        return MappingProxyType(self._state.order_books)
+
+    @property
+    def open_orders(self) -> Mapping[str, OrderState]:
+        return MappingProxyType(self._state.open_orders)
+
+    @property
+    def positions(self) -> Mapping[str, Position]:
+        """Positions as the exchange reports them (account snapshot and positionUpdate)."""
+        return MappingProxyType(self._state.positions)
+
+    @property
+    def account_snapshot(self) -> AccountSnapshot | None:
+        return self._state.account_snapshot
+
+    @property
+    def inventory(self) -> Inventory:
+        """Positions and P&L tracked from this client's fills, marked by tickers."""
+        return self._state.inventory
+
+
+def _handler_name(handler: Handler) -> str:
+    return getattr(handler, "__qualname__", None) or repr(handler)

@@ -1,0 +1,199 @@
+"""What the client knows about the market and its account, kept current by decoded messages.
+
+Sans-IO: :meth:`ClientState.apply` takes one decoded message, updates the state the synchronous
+accessors read, and hands each event to ``publish(topic, item)``. The Trio shell feeds it from the
+receiver task; tests feed it directly.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+import attrs
+
+from .book import OrderBook
+from .enums import OrderStatus, Topic
+from .inventory import Inventory
+from .models import (
+    AccountSnapshot,
+    Candle,
+    Fill,
+    InboundMessage,
+    L2Delta,
+    L2Snapshot,
+    LeverageSetting,
+    LeverageUpdate,
+    Margin,
+    MarginUpdate,
+    OrderState,
+    Position,
+    PositionUpdate,
+    ProtocolError,
+    Ticker,
+    TradeBatch,
+)
+
+Publish = Callable[[Topic, object], None]
+
+VANISHED_REASON = (
+    "open before the disconnect and absent from the account snapshot after it: "
+    "filled or cancelled while disconnected"
+)
+
+
+class ClientState:
+    """Tickers, books, the tracked account's orders, positions, margin and leverage.
+
+    Account messages only change the state when they belong to ``account`` (the trading account);
+    other accounts' streams are still published, since BULK account streams are public.
+    """
+
+    def __init__(
+        self,
+        publish: Publish,
+        *,
+        account: str | None = None,
+        inventory: Inventory | None = None,
+        logger: logging.Logger | None = None,
+    ) -> None:
+        self._publish = publish
+        self.account = account
+        self.inventory = inventory if inventory is not None else Inventory()
+        self._log = logger or logging.getLogger("bulk_trio")
+        self.tickers: dict[str, Ticker] = {}
+        self.order_books: dict[str, OrderBook] = {}
+        self.open_orders: dict[str, OrderState] = {}
+        self.positions: dict[str, Position] = {}
+        self.leverage_settings: dict[str, LeverageSetting] = {}
+        self.margin: Margin | None = None
+        self.account_snapshot: AccountSnapshot | None = None
+        self.candles: dict[tuple[str, str], Candle] = {}
+        self._dispatch: dict[type, Callable[[object], None]] = {
+            Ticker: self._on_ticker,  # type: ignore[dict-item]
+            TradeBatch: self._on_trades,  # type: ignore[dict-item]
+            L2Snapshot: self._on_book,  # type: ignore[dict-item]
+            L2Delta: self._on_book,  # type: ignore[dict-item]
+            Candle: self._on_candle,  # type: ignore[dict-item]
+            AccountSnapshot: self._on_account_snapshot,  # type: ignore[dict-item]
+            OrderState: self._on_order,  # type: ignore[dict-item]
+            Fill: self._on_fill,  # type: ignore[dict-item]
+            MarginUpdate: self._on_margin,  # type: ignore[dict-item]
+            PositionUpdate: self._on_position,  # type: ignore[dict-item]
+            LeverageUpdate: self._on_leverage,  # type: ignore[dict-item]
+        }
+
+    def apply(self, message: InboundMessage) -> bool:
+        """Update the state from one message and publish its events; False if it is not state."""
+        handler = self._dispatch.get(type(message))
+        if handler is None:
+            return False
+        try:
+            handler(message)
+        except (ValueError, TypeError) as exc:
+            # Values the codec let through but the book or inventory cannot use: skip the message.
+            reason = f"{type(message).__name__} not applied: {exc}"
+            self._log.warning("%s", reason)
+            self._publish(Topic.ERROR, ProtocolError(reason))
+        return True
+
+    def book(self, symbol: str) -> OrderBook:
+        """The book of ``symbol``, created empty (and invalid) on first use."""
+        book = self.order_books.get(symbol)
+        if book is None:
+            book = self.order_books[symbol] = OrderBook(symbol)
+        return book
+
+    def connection_lost(self) -> None:
+        """Books can no longer be trusted: deltas are ignored until a fresh snapshot arrives."""
+        for book in self.order_books.values():
+            book.invalidate()
+
+    # -- market data --------------------------------------------------------------------------
+
+    def _on_ticker(self, ticker: Ticker) -> None:
+        self.tickers[ticker.symbol] = ticker
+        if ticker.mark_price is not None:
+            self.inventory.mark(ticker.symbol, ticker.mark_price)
+        self._publish(Topic.TICKER, ticker)
+
+    def _on_trades(self, batch: TradeBatch) -> None:
+        self._publish(Topic.TRADES, list(batch.trades))
+
+    def _on_book(self, message: L2Snapshot | L2Delta) -> None:
+        self.book(message.symbol).apply(message)
+        topic = Topic.L2SNAPSHOT if type(message) is L2Snapshot else Topic.L2DELTA
+        self._publish(topic, message)
+
+    def _on_candle(self, candle: Candle) -> None:
+        self.candles[candle.symbol, candle.interval] = candle
+        self._publish(Topic.CANDLE, candle)
+
+    # -- the account --------------------------------------------------------------------------
+
+    def _is_ours(self, account: str) -> bool:
+        return self.account is not None and account in (self.account, "")
+
+    def _on_account_snapshot(self, snapshot: AccountSnapshot) -> None:
+        if self._is_ours(snapshot.account):
+            # Authoritative: replace, never merge (DESIGN §4); report what vanished meanwhile.
+            previous = self.open_orders
+            self.open_orders = {order.order_id: order for order in snapshot.open_orders}
+            self.positions = {position.symbol: position for position in snapshot.positions}
+            self.leverage_settings = {s.symbol: s for s in snapshot.leverage_settings}
+            self.margin = snapshot.margin
+            self.account_snapshot = snapshot
+            self.inventory.reset(snapshot.positions)
+            self._publish(Topic.ACCOUNT, snapshot)
+            for order_id, order in previous.items():
+                if order_id not in self.open_orders:
+                    vanished = attrs.evolve(
+                        order, status=OrderStatus.VANISHED, reason=VANISHED_REASON
+                    )
+                    self._log.warning("order %s %s", order_id, VANISHED_REASON)
+                    self._publish(Topic.ORDER, vanished)
+        else:
+            self._publish(Topic.ACCOUNT, snapshot)
+
+    def _on_order(self, order: OrderState) -> None:
+        if self._is_ours(order.account):
+            if order.status.is_terminal():
+                self.open_orders.pop(order.order_id, None)
+            else:
+                self.open_orders[order.order_id] = order
+        self._publish(Topic.ORDER, order)
+
+    def _on_fill(self, fill: Fill) -> None:
+        if self._is_ours(fill.account):
+            self.inventory.apply_fill(fill)
+            order = self.open_orders.get(fill.order_id)
+            if order is not None:
+                # As the official SDKs do: the orderUpdate that follows is authoritative anyway.
+                remaining = order.size - fill.size
+                if remaining <= 1e-12:
+                    del self.open_orders[fill.order_id]
+                else:
+                    self.open_orders[fill.order_id] = attrs.evolve(
+                        order, size=remaining, filled_size=order.filled_size + fill.size
+                    )
+        self._publish(Topic.FILL, fill)
+
+    def _on_margin(self, update: MarginUpdate) -> None:
+        if self._is_ours(update.account):
+            self.margin = update
+        self._publish(Topic.MARGIN, update)
+
+    def _on_position(self, update: PositionUpdate) -> None:
+        if self._is_ours(update.account):
+            self.inventory.set_position(update)
+            if update.size == 0:
+                self.positions.pop(update.symbol, None)
+            else:
+                self.positions[update.symbol] = update
+        self._publish(Topic.POSITION, update)
+
+    def _on_leverage(self, update: LeverageUpdate) -> None:
+        if self._is_ours(update.account):
+            for setting in update.settings:
+                self.leverage_settings[setting.symbol] = setting
+        self._publish(Topic.LEVERAGE, list(update.settings))

@@ -1,0 +1,100 @@
+"""An in-memory BULK peer for fast unit tests of the client shell (no sockets, MockClock-friendly).
+
+It answers the WebSocket handshake, acknowledges subscriptions, and lets a test push frames or
+cut the connection. Loopback tests against the real simulator cover the protocol itself.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import trio
+import trio.testing
+from wsproto import ConnectionState, ConnectionType, WSConnection
+from wsproto.events import (
+    AcceptConnection,
+    CloseConnection,
+    Ping,
+    Request,
+    TextMessage,
+)
+
+from bulk_trio.transport import WebSocketTransport, handshake
+
+
+class FakePeer:
+    """The exchange's end of one in-memory connection."""
+
+    def __init__(self, stream: trio.testing.MemoryStream | trio.abc.Stream) -> None:
+        self.stream = stream
+        self.ws = WSConnection(ConnectionType.SERVER)
+        self.received: list[dict[str, Any]] = []
+        self.answer_pings = True
+        self.closed = trio.Event()
+
+    async def send(self, message: dict[str, Any] | str) -> None:
+        text = message if isinstance(message, str) else json.dumps(message)
+        await self.stream.send_all(self.ws.send(TextMessage(data=text)))
+
+    async def drop(self) -> None:
+        await trio.aclose_forcefully(self.stream)
+        self.closed.set()
+
+    async def serve(self) -> None:
+        try:
+            while True:
+                data = await self.stream.receive_some(65536)
+                if not data:
+                    break
+                self.ws.receive_data(data)
+                for event in self.ws.events():
+                    await self._handle(event)
+        except (trio.BrokenResourceError, trio.ClosedResourceError):
+            pass
+        finally:
+            self.closed.set()
+
+    async def _handle(self, event: object) -> None:
+        if isinstance(event, Request):
+            await self.stream.send_all(self.ws.send(AcceptConnection()))
+        elif isinstance(event, Ping) and self.answer_pings:
+            await self.stream.send_all(self.ws.send(event.response()))
+        elif isinstance(event, CloseConnection):
+            if self.ws.state is ConnectionState.REMOTE_CLOSING:  # else it answers our own close
+                await self.stream.send_all(self.ws.send(event.response()))
+        elif isinstance(event, TextMessage):
+            message = json.loads(event.data)
+            self.received.append(message)
+            if message.get("method") == "subscribe":
+                topics = [
+                    f"{s['type']}.{s.get('symbol', s.get('user'))}" for s in message["subscription"]
+                ]
+                await self.send({"type": "subscriptionResponse", "topics": topics})
+
+
+class FakeExchange:
+    """Hands out in-memory connections through ``connector``; ``refuse`` makes them fail."""
+
+    def __init__(self, nursery: trio.Nursery) -> None:
+        self._nursery = nursery
+        self.peers: list[FakePeer] = []
+        self.attempts: list[float] = []
+        self.refuse = 0
+        self.connected = trio.Event()
+
+    async def connector(self, url: str, *, max_message_size: int) -> WebSocketTransport:
+        from bulk_trio.errors import ConnectError
+
+        self.attempts.append(trio.current_time())
+        if self.refuse:
+            self.refuse -= 1
+            raise ConnectError(f"cannot connect to {url}: refused (fake)")
+        client_end, server_end = trio.testing.memory_stream_pair()
+        peer = FakePeer(server_end)
+        self.peers.append(peer)
+        self._nursery.start_soon(peer.serve)
+        transport = await handshake(client_end, "fake", max_message_size=max_message_size)
+        self.connected.set()
+        self.connected = trio.Event()
+        return transport
