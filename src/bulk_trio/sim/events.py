@@ -154,6 +154,27 @@ class AccountView:
     leverage: tuple[tuple[str, float], ...]
 
 
+@attrs.frozen
+class MarketStats:
+    """A symbol's market figures, for the ticker. Prices are None until the market has one.
+
+    The 24 h figures cover trades in the last 24 hours (by minute) before the latest ``now_ns`` the
+    engine was given.
+    """
+
+    symbol: str
+    last_price: float | None
+    mark_price: float | None
+    oracle_price: float | None
+    open_24h: float | None
+    high_24h: float | None
+    low_24h: float | None
+    volume_24h: float  # base units
+    quote_volume_24h: float
+    open_interest: float  # base units, long side
+    funding_rate: float
+
+
 EngineEvent = (
     OrderChanged
     | Filled
