@@ -395,16 +395,15 @@ async def test_reconnect_after_a_drop_replays_and_resyncs(
 async def test_orders_that_vanish_while_offline_are_reported(
     sim: Simulator, signer: TransactionSigner
 ) -> None:
-    async with client_for(sim, signer) as client:
+    async with client_for(sim, signer) as client, client.events(Topic.ORDER) as orders:
         resting = await client.place_limit_order("BTC-USD", Side.BUY, 1000.0, 0.01)
         assert resting.order_id is not None
-        async with client.events(Topic.ORDER) as orders:
-            await next_matching(orders, lambda o: o.order_id == resting.order_id)
-            sim.refuse_connections(0.5)
-            sim.drop_connections()
-            await client.wait_for_state(ConnectionState.BACKOFF)
-            sim.submit_trusted(signer.public_key, [CancelOrder("BTC-USD", resting.order_id)])
-            gone = await next_matching(orders, lambda o: o.status is OrderStatus.VANISHED)
+        await next_matching(orders, lambda o: o.order_id == resting.order_id)
+        sim.refuse_connections(0.5)
+        sim.drop_connections()
+        await client.wait_for_state(ConnectionState.BACKOFF)
+        sim.submit_trusted(signer.public_key, [CancelOrder("BTC-USD", resting.order_id)])
+        gone = await next_matching(orders, lambda o: o.status is OrderStatus.VANISHED)
         assert gone.order_id == resting.order_id
         assert client.get_order_map() == {}
         assert client.reconnects >= 2  # at least one refused attempt before the reconnect

@@ -584,8 +584,12 @@ def _failure_message(payload: Any, status: str) -> str:
 def _post(msg: Any) -> PostReply:
     request_id = _int(msg["id"])
     data = msg["data"]
-    # PROTOCOL.md decision 7: an ack resolves the request without statuses.
-    if _opt_str(data.get("type")) == "ack":
+    # PROTOCOL.md decision 7: an ack resolves the request without statuses. An absent type is
+    # tolerated (an older reply form); any other explicit type is not a reply we understand.
+    kind = _opt_str(data.get("type"))
+    if kind not in ("ack", "action") and (kind is not None or "type" in data):
+        raise _BadValue(f"expected 'ack' or 'action', got {_json_type(data.get('type'))}")
+    if kind == "ack":
         ok = data.get("ok")
         return PostReply(
             request_id,
