@@ -274,3 +274,15 @@ def test_post_rejects_bad_request_ids(request_id: Any) -> None:
 def test_post_rejects_payloads_that_are_not_json_objects(payload: Any) -> None:
     with pytest.raises(ValueError, match="payload"):
         encode_post(1, payload)
+
+
+def test_a_keypair_given_as_a_pubkey_is_never_echoed() -> None:
+    from bulk_trio.protocol.keys import b58decode, b58encode
+    from bulk_trio.protocol.signing import TransactionSigner
+
+    signer = TransactionSigner.generate_account()
+    keypair = b58encode(b58decode(signer.private_key) + b58decode(signer.public_key))
+    with pytest.raises(ValueError, match="user") as caught:
+        Subscription.account(keypair)
+    assert keypair not in str(caught.value)
+    assert signer.private_key not in str(caught.value)

@@ -12,9 +12,9 @@ from collections.abc import Iterable
 from typing import Any
 
 import attrs
-import base58
 
 from ..enums import Topic
+from .keys import decode_32
 
 # Candle intervals: the documented ``1m`` family is what goes on the wire (PROTOCOL.md decision 5);
 # the ``1min`` spellings of the bulk-client docs are accepted as aliases.
@@ -68,15 +68,10 @@ def check_symbol(symbol: object, *, field: str = "symbol") -> str:
 
 
 def check_pubkey(pubkey: object, *, field: str = "user") -> str:
-    """``pubkey`` if it is the base58 text of 32 bytes, else ValueError."""
-    if not isinstance(pubkey, str) or not pubkey:
-        raise ValueError(f"{field} must be a base58 public key, got {pubkey!r}")
-    try:
-        raw = base58.b58decode(pubkey)
-    except ValueError:
-        raise ValueError(f"{field} is not valid base58: {pubkey!r}") from None
-    if len(raw) != 32:
-        raise ValueError(f"{field} must decode to 32 bytes, got {len(raw)}: {pubkey!r}")
+    """``pubkey`` if it is the base58 text of 32 bytes, else ValueError (never echoing the text:
+    a private key pasted here by mistake must not end up in a log)."""
+    decode_32(pubkey, field=field)
+    assert isinstance(pubkey, str)  # decode_32 accepts only text
     return pubkey
 
 

@@ -27,7 +27,6 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, Protocol, TypeVar
 
 import attrs
-import base58
 import orjson
 import trio
 from trio_websocket import (
@@ -37,6 +36,7 @@ from trio_websocket import (
     wrap_server_stream,
 )
 
+from ..protocol.keys import decode_32
 from . import frames
 from .events import (
     AccountView,
@@ -231,14 +231,11 @@ def _symbol(entry: Mapping[str, object], symbols: frozenset[str]) -> str:
 
 
 def _pubkey(user: object) -> str:
-    if not isinstance(user, str) or not user:
-        raise BadRequest(f"user must be a base58 public key, got {user!r}")
     try:
-        raw = base58.b58decode(user)
-    except ValueError:
-        raise BadRequest(f"user is not base58: {user!r}") from None
-    if len(raw) != 32:
-        raise BadRequest(f"user must be a 32-byte public key, got {len(raw)} bytes: {user!r}")
+        decode_32(user, field="user")  # never echoes the text: it may be a misplaced private key
+    except ValueError as exc:
+        raise BadRequest(str(exc)) from None
+    assert isinstance(user, str)
     return user
 
 
