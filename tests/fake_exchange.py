@@ -32,6 +32,7 @@ class FakePeer:
         self.received: list[dict[str, Any]] = []
         self.answer_pings = True
         self.closed = trio.Event()
+        self.post_reply = ack_reply
 
     async def send(self, message: dict[str, Any] | str) -> None:
         text = message if isinstance(message, str) else json.dumps(message)
@@ -67,10 +68,27 @@ class FakePeer:
             message = json.loads(event.data)
             self.received.append(message)
             if message.get("method") == "subscribe":
-                topics = [
-                    f"{s['type']}.{s.get('symbol', s.get('user'))}" for s in message["subscription"]
-                ]
+                subscriptions = message["subscription"]
+                topics = [f"{s['type']}.{s.get('symbol', s.get('user'))}" for s in subscriptions]
                 await self.send({"type": "subscriptionResponse", "topics": topics})
+                for topic in topics:
+                    if topic.startswith("account."):
+                        await self.send(empty_account_snapshot(topic))
+            elif message.get("method") == "post":
+                await self.send(self.post_reply(message["id"]))
+
+
+def ack_reply(request_id: int) -> dict[str, Any]:
+    """An acknowledgement without statuses (PROTOCOL.md §3.8, decision 7)."""
+    return {"type": "post", "id": request_id, "data": {"type": "ack", "ok": True}}
+
+
+def empty_account_snapshot(topic: str) -> dict[str, Any]:
+    return {
+        "type": "account",
+        "topic": topic,
+        "data": {"type": "accountSnapshot", "margin": {"totalBalance": 0.0}},
+    }
 
 
 class FakeExchange:

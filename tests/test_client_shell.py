@@ -8,7 +8,18 @@ import pytest
 import trio
 import trio.testing
 
-from bulk_trio import BulkClient, BulkError, ConnectError, ProtocolError, Side, Topic
+from bulk_trio import (
+    BulkClient,
+    BulkError,
+    ConnectError,
+    LimitOrder,
+    OrderStatus,
+    ProtocolError,
+    Side,
+    Topic,
+    TransactionSigner,
+    order_id,
+)
 from bulk_trio.backoff import Backoff, ReconnectGaveUp
 from bulk_trio.client import open_bulk_client
 from bulk_trio.lifecycle import ConnectionState
@@ -152,6 +163,24 @@ async def test_malformed_frames_are_reported_and_skipped(fake: FakeExchange) -> 
             ticker = await tickers.receive()
             assert ticker.symbol == "BTC-USD"
         assert client.is_connected
+
+
+async def test_an_acknowledged_order_is_pending_with_its_precomputed_id(
+    fake: FakeExchange,
+) -> None:
+    signer = TransactionSigner.generate_account(domain="testnet")
+    async with quiet_client(fake, signer=signer) as client:
+        nonce = signer.next_nonce()
+        response = await client.place_limit_order("BTC-USD", Side.BUY, 100.0, 1.0, nonce=nonce)
+        order = LimitOrder("BTC-USD", Side.BUY, 100.0, 1.0)
+        assert response.status is OrderStatus.PENDING and not response.is_error
+        assert response.order_id == order_id(order, seqno=0, nonce=nonce, account=signer.public_key)
+
+
+async def test_max_reconnects_and_backoff_together_are_refused(fake: FakeExchange) -> None:
+    with pytest.raises(ValueError, match="max_reconnects"):
+        async with quiet_client(fake, max_reconnects=3):
+            pass  # pragma: no cover
 
 
 async def test_trading_without_a_signer_fails_at_once(fake: FakeExchange) -> None:

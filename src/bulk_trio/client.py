@@ -32,7 +32,7 @@ from .actions import (
 from .backoff import Backoff
 from .book import OrderBook
 from .connection import Connection, Connector
-from .enums import Side, TimeInForce, Topic
+from .enums import OrderStatus, Side, TimeInForce, Topic
 from .errors import BulkError, ClientClosed, ExchangeError
 from .fanout import Fanout, SubscriberStats, open_subscription
 from .fanout import Subscription as Subscriber
@@ -100,6 +100,8 @@ async def open_bulk_client(
     """
     if backoff is None:
         backoff = Backoff(max_attempts=max_reconnects)
+    elif max_reconnects is not None:
+        raise ValueError("give max_reconnects or backoff, not both: use Backoff(max_attempts=...)")
     client = BulkClient(
         url,
         symbols=symbols,
@@ -202,8 +204,8 @@ class BulkClient:
         self.default_timeout = default_timeout
         self.debug = debug
         self._log = logger or logging.getLogger("bulk_trio")
-        if debug and self._log.level in (logging.NOTSET, logging.INFO, logging.WARNING):
-            self._log.setLevel(logging.DEBUG)
+        if debug and logger is None and not self._log.isEnabledFor(logging.DEBUG):
+            self._log.setLevel(logging.DEBUG)  # only our own logger: a caller's is theirs to set
         self.account: str | None = account or (signer.public_key if signer else None)
         self._fanout = Fanout(
             market_data_buffer=market_data_buffer, lossless_buffer=lossless_buffer
@@ -474,10 +476,16 @@ class BulkClient:
                 f"the exchange refused the request: {reply.message or 'no reason given'}",
                 raw=reply,
             )
+        expected = order_ids(actions, nonce=int(payload["nonce"]), account=payload["account"])
+        if reply.is_ack:
+            # Accepted without outcomes: each action is pending; the account stream tells the rest.
+            return [
+                OrderResponse(OrderStatus.PENDING, order_id, reply.message, {"ack": True}, "ack")
+                for order_id in expected
+            ]
         statuses = list(reply.statuses)
         if len(statuses) != len(actions):
             return statuses  # decision 7: not aligned with the actions, returned as they came
-        expected = order_ids(actions, nonce=int(payload["nonce"]), account=payload["account"])
         for index, (response, order_id) in enumerate(zip(statuses, expected, strict=True)):
             if order_id is None:
                 continue
@@ -495,8 +503,8 @@ class BulkClient:
         self, action: BaseAction, timeout: float | None, nonce: int | None
     ) -> OrderResponse:
         responses = await self._post([action], timeout, nonce)
-        if not responses:
-            raise ExchangeError("the exchange acknowledged the request without a status")
+        if not responses:  # statuses not aligned with the one action: none can be attributed
+            raise ExchangeError("the exchange answered without a status for the action")
         return responses[0]
 
     async def place_limit_order(
