@@ -425,6 +425,7 @@ async def test_a_drop_with_a_request_in_flight_fails_it_at_once(
             with pytest.raises(ConnectionLost, match="outcome is unknown"):
                 await client.place_limit_order("BTC-USD", Side.BUY, 1000.0, 0.01)
             assert trio.current_time() - started < 10  # not the 30 s timeout
+            assert not client.is_connected  # the state moved on before the caller was woken
         sim.release_replies()
         await client.wait_connected()
 

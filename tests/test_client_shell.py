@@ -273,3 +273,79 @@ async def test_a_peer_close_frame_ends_the_transport(nursery: trio.Nursery) -> N
     with pytest.raises(TransportClosed) as closed:
         await transport.receive_batch()
     assert closed.value.code == 1001
+
+
+async def test_an_unsubscribed_stream_is_not_expected_by_the_stale_watchdog(
+    fake: FakeExchange, mock_clock: trio.testing.MockClock
+) -> None:
+    async with quiet_client(fake, stale_after=30.0) as client:
+        await client.unsubscribe("ticker.BTC-USD")
+        await trio.sleep(300)
+        assert client.is_connected and client.reconnects == 0
+
+
+async def test_a_stream_subscribed_later_is_watched_too(
+    fake: FakeExchange, mock_clock: trio.testing.MockClock
+) -> None:
+    async with quiet_client(fake, symbols=[], stale_after=30.0) as client:
+        await trio.sleep(300)  # nothing periodic subscribed: silence is fine
+        assert client.is_connected
+        await client.subscribe_ticker("ETH-USD")
+        with trio.fail_after(31):  # virtual seconds: the watchdog must act at 30
+            await client.wait_for_state(ConnectionState.BACKOFF)
+        assert "ticker.ETH-USD" in (client.last_disconnect_reason or "")
+
+
+async def test_the_first_l2delta_frame_is_a_full_book_even_without_update_type(
+    fake: FakeExchange,
+) -> None:
+    async with quiet_client(fake) as client:
+        await client.subscribe_orderbook_delta("BTC-USD")
+        peer = fake.peers[0]
+        async with client.events(Topic.L2DELTA) as deltas:
+            await peer.send(book_frame([[100.0, 1.0]], [[101.0, 2.0]]))  # no updateType
+            await peer.send(book_frame([[100.5, 3.0]], []))
+            with trio.fail_after(5):
+                first, second = await deltas.receive(), await deltas.receive()
+        assert first.is_snapshot and not second.is_snapshot
+        book = client.get_book("BTC-USD")
+        assert book is not None and book.is_valid
+        assert (book.best_bid(), book.best_ask()) == (100.5, 101.0)
+
+
+async def test_a_handler_keeps_up_with_a_burst_larger_than_its_buffer(
+    fake: FakeExchange,
+) -> None:
+    burst = 3000
+    seen: list[int] = []
+    all_seen = trio.Event()
+
+    def count(ticker: object) -> None:
+        seen.append(1)
+        if len(seen) == burst:
+            all_seen.set()
+
+    async with quiet_client(fake, market_data_buffer=1024) as client:
+        client.on(Topic.TICKER, count)
+        frames = [json.dumps(ticker_frame()) for _ in range(burst)]
+        from wsproto.events import TextMessage
+
+        peer = fake.peers[0]
+        await peer.stream.send_all(b"".join(peer.ws.send(TextMessage(data=f)) for f in frames))
+        with trio.fail_after(10):
+            await all_seen.wait()
+        stats = [s for s in client.channel_stats() if s.topic is Topic.TICKER]
+        assert stats[0].dropped == 0
+
+
+def book_frame(bids: list[list[float]], asks: list[list[float]]) -> dict[str, object]:
+    def levels(side: list[list[float]]) -> list[dict[str, float]]:
+        return [{"px": px, "sz": sz, "n": 1} for px, sz in side]
+
+    return {
+        "type": "l2Delta",
+        "topic": "l2Delta.BTC-USD",
+        "data": {
+            "book": {"symbol": "BTC-USD", "timestamp": 1, "levels": [levels(bids), levels(asks)]}
+        },
+    }

@@ -60,6 +60,7 @@ DEFAULT_URL = "wss://exchange-wss.bulk.trade"
 DEFAULT_SYMBOLS = ("BTC-USD", "ETH-USD", "SOL-USD")
 
 Handler = Callable[[Any], Any]
+HANDLER_BATCH_SECONDS = 0.001
 
 
 @asynccontextmanager
@@ -391,20 +392,34 @@ class BulkClient:
 
     async def _run_handler(self, topic: Topic, handler: Handler, subscriber: Subscriber) -> None:
         name = _handler_name(handler)
+        channel = subscriber.receive_channel
         try:
-            async for item in subscriber.receive_channel:
-                try:
-                    result = handler(item)
-                    if inspect.isawaitable(result):
-                        await result
-                except Exception as exc:
-                    self._log.exception("handler %s for %s raised", name, topic.value)
-                    if topic is not Topic.ERROR:
-                        self._fanout.publish_error(HandlerError(topic, name, exc))
-        except trio.ClosedResourceError:
-            pass  # off() closed the channel under us
+            async for item in channel:
+                await self._call_handler(topic, name, handler, item)
+                # The receiver publishes a whole socket read per scheduler pass; taking only one
+                # item per pass here would fall behind a busy feed. Take what is already
+                # buffered, but yield within a millisecond so the other tasks keep their turn.
+                deadline = trio.current_time() + HANDLER_BATCH_SECONDS
+                while trio.current_time() < deadline:
+                    try:
+                        item = channel.receive_nowait()
+                    except trio.WouldBlock:
+                        break
+                    await self._call_handler(topic, name, handler, item)
+        except (trio.ClosedResourceError, trio.EndOfChannel):
+            pass  # off() closed the channel under us, or the client is closing
         if subscriber.overflow_error is not None:
             self._log.error("handler %s stopped: %s", name, subscriber.overflow_error)
+
+    async def _call_handler(self, topic: Topic, name: str, handler: Handler, item: Any) -> None:
+        try:
+            result = handler(item)
+            if inspect.isawaitable(result):
+                await result
+        except Exception as exc:
+            self._log.exception("handler %s for %s raised", name, topic.value)
+            if topic is not Topic.ERROR:
+                self._fanout.publish_error(HandlerError(topic, name, exc))
 
     def channel_stats(self) -> list[SubscriberStats]:
         """Per-subscriber delivery statistics: delivered, dropped, buffered, capacity."""

@@ -119,9 +119,8 @@ class Connection:
         """Send one frame on the live socket, or raise :class:`NotConnected` (nothing was sent)."""
         session = self._session
         if session is None or self.lifecycle.value is not ConnectionState.LIVE:
-            raise NotConnected(
-                f"not connected to {self.url} (state {self.lifecycle.value.value}); nothing was sent"
-            )
+            state = self.lifecycle.value.value
+            raise NotConnected(f"not connected to {self.url} (state {state}); nothing was sent")
         if self._debug:
             self._log.debug("send %s", text if '"method":"post"' not in text else "<post frame>")
         try:
@@ -148,6 +147,7 @@ class Connection:
             return
         ack = _Ack()
         self._acks.append(ack)
+        self._expect_initial_frames(session, subscription)
         try:
             await session.transport.send_text(encode_subscribe([subscription]))
             with trio.fail_after(timeout):
@@ -161,13 +161,26 @@ class Connection:
             raise ack.error
 
     def forget(self, topics: set[str]) -> list[str]:
-        """Drop every subscription that yields one of ``topics``; return the topics to unsubscribe."""
+        """Drop every subscription yielding one of ``topics``; return the topics to unsubscribe."""
         removed: list[str] = []
         for key, subscription in list(self.subscriptions.items()):
             if topics.intersection(subscription.topics):
                 del self.subscriptions[key]
                 removed.extend(subscription.topics)
+                if self._session is not None:  # the stale-feed watchdog stops expecting it
+                    for periodic in _periodic(subscription):
+                        self._session.periodic_seen.pop(periodic, None)
         return removed
+
+    def _expect_initial_frames(self, session: _Session, subscription: Subscription) -> None:
+        """Prepare for what a new subscription brings: the stale-feed watchdog starts timing its
+        periodic stream, and an l2Delta stream starts with a full book (PROTOCOL §3.5)."""
+        now = trio.current_time()
+        for periodic in _periodic(subscription):
+            session.periodic_seen.setdefault(periodic, now)
+        wire = subscription.to_wire()
+        if wire.get("type") == "l2Delta" and isinstance(wire.get("symbol"), str):
+            self._state.expect_full_book(wire["symbol"])
 
     # -- the life cycle -----------------------------------------------------------------------
 
@@ -243,6 +256,9 @@ class Connection:
     def _close_session(self, session: _Session) -> None:
         reason = session.reason or "connection closed"
         self.last_drop_reason = reason
+        if self.lifecycle.value is not ConnectionState.CLOSED:
+            # Before failing requests: a caller woken by ConnectionLost must not still read LIVE.
+            self.lifecycle.set(ConnectionState.BACKOFF)
         message = (
             f"connection lost ({reason}) with request {{}} in flight; its outcome is unknown: "
             "check the open orders after the reconnect"
@@ -256,10 +272,8 @@ class Connection:
         """Resubscribe everything and wait until the exchange has answered (and, for a trading
         account, until its snapshot has replaced the open orders)."""
         subscriptions = list(self.subscriptions.values())
-        now = trio.current_time()
         for subscription in subscriptions:
-            for kind, symbol in _periodic(subscription):
-                session.periodic_seen[kind, symbol] = now
+            self._expect_initial_frames(session, subscription)
         if not subscriptions:
             return
         ack = _Ack()
@@ -270,9 +284,7 @@ class Connection:
             if ack.error is not None:
                 raise ack.error
             account = self._state.account
-            if account is not None and any(
-                f"account.{account}" in s.topics for s in subscriptions
-            ):
+            if account is not None and any(f"account.{account}" in s.topics for s in subscriptions):
                 await session.account_snapshot.wait()
 
     # -- the session's tasks ------------------------------------------------------------------
@@ -295,9 +307,10 @@ class Connection:
                     if apply(message):
                         if kind is Ticker or kind is L2Snapshot:
                             seen[kind, message.symbol] = now  # type: ignore[union-attr]
-                        elif kind is AccountSnapshot:
-                            if message.account == self._state.account:  # type: ignore[union-attr]
-                                session.account_snapshot.set()
+                        elif (
+                            kind is AccountSnapshot and message.account == self._state.account  # type: ignore[union-attr]
+                        ):
+                            session.account_snapshot.set()
                         continue
                     self._on_control(message)
         except TransportClosed as exc:
@@ -386,4 +399,3 @@ def _describe(exc: BaseException) -> str:
     if isinstance(exc, TransportClosed):
         return exc.reason
     return str(exc)
-

@@ -69,6 +69,7 @@ class ClientState:
         self.margin: Margin | None = None
         self.account_snapshot: AccountSnapshot | None = None
         self.candles: dict[tuple[str, str], Candle] = {}
+        self._awaiting_full_book: set[str] = set()
         self._dispatch: dict[type, Callable[[object], None]] = {
             Ticker: self._on_ticker,  # type: ignore[dict-item]
             TradeBatch: self._on_trades,  # type: ignore[dict-item]
@@ -104,6 +105,11 @@ class ClientState:
             book = self.order_books[symbol] = OrderBook(symbol)
         return book
 
+    def expect_full_book(self, symbol: str) -> None:
+        """An l2Delta subscription was just sent: its first frame is the whole book, even if the
+        exchange leaves out ``updateType: "snapshot"``."""
+        self._awaiting_full_book.add(symbol)
+
     def connection_lost(self) -> None:
         """Books can no longer be trusted: deltas are ignored until a fresh snapshot arrives."""
         for book in self.order_books.values():
@@ -121,6 +127,10 @@ class ClientState:
         self._publish(Topic.TRADES, list(batch.trades))
 
     def _on_book(self, message: L2Snapshot | L2Delta) -> None:
+        if type(message) is L2Delta and message.symbol in self._awaiting_full_book:
+            self._awaiting_full_book.discard(message.symbol)
+            if not message.is_snapshot:
+                message = attrs.evolve(message, is_snapshot=True)
         self.book(message.symbol).apply(message)
         topic = Topic.L2SNAPSHOT if type(message) is L2Snapshot else Topic.L2DELTA
         self._publish(topic, message)
