@@ -54,3 +54,19 @@ def bench(session: nox.Session) -> None:
     names = session.posargs or ["signing"]
     for name in names:
         session.run("python", f"benchmarks/bench_{name}.py")
+
+
+@nox.session
+def docs(session: nox.Session) -> None:
+    """The documentation site (Sphinx, MyST, furo) into docs/_build/html; warnings are errors."""
+    session.install("-e", ".", "sphinx>=7.3", "myst-parser>=3.0", "furo>=2024.1")
+    session.run(
+        "sphinx-build",
+        "-W",
+        "--keep-going",
+        "-b",
+        "html",
+        "docs",
+        "docs/_build/html",
+        *session.posargs,
+    )
