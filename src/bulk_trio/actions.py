@@ -1,4 +1,4 @@
-"""The actions a transaction carries (PROTOCOL.md §4.3) and their signed bodies (§5.5).
+"""The actions a transaction carries (docs/protocol.md) and their signed bodies (§5.5).
 
 Every action is an immutable attrs class that validates its input on construction (``ValueError``
 naming the field), knows its wire JSON (``to_wire()``), its u32 discriminant and its signed byte
@@ -483,8 +483,8 @@ class StopOrder(_TriggeredOrder):
     ``limit_price=None`` triggers a market-style order, otherwise a limit at that price.
 
     ``is_above`` is the wire flag ``d``, whose meaning the sources disagree on: bulk-client's Rust
-    types (S5) and the 0.1.2 Python SDK (S1) call it ``is_above`` ("trigger when the price is
-    above"), keychain 0.1.31 (S2/S4) calls it ``is_buy``. The signed bytes are the same either way;
+    types and the 0.1.2 Python SDK call it ``is_above`` ("trigger when the price is
+    above"), the keychain signer calls it ``is_buy``. The signed bytes are the same either way;
     for a stop-loss on a long position both readings give ``False``, but for a take-profit they
     differ, so check the exchange's behaviour before relying on it.
     """
@@ -553,7 +553,7 @@ class CancelOrder(BaseAction):
 class CancelAll(BaseAction):
     """Cancel every open order of the listed symbols (``cxa``); no symbols means all of them.
 
-    Always sent as a list (``[]`` for all), never ``null`` (PROTOCOL.md §4.3).
+    Always sent as a list (``[]`` for all), never ``null`` (docs/protocol.md).
     """
 
     TAG: ClassVar[str] = "cxa"

@@ -1,4 +1,4 @@
-"""A local L2 order book for one symbol, kept from l2Snapshot and l2Delta (PROTOCOL.md §3.5).
+"""A local L2 order book for one symbol, kept from l2Snapshot and l2Delta (docs/protocol.md).
 
 Levels are keyed by integer price ticks (:func:`bulk_trio.fixedpoint.to_fixed`), so ``0.1 + 0.2``
 and ``0.3`` name the same level, exactly as they would in a signed order. Each side is a plain dict
@@ -193,7 +193,7 @@ class OrderBook:
         if not self._valid:
             return False
         bids, asks = delta.bids, delta.asks
-        # The stream sends one level per delta (PROTOCOL.md §3.5): that case skips building lists.
+        # The stream sends one level per delta (docs/protocol.md): that case skips building lists.
         if len(bids) + len(asks) == 1:
             book_side = self._bids if bids else self._asks
             book_side.set(*_entry((bids or asks)[0], book_side.sign))

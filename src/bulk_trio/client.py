@@ -257,10 +257,12 @@ class BulkClient:
 
     @property
     def is_connected(self) -> bool:
+        """True while the connection is LIVE (connected, subscriptions confirmed)."""
         return self._connection.lifecycle.value is ConnectionState.LIVE
 
     @property
     def connection_state(self) -> ConnectionState:
+        """CONNECTING, LIVE, BACKOFF or CLOSED; :meth:`wait_for_state` waits for one."""
         return self._connection.lifecycle.value
 
     async def wait_for_state(self, *states: ConnectionState) -> ConnectionState:
@@ -278,6 +280,7 @@ class BulkClient:
 
     @property
     def last_disconnect_reason(self) -> str | None:
+        """Why the last connection ended (None before the first disconnect)."""
         return self._connection.last_drop_reason
 
     # -- subscriptions ------------------------------------------------------------------------
@@ -287,6 +290,7 @@ class BulkClient:
         await self._connection.subscribe(subscription, self.default_timeout)
 
     async def subscribe_ticker(self, symbol: str) -> None:
+        """Tickers of ``symbol`` (about every 200 ms); :meth:`get_ticker` follows them."""
         await self._subscribe(Subscription.ticker(symbol))
 
     async def subscribe_orderbook_snapshot(
@@ -304,6 +308,7 @@ class BulkClient:
         await self._subscribe(subscription)
 
     async def subscribe_trades(self, symbols: str | Iterable[str]) -> None:
+        """Public trades of one symbol or several (``Topic.TRADES`` gets a list per frame)."""
         for symbol in [symbols] if isinstance(symbols, str) else list(symbols):
             await self._subscribe(Subscription.trades(symbol))
 
@@ -535,6 +540,7 @@ class BulkClient:
         *,
         iso: bool = False,
     ) -> OrderResponse:
+        """Place one limit order; see :meth:`place_orders` for replies, timeouts and errors."""
         order = LimitOrder(
             symbol, side, price, size, reduce_only=reduce_only, time_in_force=time_in_force, iso=iso
         )
@@ -551,6 +557,7 @@ class BulkClient:
         *,
         iso: bool = False,
     ) -> OrderResponse:
+        """Place one market order; see :meth:`place_orders` for replies, timeouts and errors."""
         order = MarketOrder(symbol, side, size, reduce_only=reduce_only, iso=iso)
         return await self._post_one(order, timeout, nonce)
 
@@ -641,9 +648,11 @@ class BulkClient:
     # -- state, read synchronously ------------------------------------------------------------
 
     def get_ticker(self, symbol: str) -> Ticker | None:
+        """The latest ticker of ``symbol``, or None before the first one."""
         return self._state.tickers.get(symbol)
 
     def get_book(self, symbol: str) -> OrderBook | None:
+        """The book of ``symbol`` once subscribed (check ``is_valid`` after a reconnect)."""
         return self._state.order_books.get(symbol)
 
     def get_orders(self, symbol: str | None = None) -> list[OrderState]:
@@ -656,26 +665,32 @@ class BulkClient:
         return dict(self._state.open_orders)
 
     def get_pnl(self) -> Pnl:
+        """Realized, unrealized and net P&L of the inventory (this client's fills)."""
         return self._state.inventory.pnl()
 
     @property
     def margin(self) -> Margin | None:
+        """The trading account's margin (snapshot, then marginUpdate); None before the first."""
         return self._state.margin
 
     @property
     def leverage_settings(self) -> Mapping[str, LeverageSetting]:
+        """Leverage per symbol of the trading account (read-only view)."""
         return MappingProxyType(self._state.leverage_settings)
 
     @property
     def tickers(self) -> Mapping[str, Ticker]:
+        """The latest ticker per symbol (read-only view)."""
         return MappingProxyType(self._state.tickers)
 
     @property
     def order_books(self) -> Mapping[str, OrderBook]:
+        """The books of the subscribed symbols (read-only view)."""
         return MappingProxyType(self._state.order_books)
 
     @property
     def open_orders(self) -> Mapping[str, OrderState]:
+        """Open orders by id, as the account stream reports them (read-only view)."""
         return MappingProxyType(self._state.open_orders)
 
     @property
@@ -685,6 +700,7 @@ class BulkClient:
 
     @property
     def account_snapshot(self) -> AccountSnapshot | None:
+        """The last account snapshot of the trading account (replaced on every reconnect)."""
         return self._state.account_snapshot
 
     @property

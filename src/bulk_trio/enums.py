@@ -33,7 +33,7 @@ class TimeInForce(enum.Enum):
 
     @property
     def ordinal(self) -> int:
-        """The u32 written into the signed bytes (PROTOCOL.md §5.3)."""
+        """The u32 written into the signed bytes (docs/protocol.md)."""
         return _TIF_ORDINALS[self]
 
     @classmethod
@@ -48,7 +48,7 @@ _TIF_ORDINALS = {TimeInForce.GTC: 0, TimeInForce.IOC: 1, TimeInForce.ALO: 2}
 
 
 class OrderStatus(enum.Enum):
-    """Every status name of PROTOCOL.md §7, plus UNKNOWN for a name this version does not know
+    """Every status name of docs/protocol.md, plus UNKNOWN for a name this version does not know
     and VANISHED for an order that disappeared during a disconnect.
 
     The value is the wire spelling. ``canceled*`` spellings are accepted by :meth:`parse`.
@@ -93,8 +93,9 @@ class OrderStatus(enum.Enum):
     def is_terminal(self) -> bool:
         """True when the order (or action) will not change state again.
 
-        PROTOCOL.md decision 10: ``partiallyFilled`` is terminal; pending, placed, resting, working
-        and modified are not. UNKNOWN is treated as live so that an order is never forgotten early.
+        Decision 10 of docs/protocol.md: ``partiallyFilled`` is terminal; pending, placed, resting,
+        working and modified are not. UNKNOWN is treated as live so that an order is never
+        forgotten early.
         """
         return self not in _LIVE
 

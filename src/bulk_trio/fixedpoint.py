@@ -1,4 +1,4 @@
-"""The 1e8 fixed point that BULK uses for prices and sizes (PROTOCOL.md §5.3, "FX").
+"""The 1e8 fixed point that BULK uses for prices and sizes (docs/protocol.md, "FX").
 
 ``to_fixed`` is the one place that turns a float into ticks: the signer writes it into signed bytes
 and the order book keys its levels by it, so a price means the same integer everywhere.

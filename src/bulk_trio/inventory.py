@@ -1,4 +1,4 @@
-"""Positions and P&L of one account, kept from its fills by average cost (PROTOCOL.md §3.7).
+"""Positions and P&L of one account, kept from its fills by average cost (docs/protocol.md).
 
 The arithmetic lives in :mod:`bulk_trio.position_math`, shared with the simulator, so the client and
 the exchange it simulates can never disagree on what a fill realizes. Fees and funding are not

@@ -8,6 +8,8 @@ import trio
 
 
 class ConnectionState(enum.Enum):
+    """Where the client's connection stands: LIVE only once subscriptions are confirmed."""
+
     CONNECTING = "connecting"
     LIVE = "live"
     BACKOFF = "backoff"

@@ -1,4 +1,4 @@
-"""Typed, immutable models of everything the exchange sends (PROTOCOL.md §3).
+"""Typed, immutable models of everything the exchange sends (docs/protocol.md).
 
 Field names are snake_case as in the official SDK (``ticker.mark_price``, ``fill.is_maker``).
 Sizes are always positive; the side is carried separately. Timestamps keep the unit the wire uses
@@ -314,7 +314,7 @@ class UnsubscribeResponse:
 
 @attrs.frozen
 class ErrorMessage:
-    """An ``error`` frame from the exchange (PROTOCOL.md §3.9)."""
+    """An ``error`` frame from the exchange (docs/protocol.md)."""
 
     message: str
     raw: Mapping[str, Any] = attrs.field(factory=dict, eq=False, hash=False)

@@ -200,7 +200,7 @@ def _first_or_none(obj: Any, names: tuple[str, ...]) -> Any:
 
 
 # Field spellings: the long (snapshot / HTTP) form first, then the short (orderUpdate) form
-# (PROTOCOL.md decision 6), and ``coin`` as the HTTP alias of ``symbol``.
+# (docs/protocol.md decision 6), and ``coin`` as the HTTP alias of ``symbol``.
 _SYMBOL_KEYS = ("symbol", "sym", "coin")
 _ORDER_ID_KEYS = ("orderId", "oid")
 _PRICE_KEYS = ("price", "px")
@@ -299,7 +299,7 @@ def _trade(item: Any, topic_symbol: str | None) -> Trade:
 
 
 def _trades(msg: Any) -> TradeBatch:
-    # PROTOCOL.md decision 4: ``data`` is the list, or ``data.data`` is.
+    # docs/protocol.md decision 4: ``data`` is the list, or ``data.data`` is.
     topic_symbol = _topic_symbol(msg)
     data = msg["data"]
     items = data if isinstance(data, list) else _list(data["data"])
@@ -360,7 +360,7 @@ def _candle(msg: Any) -> Candle:
     if kind != "candle" or not symbol or not interval:
         raise _BadValue(f"expected 'candle.<symbol>.<interval>', got {topic[:60]!r}")
     data = msg["data"]
-    # PROTOCOL.md decision 5: the payload is ``data.candle`` or ``data`` itself.
+    # docs/protocol.md decision 5: the payload is ``data.candle`` or ``data`` itself.
     c = data.get("candle", data)
     return Candle(
         symbol,
@@ -418,7 +418,7 @@ def _position_kwargs(p: Any) -> dict[str, Any]:
 
 
 def _side(obj: Any, signed_size: float, signed_other: float) -> Side:
-    """``isBuy`` when present, else the sign of the size (PROTOCOL.md decision 6)."""
+    """``isBuy`` when present, else the sign of the size (docs/protocol.md decision 6)."""
     is_buy = obj.get("isBuy")
     if is_buy is not None:
         return _BUY if _bool(is_buy) else _SELL
@@ -547,7 +547,7 @@ def _account(msg: Any) -> InboundMessage:
 
 
 def _order_response(entry: Any) -> OrderResponse:
-    # Each status is a single-key object ``{statusName: body}`` (PROTOCOL.md §3.8).
+    # Each status is a single-key object ``{statusName: body}`` (docs/protocol.md).
     if not isinstance(entry, dict):
         raise _BadValue(f"expected a {{status: body}} object, got {_json_type(entry)}")
     if len(entry) != 1:
@@ -584,7 +584,7 @@ def _failure_message(payload: Any, status: str) -> str:
 def _post(msg: Any) -> PostReply:
     request_id = _int(msg["id"])
     data = msg["data"]
-    # PROTOCOL.md decision 7: an ack resolves the request without statuses. An absent type is
+    # docs/protocol.md decision 7: an ack resolves the request without statuses. An absent type is
     # tolerated (an older reply form); any other explicit type is not a reply we understand.
     kind = _opt_str(data.get("type"))
     if kind not in ("ack", "action") and (kind is not None or "type" in data):
@@ -788,7 +788,7 @@ def _explain(kind: str, decoder: _Decoder, msg: dict[str, Any]) -> str:
 
 
 def encode_subscribe(subscriptions: Subscription | Iterable[Subscription]) -> str:
-    """One ``subscribe`` message carrying every subscription given (PROTOCOL.md §2.1)."""
+    """One ``subscribe`` message carrying every subscription given (docs/protocol.md)."""
     if isinstance(subscriptions, Subscription):
         subscriptions = (subscriptions,)
     wire = []
@@ -802,13 +802,13 @@ def encode_subscribe(subscriptions: Subscription | Iterable[Subscription]) -> st
 
 
 def encode_unsubscribe(topic: str) -> str:
-    """An ``unsubscribe`` message for one topic, as the server named it (PROTOCOL.md §2.2)."""
+    """An ``unsubscribe`` message for one topic, as the server named it (docs/protocol.md)."""
     check_symbol(topic, field="topic")
     return _dumps({"method": "unsubscribe", "topic": topic}).decode()
 
 
 def encode_post(request_id: int, payload: Mapping[str, Any]) -> str:
-    """A ``post`` message carrying one signed transaction (PROTOCOL.md §2.3)."""
+    """A ``post`` message carrying one signed transaction (docs/protocol.md)."""
     if isinstance(request_id, bool) or not isinstance(request_id, int):
         raise ValueError(f"request_id must be an integer, got {request_id!r}")
     if not 0 <= request_id <= U64_MAX:

@@ -1,4 +1,4 @@
-"""Base58 text and Ed25519 key material (PROTOCOL.md §5.1).
+"""Base58 text and Ed25519 key material (docs/protocol.md).
 
 BULK writes every public key, order id and signature as Bitcoin-alphabet base58. The encoder here
 works on whole 10-digit chunks because encoding the 64-byte signature digit by digit costs about as

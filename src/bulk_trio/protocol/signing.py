@@ -1,4 +1,4 @@
-"""Signed transactions: the message bytes (PROTOCOL.md §5.2), Ed25519 signatures, order ids (§6)
+"""Signed transactions: the message bytes (docs/protocol.md), Ed25519 signatures, order ids (§6)
 and :class:`TransactionSigner`.
 
 The message is ``[layout prefix] ‖ u64 count ‖ (u32 discriminant ‖ body)* ‖ u64 nonce ‖
@@ -91,7 +91,7 @@ def _domain_suffix(domain: str | None) -> bytes:
 
 
 def choose_layout(actions: Actions) -> Layout:
-    """The layout keychain 0.1.31 picks (§5.4), which is also decision 2 of PROTOCOL.md.
+    """The layout keychain 0.1.31 picks (§5.4), which is also decision 2 of docs/protocol.md.
 
     First match wins: V6 for transfers (not supported here), V4 for any stop or take-profit, V3 for
     any builder code, V2 for a market order with slippage, else legacy.

@@ -1,4 +1,4 @@
-"""What a client can subscribe to (PROTOCOL.md §2.1), validated before anything is sent.
+"""What a client can subscribe to (docs/protocol.md), validated before anything is sent.
 
 A :class:`Subscription` knows its wire object (``to_wire``) and the topic strings the server will
 answer with (``topics``), so the caller can match ``subscriptionResponse`` topics and later
@@ -16,8 +16,8 @@ import attrs
 from ..enums import Topic
 from .keys import decode_32
 
-# Candle intervals: the documented ``1m`` family is what goes on the wire (PROTOCOL.md decision 5);
-# the ``1min`` spellings of the bulk-client docs are accepted as aliases.
+# Candle intervals: the documented ``1m`` family is what goes on the wire (decision 5 of
+# docs/protocol.md); the ``1min`` spellings of the bulk-client docs are accepted as aliases.
 CANDLE_INTERVALS: tuple[str, ...] = (
     "10s",
     "1m",

@@ -1,4 +1,4 @@
-"""BULK's signed-byte format: bincode with fixed-width little-endian integers (PROTOCOL.md §5.3).
+"""BULK's signed-byte format: bincode with fixed-width little-endian integers (docs/protocol.md).
 
 Each function returns the bytes of one value; an action body is these pieces joined. ``Layout``
 names the message layouts of §5.4, which differ in an envelope prefix and in a few optional

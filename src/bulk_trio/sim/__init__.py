@@ -1,4 +1,4 @@
-"""A local BULK exchange: a real WebSocket server on loopback that speaks PROTOCOL.md.
+"""A local BULK exchange: a real WebSocket server on loopback that speaks docs/protocol.md.
 
 ``open_simulator()`` starts the engine, the synthetic market and the server in a nursery that its
 ``async with`` block owns, and hands back a :class:`Simulator`: the control handle tests use to
@@ -317,7 +317,7 @@ async def open_simulator(
     """Run a simulated BULK exchange on ``ws://host:port`` for the duration of the block.
 
     * ``network`` is the signature domain accepted (``mainnet``/``testnet``/``devnet``);
-      ``allow_legacy_signatures`` also accepts the domain-less form (PROTOCOL.md decision 1).
+      ``allow_legacy_signatures`` also accepts the domain-less form (docs/protocol.md decision 1).
     * ``symbols`` are the markets; ``prices`` their starting prices (defaults: BTC 100k,
       ETH 3.5k, SOL 150, others 100). ``seed`` makes the price path reproducible.
     * ``fund`` credits accounts before the first client connects: ``{pubkey: amount}``.

@@ -3,7 +3,7 @@
 The engine is sans-IO: ``Engine.submit(payload, now_ns=...)`` returns a :class:`Submission`
 holding the post reply's statuses and the :data:`EngineEvent` values the transaction caused, in
 the order they happened. The server owns the wire format: nothing here knows JSON spellings
-beyond the status names of PROTOCOL.md §7.
+beyond the status names of docs/protocol.md
 """
 
 from __future__ import annotations

@@ -1,8 +1,8 @@
-"""Every frame the simulator sends (PROTOCOL.md §3), as WebSocket text ready to send.
+"""Every frame the simulator sends (docs/protocol.md), as WebSocket text ready to send.
 
-Written from PROTOCOL.md on its own, deliberately not with the client's codec: two halves built on
-one shared helper could agree on a mistake. Numbers that the protocol shows as floats are coerced
-with ``float()`` so that an integral price never goes out as a JSON integer.
+Written from the protocol description on its own, deliberately not with the client's codec: two
+halves built on one shared helper could agree on a mistake. Numbers that the protocol shows as
+floats are coerced with ``float()`` so that an integral price never goes out as a JSON integer.
 """
 
 from __future__ import annotations
@@ -178,7 +178,7 @@ def ticker(
 
 def trades(symbol: str, executed: Iterable[TradeExecuted]) -> str:
     """One ``trades`` frame: ``data`` is the list, the side flag is sent as both ``b`` and ``side``
-    (PROTOCOL.md decision 4)."""
+    (docs/protocol.md decision 4)."""
     data = [
         {
             "s": trade.symbol,

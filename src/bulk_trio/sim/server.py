@@ -64,7 +64,7 @@ TRANSPORT_MAX_MESSAGE = 16 << 20
 MAX_WRITE_BYTES = 256 * 1024
 """Most bytes a writer hands to the socket at once (a batch always holds at least one frame)."""
 MAX_SUBSCRIPTIONS = 100
-"""Per connection, as PROTOCOL.md §1.2 documents for the exchange."""
+"""Per connection, as docs/protocol.md documents for the exchange."""
 
 
 class EngineLike(Protocol):
@@ -126,7 +126,7 @@ INTERVAL_MS: dict[str, int] = {
     "1w": 7 * _DAY_MS,
     "1M": 0,  # calendar month: see candle_bounds
 }
-"""The candle intervals of PROTOCOL.md §2.1 and their length (``1M``, a month, varies)."""
+"""The candle intervals of docs/protocol.md and their length (``1M``, a month, varies)."""
 INTERVAL_SPELLINGS: dict[str, str] = {name: name for name in INTERVAL_MS} | {
     f"{minutes}min": f"{minutes}m" for minutes in (1, 3, 5, 15, 30)
 }
@@ -258,7 +258,7 @@ def _aggregation(value: object) -> float | None:
 
 
 def parse_subscriptions(entries: object, symbols: frozenset[str]) -> list[Subscription]:
-    """Validate the ``subscription`` array of a subscribe request (PROTOCOL.md §2.1).
+    """Validate the ``subscription`` array of a subscribe request (docs/protocol.md).
 
     All or nothing: the first bad entry raises :class:`BadRequest` and nothing is subscribed.
     An account entry with a list of users yields one subscription per user.
@@ -399,8 +399,8 @@ class Connection:
 
 
 class ExchangeServer:
-    """Serves PROTOCOL.md for one engine. The simulator runs its timers and its control handle on
-    top: ``publish_events`` for anything the engine reports, ``publish_tickers`` and
+    """Speaks the BULK protocol for one engine. The simulator runs its timers and its control
+    handle on top: ``publish_events`` for anything the engine reports, ``publish_tickers`` and
     ``publish_snapshots`` once per period, and the drop/broadcast methods for fault injection."""
 
     def __init__(
