@@ -1,0 +1,446 @@
+"""The ``bulk-trio`` command (also ``python -m bulk_trio``).
+
+One subcommand per job, each registered by a ``_add_<name>`` function that declares its options
+and gives its parser a ``run`` callable from the module that does the work (``demo``,
+``watch``, ``trade``, ``keys``); ``main`` only parses, dispatches and reports.
+Problems the user can fix are reported as one line on stderr with a non-zero exit status, never as
+a traceback (``--verbose`` adds one), and never with a private key in it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import os
+import signal
+import sys
+import traceback
+from collections.abc import Callable, Sequence
+from typing import NoReturn
+
+import trio
+
+from ..protocol.keys import decode_32
+from .demo import run_demo
+from .endpoint import NETWORK_HELP, NETWORKS
+from .keys import KEY_ENV, run_keygen
+from .runtime import (
+    EXIT_FAILURE,
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    EXIT_USAGE,
+    Interrupted,
+    UsageError,
+    explain,
+    redact,
+    remember_secret,
+    unwrap,
+    verbose_logging,
+)
+from .trade import run_account, run_cancel, run_cancel_all, run_order
+from .watch import run_watch
+
+__all__ = ["EXIT_FAILURE", "EXIT_OK", "EXIT_USAGE", "UsageError", "build_parser", "main"]
+
+SIM_HOST = "127.0.0.1"  # the simulator only ever listens on loopback
+SIM_DEFAULT_PORT = 12001  # the local development node's WebSocket port (PROTOCOL.md §1.1)
+DEFAULT_TIMEOUT = 10.0
+
+
+class _Parser(argparse.ArgumentParser):
+    """An ArgumentParser that reports mistakes as a UsageError instead of exiting with usage."""
+
+    def error(self, message: str) -> NoReturn:
+        raise UsageError(f"{self.prog}: {message} (see --help)")
+
+
+Runner = Callable[[argparse.Namespace], int]
+
+
+# -- sim ---------------------------------------------------------------------------------------
+
+
+def _port(text: str) -> int:
+    try:
+        port = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"port must be a number, got {text!r}") from None
+    if not 0 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"port must be between 0 and 65535, got {port}")
+    return port
+
+
+def _symbols(text: str) -> list[str]:
+    symbols = [symbol.strip() for symbol in text.split(",")]
+    if not all(symbols):
+        raise argparse.ArgumentTypeError(f"symbols must be a comma-separated list, got {text!r}")
+    if len(set(symbols)) != len(symbols):
+        raise argparse.ArgumentTypeError(f"symbols must not repeat, got {text!r}")
+    return symbols
+
+
+def _funding(text: str) -> tuple[str, float]:
+    pubkey, separator, amount_text = text.rpartition(":")
+    if not separator:
+        raise argparse.ArgumentTypeError(f"--fund takes PUBKEY:AMOUNT, got {text!r}")
+    try:
+        decode_32(pubkey, field="--fund public key")
+    except ValueError as problem:
+        raise argparse.ArgumentTypeError(str(problem)) from None
+    try:
+        amount = float(amount_text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--fund amount must be a number, got {text!r}") from None
+    if not (amount > 0 and math.isfinite(amount)):
+        raise argparse.ArgumentTypeError(f"--fund amount must be positive, got {text!r}")
+    return pubkey, amount
+
+
+def _add_sim(commands: argparse._SubParsersAction[_Parser]) -> None:
+    parser = commands.add_parser(
+        "sim",
+        help="run the local exchange simulator",
+        description="Run a simulated BULK exchange on ws://127.0.0.1:PORT until Ctrl-C.",
+    )
+    parser.add_argument("--port", type=_port, default=SIM_DEFAULT_PORT, help="0 picks a free one")
+    parser.add_argument(
+        "--network",
+        choices=("mainnet", "testnet", "devnet"),
+        default="testnet",
+        help="the signature domain accepted (default: testnet)",
+    )
+    parser.add_argument(
+        "--symbols",
+        type=_symbols,
+        default=["BTC-USD", "ETH-USD", "SOL-USD"],
+        help="comma-separated markets (default: BTC-USD,ETH-USD,SOL-USD)",
+    )
+    parser.add_argument(
+        "--fund",
+        type=_funding,
+        action="append",
+        default=[],
+        metavar="PUBKEY:AMOUNT",
+        help="credit an account at start (repeatable)",
+    )
+    parser.add_argument(
+        "--allow-legacy-signatures",
+        action="store_true",
+        help="also accept signatures without the domain byte (old official SDK)",
+    )
+    parser.add_argument("--seed", type=int, default=None, help="make the price path reproducible")
+    parser.set_defaults(run=_run_sim)
+
+
+async def _serve_sim(args: argparse.Namespace) -> None:
+    from ..sim import open_simulator
+
+    with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+        async with open_simulator(
+            host=SIM_HOST,
+            port=args.port,
+            network=args.network,
+            symbols=args.symbols,
+            seed=args.seed,
+            allow_legacy_signatures=args.allow_legacy_signatures,
+            fund=dict(args.fund),
+        ) as sim:
+            print(
+                f"bulk-trio simulator listening on {sim.url} "
+                f"({sim.network}; {', '.join(sim.symbols)}) - Ctrl-C to stop",
+                flush=True,
+            )
+            async for _ in signals:
+                break
+    print("bulk-trio simulator stopped", file=sys.stderr, flush=True)
+
+
+def _run_sim(args: argparse.Namespace) -> int:
+    try:
+        trio.run(_serve_sim, args)
+    except OSError as problem:
+        reason = problem.strerror or str(problem)
+        print(f"bulk-trio sim: cannot listen on {SIM_HOST}:{args.port}: {reason}", file=sys.stderr)
+        return EXIT_FAILURE
+    except ValueError as problem:
+        raise UsageError(f"bulk-trio sim: {problem}") from None
+    return EXIT_OK
+
+
+# -- shared option types ----------------------------------------------------------------------
+
+
+def _positive(kind: str) -> Callable[[str], float]:
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{kind} must be a number, got {text!r}") from None
+        if not (value > 0 and math.isfinite(value)):
+            raise argparse.ArgumentTypeError(f"{kind} must be a positive number, got {text!r}")
+        return value
+
+    return parse
+
+
+def _number(kind: str) -> Callable[[str], float]:
+    """A float; range checks are left to the action classes, which name the field."""
+
+    def parse(text: str) -> float:
+        try:
+            return float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{kind} must be a number, got {text!r}") from None
+
+    return parse
+
+
+def _levels(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"depth must be a whole number, got {text!r}") from None
+    if not 1 <= value <= 100:
+        raise argparse.ArgumentTypeError(f"depth must be between 1 and 100, got {value}")
+    return value
+
+
+def _add_endpoint_options(parser: argparse.ArgumentParser, *, signing: bool) -> None:
+    parser.add_argument("--url", help="WebSocket URL of the exchange (default: see --network)")
+    parser.add_argument("--network", choices=NETWORKS, default=None, help=NETWORK_HELP)
+    if signing:
+        parser.add_argument(
+            "--key-file",
+            metavar="PATH",
+            help="read the private key from PATH (default: the BULK_PRIVATE_KEY environment "
+            "variable); a key is never accepted as an argument",
+        )
+    parser.add_argument(
+        "--timeout",
+        type=_positive("timeout"),
+        default=DEFAULT_TIMEOUT,
+        help=f"seconds to wait for the exchange (default: {DEFAULT_TIMEOUT:g})",
+    )
+    _add_verbose(parser)
+
+
+def _add_verbose(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--verbose", action="store_true", help="debug logging and tracebacks (never the key)"
+    )
+
+
+# -- demo and watch ----------------------------------------------------------------------------
+
+
+def _add_demo(commands: argparse._SubParsersAction[_Parser]) -> None:
+    parser = commands.add_parser(
+        "demo",
+        help="watch a client trade on the embedded simulator (no network, no keys)",
+        description="Start the exchange simulator in-process, create and fund a key, and trade: "
+        "a ladder of bids, an atomic cancel-replace, a fill, P&L, cancel everything, close. "
+        "Shown as a live terminal view, or as timestamped lines when the output is not a "
+        "terminal or with --no-live.",
+    )
+    parser.add_argument(
+        "--duration",
+        type=_positive("duration"),
+        default=15.0,
+        help="roughly how long the demo takes, in seconds (default: 15)",
+    )
+    parser.add_argument(
+        "--no-live", action="store_true", help="plain timestamped lines instead of the live view"
+    )
+    parser.add_argument("--seed", type=int, default=None, help="make the price path reproducible")
+    _add_verbose(parser)
+    parser.set_defaults(run=run_demo)
+
+
+def _add_watch(commands: argparse._SubParsersAction[_Parser]) -> None:
+    parser = commands.add_parser(
+        "watch",
+        help="live view of one market",
+        description="Show one market live: the book ladder, the spread, the last trades, the "
+        "ticker and the connection state (reconnecting when the connection drops). Plain "
+        "timestamped lines when the output is not a terminal or with --no-live.",
+    )
+    parser.add_argument("symbol", metavar="SYMBOL", help="the market, e.g. BTC-USD")
+    parser.add_argument(
+        "--depth", type=_levels, default=10, help="book levels per side (default: 10)"
+    )
+    parser.add_argument(
+        "--duration",
+        type=_positive("duration"),
+        default=None,
+        help="stop after this many seconds (default: run until Ctrl-C)",
+    )
+    parser.add_argument(
+        "--no-live", action="store_true", help="plain timestamped lines instead of the live view"
+    )
+    _add_endpoint_options(parser, signing=False)
+    parser.set_defaults(run=run_watch)
+
+
+# -- keys and account --------------------------------------------------------------------------
+
+
+def _add_keygen(commands: argparse._SubParsersAction[_Parser]) -> None:
+    parser = commands.add_parser(
+        "keygen",
+        help="create a new key",
+        description="Create a new Ed25519 key. The public key goes to stdout; the private key "
+        "is written to a new file readable only by you (--out), or printed only if you ask "
+        "for it (--show-private-key). The same key works on every network.",
+    )
+    parser.add_argument(
+        "--out", metavar="PATH", help="write the private key to PATH (mode 0600, never overwritten)"
+    )
+    parser.add_argument(
+        "--show-private-key", action="store_true", help="print the private key too (careful)"
+    )
+    parser.add_argument(
+        "--network",
+        choices=NETWORKS,
+        default="testnet",
+        help="the network the printed next step uses (default: testnet)",
+    )
+    parser.set_defaults(run=run_keygen)
+
+
+def _add_account(commands: argparse._SubParsersAction[_Parser]) -> None:
+    parser = commands.add_parser(
+        "account",
+        help="print an account's margin, positions and open orders",
+        description="Print the margin, positions and open orders of your key's account, or of "
+        "any account with --pubkey (account streams are public), then exit.",
+    )
+    parser.add_argument("--pubkey", metavar="PUBKEY", help="the account to show (default: yours)")
+    _add_endpoint_options(parser, signing=True)
+    parser.set_defaults(run=run_account)
+
+
+# -- trading -----------------------------------------------------------------------------------
+
+
+def _add_order(commands: argparse._SubParsersAction[_Parser]) -> None:
+    parser = commands.add_parser(
+        "order",
+        help="place a limit or market order",
+        description="Place one order: a limit order with --price, a market order without. "
+        "Prints the exchange's status and the order id.",
+    )
+    parser.add_argument("symbol", metavar="SYMBOL", help="the market, e.g. BTC-USD")
+    parser.add_argument("side", type=str.lower, choices=("buy", "sell"))
+    parser.add_argument("size", type=_number("size"), metavar="SIZE")
+    parser.add_argument("--price", type=_number("price"), help="limit price (omit for market)")
+    parser.add_argument(
+        "--tif",
+        type=str.upper,
+        choices=("GTC", "IOC", "ALO"),
+        help="time in force of a limit order (default: GTC; ALO = post-only)",
+    )
+    parser.add_argument("--reduce-only", action="store_true", help="only reduce the position")
+    _add_endpoint_options(parser, signing=True)
+    parser.set_defaults(run=run_order)
+
+
+def _add_cancel(commands: argparse._SubParsersAction[_Parser]) -> None:
+    parser = commands.add_parser(
+        "cancel",
+        help="cancel orders by id",
+        description="Cancel one or more orders of SYMBOL, in one transaction.",
+    )
+    parser.add_argument("symbol", metavar="SYMBOL")
+    parser.add_argument("order_ids", nargs="+", metavar="ORDER_ID")
+    _add_endpoint_options(parser, signing=True)
+    parser.set_defaults(run=run_cancel)
+
+
+def _add_cancel_all(commands: argparse._SubParsersAction[_Parser]) -> None:
+    parser = commands.add_parser(
+        "cancel-all",
+        help="cancel every open order (of the given symbols)",
+        description="Cancel every open order of the account, or only those of the SYMBOLs.",
+    )
+    parser.add_argument("symbols", nargs="*", metavar="SYMBOL")
+    _add_endpoint_options(parser, signing=True)
+    parser.set_defaults(run=run_cancel_all)
+
+
+# -- dispatch ----------------------------------------------------------------------------------
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="bulk-trio", description="A Trio client for the BULK exchange.")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    for add in (
+        _add_demo,
+        _add_watch,
+        _add_sim,
+        _add_keygen,
+        _add_account,
+        _add_order,
+        _add_cancel,
+        _add_cancel_all,
+    ):
+        add(commands)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; returns the exit status."""
+    _remember_environment_key()
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except UsageError as problem:
+        return _report(problem, EXIT_USAGE, verbose=False)
+    run: Runner | None = getattr(args, "run", None)
+    if run is None:
+        parser.print_help(sys.stderr)
+        return EXIT_USAGE
+    verbose = bool(getattr(args, "verbose", False))
+    prefix = f"bulk-trio {args.command}"
+    try:
+        with verbose_logging(verbose):
+            return run(args)
+    except UsageError as problem:
+        return _report(problem, EXIT_USAGE, verbose=verbose, prefix=prefix)
+    except (Interrupted, KeyboardInterrupt):
+        # KeyboardInterrupt: Ctrl-C outside the commands' own signal handling.
+        print(f"{prefix}: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except Exception as exc:
+        error = unwrap(exc)
+        line = explain(error)
+        if line is None:
+            line = f"unexpected error: {type(error).__name__}: {error}"
+            if not verbose:
+                line += " (run with --verbose for details)"
+        return _report(error, EXIT_FAILURE, verbose=verbose, prefix=prefix, line=line)
+
+
+def _remember_environment_key() -> None:
+    # Before parsing: a key pasted as an argument by mistake must not come back in an error.
+    key = os.environ.get(KEY_ENV)
+    if key:
+        remember_secret(key)
+
+
+def _report(
+    problem: BaseException,
+    status: int,
+    *,
+    verbose: bool,
+    prefix: str | None = None,
+    line: str | None = None,
+) -> int:
+    """Print ``problem`` as one line on stderr (after its traceback with --verbose)."""
+    if verbose:
+        print(redact("".join(traceback.format_exception(problem))), file=sys.stderr, end="")
+    message = str(problem) if line is None else line
+    if prefix is not None and not message.startswith("bulk-trio"):
+        message = f"{prefix}: {message}"
+    # A message is one line by contract; a stray newline must not make it two.
+    print(redact(" ".join(message.split("\n"))), file=sys.stderr)
+    return status

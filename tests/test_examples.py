@@ -1,0 +1,128 @@
+"""Every example, run for a moment, does what it is there to show."""
+
+from __future__ import annotations
+
+import importlib
+import sys
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+import trio
+
+from bulk_trio import LimitOrder, OrderStatus, Side, TimeInForce, Topic, open_bulk_client
+from bulk_trio.protocol.signing import TransactionSigner
+from bulk_trio.sim import Simulator, open_simulator
+
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+TIMEOUT = 30
+
+
+@pytest.fixture
+def load(monkeypatch: pytest.MonkeyPatch) -> type[ModuleType]:
+    """Import an example module by name (they import their shared ``_support`` module)."""
+    monkeypatch.syspath_prepend(str(EXAMPLES))
+    monkeypatch.delenv("BULK_PRIVATE_KEY", raising=False)
+    return importlib.import_module  # type: ignore[return-value]
+
+
+async def test_market_data_reads_tickers_a_book_and_trades(load: type[ModuleType]) -> None:
+    market_data = load("market_data")
+    with trio.fail_after(TIMEOUT):
+        seen = await market_data.main(duration=0.5)
+    assert seen.tickers > 0
+    assert seen.book_updates > 0
+    assert seen.best_bid < seen.best_ask
+
+
+async def test_seed_example_rests_bids_and_cancels_them_all(load: type[ModuleType]) -> None:
+    seed_example = load("seed_example")
+    with trio.fail_after(TIMEOUT):
+        outcome = await seed_example.main(duration=0.6)
+    assert len(outcome.placed) >= 2  # tickers come every 200 ms
+    assert outcome.errors == []
+    assert outcome.open_at_exit == 0
+
+
+async def test_slow_consumer_drops_the_fast_one_does_not(load: type[ModuleType]) -> None:
+    consumers = load("slow_and_fast_consumers")
+    with trio.fail_after(TIMEOUT):
+        stats = await consumers.main(duration=1.0)
+    fast, slow = stats["fast"], stats["slow"]
+    assert fast.dropped == 0
+    assert slow.dropped > 0
+    assert slow.capacity == consumers.SLOW_BUFFER
+    # Both were offered the same tickers; only what the slow one could not keep up with is lost.
+    assert slow.delivered == fast.delivered
+
+
+async def test_market_maker_stops_buying_at_its_inventory_limit(
+    load: type[ModuleType], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A seller hits every bid the market maker rests: its position climbs to the limit and no
+    further, it quotes no bid while there, and it leaves nothing resting."""
+    market_maker = load("market_maker")
+    maker = TransactionSigner.generate_account(domain="testnet")
+    monkeypatch.setenv("BULK_PRIVATE_KEY", maker.private_key)
+    seller = TransactionSigner.generate_account(domain="testnet").public_key
+    limit = market_maker.MAX_POSITION
+    bids_at_limit: list[float] = []
+
+    async def hit_every_bid(sim: Simulator, *, task_status: trio.TaskStatus[None]) -> None:
+        async with (
+            open_bulk_client(sim.url, symbols=[]) as watcher,
+            watcher.events(Topic.ORDER) as orders,
+        ):
+            await watcher.subscribe_account(maker.public_key)
+            task_status.started()
+            async for order in orders:
+                if order.side is not Side.BUY or order.status is not OrderStatus.RESTING:
+                    continue
+                position = sim.engine.account_view(maker.public_key).positions
+                if sum(p.size for p in position) >= limit - 1e-9:
+                    bids_at_limit.append(order.price)
+                sweep = LimitOrder(
+                    "BTC-USD", Side.SELL, order.price, 1.0, time_in_force=TimeInForce.IOC
+                )
+                sim.submit_trusted(seller, [sweep])
+
+    with trio.fail_after(TIMEOUT):
+        # A still market (no walk, no takers): only the seller trades with the market maker.
+        async with open_simulator(feed=False, takers=False, fund={seller: 1e7}) as sim:
+            async with trio.open_nursery() as nursery:
+                await nursery.start(hit_every_bid, sim)
+                report = await market_maker.main(url=sim.url, duration=1.2)
+                nursery.cancel_scope.cancel()
+            final = sim.engine.account_view(maker.public_key)
+
+    assert report.max_abs_position == pytest.approx(limit)
+    assert report.final_position == pytest.approx(limit)
+    assert sum(p.size for p in final.positions) == pytest.approx(limit)
+    assert bids_at_limit == []
+    assert report.open_at_exit == 0
+    assert final.open_orders == ()
+
+
+async def test_examples_run_as_scripts() -> None:
+    """``python examples/NAME.py`` works (each starts its own simulator)."""
+    names = ["market_data", "seed_example", "market_maker", "slow_and_fast_consumers"]
+    results: dict[str, trio.CompletedProcess[bytes]] = {}
+
+    async def run(name: str) -> None:
+        results[name] = await trio.run_process(
+            [sys.executable, str(EXAMPLES / f"{name}.py"), "--duration", "0.3"],
+            capture_stdout=True,
+            capture_stderr=True,
+            check=False,
+            env={"PATH": "", "PYTHONPATH": ""},
+        )
+
+    with trio.fail_after(TIMEOUT):
+        async with trio.open_nursery() as nursery:
+            for name in names:
+                nursery.start_soon(run, name)
+    for name in names:
+        result = results[name]
+        assert result.returncode == 0, (name, result.stderr.decode())
+        assert result.stderr == b"", name
+        assert result.stdout, name
