@@ -7,6 +7,7 @@ drop or replace one field at a time.
 from __future__ import annotations
 
 import copy
+import re
 import typing
 from typing import Any
 
@@ -162,6 +163,21 @@ def path_text(path: Path) -> str:
     return text
 
 
+def names_field(reason: str, path: Path) -> bool:
+    """Whether ``reason`` names the field at ``path``, also in the ``data.orderId/oid`` form that
+    lists the accepted spellings of a field."""
+    if path_text(path) in reason:
+        return True
+    last = path[-1]
+    if not isinstance(last, str):
+        return False
+    prefix = f"{path_text(path[:-1])}." if len(path) > 1 else ""
+    for token in re.findall(r"[\w.\[\]/]+", reason):
+        if token.startswith(prefix) and last in token[len(prefix) :].split("/"):
+            return True
+    return False
+
+
 EXAMPLE_VALUES = {name: orjson.loads(frame) for name, frame in EXAMPLES.items()}
 EXAMPLE_TYPES = {name: type(decode(frame)) for name, frame in EXAMPLES.items()}
 ALL_PATHS = [(name, path) for name, value in EXAMPLE_VALUES.items() for path in paths(value)]
@@ -224,7 +240,7 @@ def test_mutated_examples_never_raise(
     result = decode(orjson.dumps(value).decode())
     assert isinstance(result, EXAMPLE_TYPES[name] | ProtocolError | UnknownMessage)
     if isinstance(result, ProtocolError) and not drop:
-        assert path_text(path) in result.reason
+        assert names_field(result.reason, path), (result.reason, path_text(path))
 
 
 # --- numbers round-trip ------------------------------------------------------------------------
