@@ -80,6 +80,8 @@ async def test_backoff_state_is_visible_while_waiting(
         assert not client.is_connected
         assert client.last_disconnect_reason is not None
         await client.wait_connected()
+        # The last thing that went wrong was the refused attempt, not the original drop.
+        assert "refused" in (client.last_disconnect_reason or "")
 
 
 async def test_giving_up_leaves_the_block_as_one_bulk_error(

@@ -1,5 +1,7 @@
 """bulk-trio: a Trio client for the BULK perpetual-futures exchange."""
 
+import logging
+
 from .actions import (
     AgentWallet,
     BuilderCode,
@@ -62,6 +64,10 @@ from .protocol.signing import TransactionSigner, order_id, order_ids
 from .protocol.subscriptions import Subscription
 
 __version__ = "0.1.0"
+
+# A library does not decide where log lines go: without this, Python's last-resort handler would
+# print our warnings to stderr in applications that never configured logging.
+logging.getLogger("bulk_trio").addHandler(logging.NullHandler())
 
 __all__ = [
     "AccountSnapshot",

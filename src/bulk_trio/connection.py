@@ -214,6 +214,7 @@ class Connection:
             raise ConnectError(f"cannot connect to {self.url}: {exc}") from exc
 
     async def _back_off(self, reason: str) -> None:
+        self.last_drop_reason = reason  # also a failed attempt's reason, not just a session's
         self.lifecycle.set(ConnectionState.BACKOFF)
         self._backoff.disconnected(trio.current_time())
         delay = self._backoff.next_delay()  # raises ReconnectGaveUp when told a maximum
