@@ -20,7 +20,13 @@ def tool_python() -> Path:
     python = TOOLS / ("Scripts/python.exe" if sys.platform == "win32" else "bin/python")
     if not python.exists():
         print(f"dev.py: creating {TOOLS.name} with nox (first run only)", flush=True)
-        venv.EnvBuilder(with_pip=True).create(TOOLS)
+        try:
+            venv.EnvBuilder(with_pip=True).create(TOOLS)
+        except (OSError, subprocess.CalledProcessError) as problem:
+            raise SystemExit(
+                f"dev.py: cannot create a virtual environment ({problem}); on Debian or Ubuntu "
+                "install the venv module first: apt install python3-venv"
+            ) from None
         subprocess.run([str(python), "-m", "pip", "install", "--quiet", "nox>=2024.4"], check=True)
     return python
 
