@@ -7,6 +7,7 @@ into ``.venv-dev`` on first use, so nothing touches the system Python (which Deb
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
 import venv
@@ -18,16 +19,20 @@ TOOLS = ROOT / ".venv-dev"
 
 def tool_python() -> Path:
     python = TOOLS / ("Scripts/python.exe" if sys.platform == "win32" else "bin/python")
-    if not python.exists():
+    ready = TOOLS / ".ready"  # written last: a half-made environment is made again
+    if not ready.exists():
         print(f"dev.py: creating {TOOLS.name} with nox (first run only)", flush=True)
+        shutil.rmtree(TOOLS, ignore_errors=True)
         try:
             venv.EnvBuilder(with_pip=True).create(TOOLS)
         except (OSError, subprocess.CalledProcessError) as problem:
+            shutil.rmtree(TOOLS, ignore_errors=True)
             raise SystemExit(
                 f"dev.py: cannot create a virtual environment ({problem}); on Debian or Ubuntu "
                 "install the venv module first: apt install python3-venv"
             ) from None
         subprocess.run([str(python), "-m", "pip", "install", "--quiet", "nox>=2024.4"], check=True)
+        ready.touch()
     return python
 
 
