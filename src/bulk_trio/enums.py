@@ -23,6 +23,15 @@ class Side(enum.Enum):
     def from_is_buy(cls, is_buy: bool) -> Side:
         return cls.BUY if is_buy else cls.SELL
 
+    @classmethod
+    def of_position(cls, size: float) -> Side | None:
+        """BUY for a long (size > 0), SELL for a short, None when flat."""
+        if size > 0:
+            return cls.BUY
+        if size < 0:
+            return cls.SELL
+        return None
+
 
 class TimeInForce(enum.Enum):
     """How long a limit order may rest; upper case on the wire (lower case is accepted)."""

@@ -54,11 +54,7 @@ class PositionView:
     @property
     def side(self) -> Side | None:
         """BUY for a long, SELL for a short, None when flat."""
-        if self.size > 0:
-            return Side.BUY
-        if self.size < 0:
-            return Side.SELL
-        return None
+        return Side.of_position(self.size)
 
     @property
     def pnl(self) -> Pnl:

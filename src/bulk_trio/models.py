@@ -169,11 +169,7 @@ class Position:
     @property
     def side(self) -> Side | None:
         """BUY for a long, SELL for a short, None when flat."""
-        if self.size > 0:
-            return Side.BUY
-        if self.size < 0:
-            return Side.SELL
-        return None
+        return Side.of_position(self.size)
 
 
 @attrs.frozen

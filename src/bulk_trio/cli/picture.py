@@ -25,6 +25,7 @@ from ..inventory import Pnl, PositionView
 from ..lifecycle import ConnectionState
 from ..models import BookLevel, Fill, Margin, OrderState, Ticker, Trade
 from . import text
+from .runtime import rerouted_logger
 
 LogLevel = Literal["step", "ok", "info", "warn", "fail"]
 
@@ -74,16 +75,8 @@ class EventLog:
         While a live view owns the terminal a log line written to stderr would tear it, so the
         library's warnings (a disconnect, a refused request) become entries of the view's log.
         """
-        logger = logging.getLogger(logger_name)
-        saved = (list(logger.handlers), logger.propagate, logger.level)
-        logger.handlers = [_LogHandler(self)]
-        logger.propagate = False
-        logger.setLevel(level)
-        try:
+        with rerouted_logger([_LogHandler(self)], propagate=False, level=level, name=logger_name):
             yield
-        finally:
-            logger.handlers, logger.propagate, _ = saved
-            logger.setLevel(saved[2])
 
 
 class _LogHandler(logging.Handler):

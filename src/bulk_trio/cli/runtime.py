@@ -113,25 +113,40 @@ async def _until_signalled(work: Callable[[], Awaitable[T]]) -> T:
 
 
 @contextlib.contextmanager
+def rerouted_logger(
+    handlers: list[logging.Handler],
+    *,
+    propagate: bool,
+    level: int | None = None,
+    name: str = "bulk_trio",
+) -> Iterator[None]:
+    """Give logger ``name`` these handlers (and ``level``) for the block, then restore it."""
+    logger = logging.getLogger(name)
+    saved = (list(logger.handlers), logger.propagate, logger.level)
+    logger.handlers = handlers
+    logger.propagate = propagate
+    if level is not None:
+        logger.setLevel(level)
+    try:
+        yield
+    finally:
+        logger.handlers, logger.propagate = saved[0], saved[1]
+        logger.setLevel(saved[2])
+
+
+@contextlib.contextmanager
 def verbose_logging(enabled: bool) -> Iterator[None]:
     """bulk-trio's log while a command runs: with ``--verbose`` everything down to debug on stderr
     (secrets redacted); without it nothing, since the command reports its own failure in one line
     and a library warning printed beside it would make two."""
-    logger = logging.getLogger("bulk_trio")
-    saved = (list(logger.handlers), logger.propagate, logger.level)
+    handler: logging.Handler = logging.NullHandler()
     if enabled:
-        handler: logging.Handler = logging.StreamHandler(sys.stderr)
+        handler = logging.StreamHandler(sys.stderr)
         handler.setFormatter(_RedactingFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-        logger.setLevel(logging.DEBUG)
-    else:
-        handler = logging.NullHandler()
-    logger.handlers = [*saved[0], handler]
-    logger.propagate = enabled
-    try:
+    existing = logging.getLogger("bulk_trio").handlers
+    level = logging.DEBUG if enabled else None
+    with rerouted_logger([*existing, handler], propagate=enabled, level=level):
         yield
-    finally:
-        logger.handlers, logger.propagate, _ = saved
-        logger.setLevel(saved[2])
 
 
 class _RedactingFormatter(logging.Formatter):
