@@ -71,10 +71,10 @@ from wsproto.events import AcceptConnection, CloseConnection, Ping, Request, Tex
 from wsproto.frame_protocol import FrameProtocol
 from wsproto.utilities import RemoteProtocolError
 
-from bulk_trio.client import BulkClient, open_bulk_client
 from bulk_trio.enums import Side, Topic
 from bulk_trio.models import Ticker
 from bulk_trio.protocol.signing import TransactionSigner
+from bulk_trio.shell.client import BulkClient, open_bulk_client
 from bulk_trio.sim import frames, open_simulator
 from bulk_trio.sim.events import LevelChanged, MarketStats, TradeExecuted
 
@@ -624,10 +624,10 @@ def stage_costs(frame_count: int) -> list[tuple[str, float]]:
     """Each stage of bulk-trio's receive path timed alone on the firehose's frames (us/frame)."""
     from wsproto.connection import Connection
 
-    from bulk_trio.fanout import Fanout
     from bulk_trio.protocol.codec import decode
+    from bulk_trio.shell.fanout import Fanout
+    from bulk_trio.shell.transport import RECEIVE_SIZE, _FrameReader
     from bulk_trio.state import ClientState
-    from bulk_trio.transport import RECEIVE_SIZE, _FrameReader
 
     texts = firehose_frames(frame_count)
     wire = wire_bytes(texts)

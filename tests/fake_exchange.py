@@ -20,7 +20,7 @@ from wsproto.events import (
     TextMessage,
 )
 
-from bulk_trio.transport import WebSocketTransport, handshake
+from bulk_trio.shell.transport import WebSocketTransport, handshake
 
 
 class FakePeer:

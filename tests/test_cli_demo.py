@@ -20,8 +20,8 @@ import trio
 
 from bulk_trio.cli import main
 from bulk_trio.cli.terminal import Screen, supports_live_view
-from bulk_trio.client import BulkClient
 from bulk_trio.errors import ExchangeError
+from bulk_trio.shell.client import BulkClient
 
 TIMEOUT = 60
 DEMO = [sys.executable, "-m", "bulk_trio", "demo"]

@@ -20,9 +20,8 @@ from bulk_trio.cli import main
 from bulk_trio.cli.panels import render
 from bulk_trio.cli.picture import LogEntry, MarketPicture
 from bulk_trio.cli.terminal import Line, paint_line
-from bulk_trio.enums import OrderStatus, Side, TimeInForce
+from bulk_trio.enums import ConnectionState, OrderStatus, Side, TimeInForce
 from bulk_trio.inventory import Pnl, PositionView
-from bulk_trio.lifecycle import ConnectionState
 from bulk_trio.models import BookLevel, Margin, OrderState, Ticker, Trade
 from bulk_trio.protocol.signing import TransactionSigner
 from bulk_trio.sim import Simulator, open_simulator

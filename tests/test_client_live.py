@@ -30,7 +30,7 @@ from bulk_trio import (
 )
 from bulk_trio.actions import CancelOrder, LimitOrder
 from bulk_trio.backoff import Backoff
-from bulk_trio.lifecycle import ConnectionState
+from bulk_trio.enums import ConnectionState
 from bulk_trio.sim import Simulator, open_simulator
 
 SYMBOLS = ["BTC-USD", "ETH-USD"]

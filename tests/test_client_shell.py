@@ -21,9 +21,9 @@ from bulk_trio import (
     order_id,
 )
 from bulk_trio.backoff import Backoff, ReconnectGaveUp
-from bulk_trio.client import open_bulk_client
-from bulk_trio.lifecycle import ConnectionState
-from bulk_trio.transport import TransportClosed, WebSocketTransport, handshake
+from bulk_trio.enums import ConnectionState
+from bulk_trio.shell.client import open_bulk_client
+from bulk_trio.shell.transport import TransportClosed, WebSocketTransport, handshake
 from fake_exchange import FakeExchange, FakePeer
 
 NO_JITTER = {"jitter": 0.0}

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from bulk_trio.enums import Topic
 from bulk_trio.errors import ClientClosed, SubscriberOverflow
-from bulk_trio.fanout import Fanout, SubscriberStats, open_subscription
+from bulk_trio.shell.fanout import Fanout, SubscriberStats, open_subscription
 
 
 def drain(rx: trio.MemoryReceiveChannel[Any]) -> tuple[list[Any], bool]:

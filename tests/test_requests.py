@@ -18,7 +18,7 @@ from hypothesis.stateful import (
 )
 
 from bulk_trio.errors import ConnectionLost
-from bulk_trio.requests import PendingRequest, PendingRequests
+from bulk_trio.shell.requests import PendingRequest, PendingRequests
 
 
 def test_ids_start_at_one_and_increase() -> None:

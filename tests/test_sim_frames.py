@@ -23,7 +23,7 @@ from bulk_trio.sim.events import (
     PositionView,
     TradeExecuted,
 )
-from bulk_trio.sim.server import CandleBar
+from bulk_trio.sim.shell.server import CandleBar
 from ws_peer import EXAMPLES, assert_shape
 
 USER = "FuueqefENiGEW6uMqZQgmwjzgpnb85EgUcZa5Em4PQh7"

@@ -20,7 +20,7 @@ from bulk_trio.protocol.keys import b58encode
 from bulk_trio.protocol.signing import TransactionSigner, order_id
 from bulk_trio.sim import Simulator, open_simulator
 from bulk_trio.sim.feed import MARKET_MAKER
-from bulk_trio.sim.server import (
+from bulk_trio.sim.shell.server import (
     BadRequest,
     CandleBook,
     candle_bounds,

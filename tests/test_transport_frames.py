@@ -15,7 +15,7 @@ from wsproto import ConnectionType, WSConnection
 from wsproto.events import AcceptConnection, Request
 from wsproto.frame_protocol import FrameProtocol
 
-from bulk_trio.transport import (
+from bulk_trio.shell.transport import (
     TransportClosed,
     _close_code_and_reason,
     _FrameReader,

@@ -1,6 +1,14 @@
-"""bulk-trio: a Trio client for the BULK perpetual-futures exchange."""
+"""bulk-trio: a Trio client for the BULK perpetual-futures exchange.
 
+The package is two layers (docs/architecture.md): a sans-IO core (models, codec, signer, book,
+inventory, session) that never imports trio, and the Trio shell in ``bulk_trio.shell``. The shell's
+public names are loaded on first use, so ``import bulk_trio.protocol.codec`` (or any other core
+module) does not load trio, wsproto or trio-websocket.
+"""
+
+import importlib
 import logging
+from typing import TYPE_CHECKING, Any
 
 from .actions import (
     AgentWallet,
@@ -18,9 +26,7 @@ from .actions import (
 )
 from .backoff import Backoff, ReconnectGaveUp
 from .book import OrderBook
-from .client import BulkClient, open_bulk_client
-from .connection import NotConnected
-from .enums import OrderStatus, Side, TimeInForce, Topic
+from .enums import ConnectionState, OrderStatus, Side, TimeInForce, Topic
 from .errors import (
     BulkError,
     ClientClosed,
@@ -30,9 +36,7 @@ from .errors import (
     ProtocolViolation,
     SubscriberOverflow,
 )
-from .fanout import SubscriberStats
 from .inventory import Inventory, Pnl, PositionView
-from .lifecycle import ConnectionState
 from .models import (
     AccountSnapshot,
     BookLevel,
@@ -63,7 +67,30 @@ from .models import (
 from .protocol.signing import TransactionSigner, order_id, order_ids
 from .protocol.subscriptions import Subscription
 
+if TYPE_CHECKING:
+    from .shell.client import BulkClient, open_bulk_client
+    from .shell.connection import NotConnected
+    from .shell.fanout import SubscriberStats
+
 __version__ = "0.1.0"
+
+# Public names that live in the Trio shell, and the module each one comes from.
+_SHELL_EXPORTS = {
+    "BulkClient": ".shell.client",
+    "open_bulk_client": ".shell.client",
+    "NotConnected": ".shell.connection",
+    "SubscriberStats": ".shell.fanout",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _SHELL_EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(module, __name__), name)
+    globals()[name] = value  # later look-ups skip this function
+    return value
+
 
 # A library does not decide where log lines go: without this, Python's last-resort handler would
 # print our warnings to stderr in applications that never configured logging.

@@ -168,3 +168,12 @@ class Topic(enum.Enum):
 _MARKET_DATA = frozenset(
     {Topic.TICKER, Topic.TRADES, Topic.L2SNAPSHOT, Topic.L2DELTA, Topic.CANDLE}
 )
+
+
+class ConnectionState(enum.Enum):
+    """Where the client's connection stands: LIVE only once subscriptions are confirmed."""
+
+    CONNECTING = "connecting"
+    LIVE = "live"
+    BACKOFF = "backoff"
+    CLOSED = "closed"

@@ -12,12 +12,12 @@ from collections.abc import AsyncIterator
 import trio
 
 from ..backoff import Backoff
-from ..client import BulkClient, open_bulk_client
 from ..enums import Topic
 from ..errors import ConnectError, ExchangeError
 from ..models import L2Delta, Ticker
 from ..protocol.signing import TransactionSigner
 from ..protocol.subscriptions import check_symbol
+from ..shell.client import BulkClient, open_bulk_client
 from .endpoint import LOCAL_NODE_URL, Endpoint
 from .runtime import CommandFailed, UsageError
 

@@ -21,11 +21,11 @@ import attrs
 import trio
 
 from ..actions import CancelOrder, LimitOrder
-from ..client import BulkClient, open_bulk_client
 from ..enums import OrderStatus, Side, TimeInForce, Topic
 from ..fixedpoint import to_fixed
 from ..models import OrderResponse
 from ..protocol.signing import TransactionSigner
+from ..shell.client import BulkClient, open_bulk_client
 from ..sim import open_simulator
 from . import panels, text
 from .connect import subscribe_book

@@ -10,9 +10,8 @@ from __future__ import annotations
 import textwrap
 from collections.abc import Sequence
 
-from ..enums import Side
+from ..enums import ConnectionState, Side
 from ..fixedpoint import to_fixed
-from ..lifecycle import ConnectionState
 from ..models import BookLevel, Trade
 from . import text
 from .picture import LogEntry, MarketPicture

@@ -19,11 +19,10 @@ from typing import Literal
 import attrs
 import trio
 
-from ..client import BulkClient
-from ..enums import Side, Topic
+from ..enums import ConnectionState, Side, Topic
 from ..inventory import Pnl, PositionView
-from ..lifecycle import ConnectionState
 from ..models import BookLevel, Fill, Margin, OrderState, Ticker, Trade
+from ..shell.client import BulkClient
 from . import text
 from .runtime import rerouted_logger
 

@@ -14,11 +14,11 @@ from collections.abc import Callable, Sequence
 import trio
 
 from ..actions import BaseAction, CancelAll, CancelOrder, LimitOrder, MarketOrder
-from ..client import BulkClient
 from ..enums import Topic
 from ..models import AccountSnapshot, OrderResponse
 from ..protocol.signing import TransactionSigner
 from ..protocol.subscriptions import check_pubkey
+from ..shell.client import BulkClient
 from . import text
 from .connect import market_symbol, open_command_client, require_market
 from .endpoint import Endpoint, resolve_endpoint

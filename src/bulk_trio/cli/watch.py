@@ -18,8 +18,8 @@ from collections.abc import Callable
 import attrs
 import trio
 
-from ..client import BulkClient
 from ..models import Trade
+from ..shell.client import BulkClient
 from . import panels, text
 from .connect import market_symbol, open_command_client, require_market, subscribe_book
 from .endpoint import Endpoint, resolve_endpoint

@@ -1,19 +1,11 @@
-"""The connection's life cycle as a value that can be read and awaited (DESIGN §4)."""
+"""The connection's life cycle (:class:`~bulk_trio.enums.ConnectionState`) as a value that can
+be read and awaited."""
 
 from __future__ import annotations
 
-import enum
-
 import trio
 
-
-class ConnectionState(enum.Enum):
-    """Where the client's connection stands: LIVE only once subscriptions are confirmed."""
-
-    CONNECTING = "connecting"
-    LIVE = "live"
-    BACKOFF = "backoff"
-    CLOSED = "closed"
+from ..enums import ConnectionState
 
 
 class StateCell:

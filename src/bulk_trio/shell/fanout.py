@@ -21,8 +21,8 @@ from typing import Any
 import attrs
 import trio
 
-from .enums import Topic
-from .errors import ClientClosed, SubscriberOverflow
+from ..enums import Topic
+from ..errors import ClientClosed, SubscriberOverflow
 
 DEFAULT_MARKET_DATA_BUFFER = 1024
 DEFAULT_LOSSLESS_BUFFER = 65536

@@ -32,7 +32,7 @@ from wsproto.events import (
 from wsproto.frame_protocol import CloseReason
 from wsproto.utilities import LocalProtocolError, RemoteProtocolError
 
-from .errors import ConnectError
+from ..errors import ConnectError
 
 # One read, one batch: ~230 market-data frames at 64 KiB. A consumer task takes its first item in
 # one scheduler pass and the rest of its backlog in the next, so it can see two batches pile up in

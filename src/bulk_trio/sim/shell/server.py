@@ -36,9 +36,9 @@ from trio_websocket import (
     wrap_server_stream,
 )
 
-from ..protocol.keys import decode_32
-from . import frames
-from .events import (
+from ...protocol.keys import decode_32
+from .. import frames
+from ..events import (
     AccountView,
     EngineEvent,
     Filled,
@@ -50,7 +50,7 @@ from .events import (
     Submission,
     TradeExecuted,
 )
-from .faults import FaultState
+from ..faults import FaultState
 
 log = logging.getLogger("bulk_trio.sim")
 

@@ -18,7 +18,7 @@ from typing import Any
 import attrs
 import trio
 
-from .actions import (
+from ..actions import (
     AgentWallet,
     BaseAction,
     CancelAll,
@@ -29,16 +29,12 @@ from .actions import (
     ModifyOrder,
     UpdateLeverage,
 )
-from .backoff import Backoff
-from .book import OrderBook
-from .connection import Connection, Connector
-from .enums import OrderStatus, Side, TimeInForce, Topic
-from .errors import BulkError, ClientClosed, ExchangeError
-from .fanout import Fanout, SubscriberStats, open_subscription
-from .fanout import Subscription as Subscriber
-from .inventory import Inventory, Pnl
-from .lifecycle import ConnectionState
-from .models import (
+from ..backoff import Backoff
+from ..book import OrderBook
+from ..enums import ConnectionState, OrderStatus, Side, TimeInForce, Topic
+from ..errors import BulkError, ClientClosed, ExchangeError
+from ..inventory import Inventory, Pnl
+from ..models import (
     AccountSnapshot,
     HandlerError,
     LeverageSetting,
@@ -49,11 +45,14 @@ from .models import (
     PostReply,
     Ticker,
 )
-from .protocol.codec import encode_post, encode_unsubscribe
-from .protocol.signing import TransactionSigner, order_ids
-from .protocol.subscriptions import Subscription
+from ..protocol.codec import encode_post, encode_unsubscribe
+from ..protocol.signing import TransactionSigner, order_ids
+from ..protocol.subscriptions import Subscription
+from ..state import ClientState
+from .connection import Connection, Connector
+from .fanout import Fanout, SubscriberStats, open_subscription
+from .fanout import Subscription as Subscriber
 from .requests import PendingRequests
-from .state import ClientState
 from .transport import DEFAULT_MAX_MESSAGE_SIZE, open_transport
 
 DEFAULT_URL = "wss://exchange-wss.bulk.trade"

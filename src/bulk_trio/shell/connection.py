@@ -16,11 +16,10 @@ from collections.abc import Awaitable, Callable
 
 import trio
 
-from .backoff import Backoff
-from .errors import BulkError, ConnectError, ConnectionLost, ExchangeError
-from .fanout import Fanout
-from .lifecycle import ConnectionState, StateCell
-from .models import (
+from ..backoff import Backoff
+from ..enums import ConnectionState
+from ..errors import BulkError, ConnectError, ConnectionLost, ExchangeError
+from ..models import (
     AccountSnapshot,
     ErrorMessage,
     L2Snapshot,
@@ -31,10 +30,12 @@ from .models import (
     UnknownMessage,
     UnsubscribeResponse,
 )
-from .protocol.codec import decode, encode_subscribe
-from .protocol.subscriptions import Subscription
+from ..protocol.codec import decode, encode_subscribe
+from ..protocol.subscriptions import Subscription
+from ..state import ClientState
+from .fanout import Fanout
 from .requests import PendingRequests
-from .state import ClientState
+from .state_cell import StateCell
 from .transport import DEFAULT_MAX_MESSAGE_SIZE, TransportClosed, WebSocketTransport, open_transport
 
 Connector = Callable[..., Awaitable[WebSocketTransport]]
