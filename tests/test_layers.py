@@ -175,3 +175,13 @@ def test_shell_names_are_still_exported_by_the_package() -> None:
     assert SimStats.__module__ == "bulk_trio.sim.shell.server"
     with pytest.raises(AttributeError, match="no attribute 'no_such_name'"):
         _ = bulk_trio.no_such_name  # type: ignore[attr-defined]
+
+
+def test_no_two_classes_share_a_name() -> None:
+    defined: dict[str, list[str]] = {}
+    for name, path in MODULES.items():
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ClassDef):
+                defined.setdefault(node.name, []).append(name)
+    shared = {cls: modules for cls, modules in defined.items() if len(modules) > 1}
+    assert not shared, f"class names defined more than once: {shared}"

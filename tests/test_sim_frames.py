@@ -20,7 +20,7 @@ from bulk_trio.sim.events import (
     MarginView,
     MarketStats,
     OrderView,
-    PositionView,
+    PositionFigures,
     TradeExecuted,
 )
 from bulk_trio.sim.shell.server import CandleBar
@@ -75,8 +75,8 @@ def order(**overrides: Any) -> OrderView:
     return OrderView(**(values | overrides))
 
 
-def position() -> PositionView:
-    return PositionView(
+def position() -> PositionFigures:
+    return PositionFigures(
         account=USER,
         symbol="BTC-USD",
         size=-0.5,

@@ -50,8 +50,7 @@ from ..protocol.signing import TransactionSigner, order_ids
 from ..protocol.subscriptions import Subscription
 from ..state import ClientState
 from .connection import Connection, Connector
-from .fanout import Fanout, SubscriberStats, open_subscription
-from .fanout import Subscription as Subscriber
+from .fanout import Fanout, Subscriber, SubscriberStats, open_subscription
 from .requests import PendingRequests
 from .transport import DEFAULT_MAX_MESSAGE_SIZE, open_transport
 

@@ -45,7 +45,7 @@ class SubscriberStats:
     overflowed: bool
 
 
-class Subscription:
+class Subscriber:
     """One subscriber of one topic: a bounded memory channel plus its counters.
 
     ``receive_channel`` is the real :class:`trio.MemoryReceiveChannel` (the class is ``@final``),
@@ -83,7 +83,7 @@ class Subscription:
         self.overflow_error: SubscriberOverflow | None = None
 
     def __repr__(self) -> str:
-        return f"<Subscription {self.name!r} topic={self.topic.value} capacity={self.capacity}>"
+        return f"<Subscriber {self.name!r} topic={self.topic.value} capacity={self.capacity}>"
 
     @property
     def closed(self) -> bool:
@@ -173,13 +173,13 @@ class Fanout:
         self._lossless_buffer = _check_buffer("lossless_buffer", lossless_buffer)
         # Tuples, replaced on every (un)subscribe: publish() iterates them while a subscriber may
         # unregister itself, and the common case (no change) costs nothing.
-        self._subscribers: dict[Topic, tuple[Subscription, ...]] = {}
+        self._subscribers: dict[Topic, tuple[Subscriber, ...]] = {}
         self._created = 0
         self._closed = False
 
     def subscribe(
         self, topic: Topic, *, buffer: int | None = None, name: str | None = None
-    ) -> Subscription:
+    ) -> Subscriber:
         """Register a new subscriber of ``topic``.
 
         ``buffer`` defaults to the market-data or lossless size, by topic. Raises
@@ -196,7 +196,7 @@ class Fanout:
         self._created += 1
         if name is None:
             name = f"{topic.value}#{self._created}"
-        subscription = Subscription(self, topic, name, capacity)
+        subscription = Subscriber(self, topic, name, capacity)
         self._subscribers[topic] = (*self._subscribers.get(topic, ()), subscription)
         return subscription
 
@@ -232,7 +232,7 @@ class Fanout:
         for subscription in everyone:
             subscription.close()
 
-    def _forget(self, subscription: Subscription) -> None:
+    def _forget(self, subscription: Subscriber) -> None:
         remaining = tuple(
             s for s in self._subscribers.get(subscription.topic, ()) if s is not subscription
         )
@@ -243,7 +243,7 @@ class Fanout:
 
     def _forget_abandoned(self) -> None:
         # Market-data channels are only checked for an abandoned consumer when their buffer
-        # fills (see Subscription._abandoned); counts must be exact whenever someone asks.
+        # fills (see Subscriber._abandoned); counts must be exact whenever someone asks.
         abandoned = [
             s for subscribers in self._subscribers.values() for s in subscribers if s._abandoned()
         ]

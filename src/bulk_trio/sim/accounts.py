@@ -22,7 +22,7 @@ import attrs
 
 from ..fixedpoint import from_fixed
 from ..position_math import apply_fill, unrealized
-from .events import MarginView, PositionView
+from .events import MarginView, PositionFigures
 from .matching import BookOrder
 
 MIN_LEVERAGE = 1.0
@@ -244,14 +244,14 @@ class Ledger:
             funding=0.0,
         )
 
-    def position_view(self, account: str, symbol: str) -> PositionView:
+    def position_view(self, account: str, symbol: str) -> PositionFigures:
         state = self._accounts.get(account)
         pos = (state.positions.get(symbol) if state else None) or PositionState()
         size = from_fixed(pos.size)
         mark = self.mark(symbol, pos)
         leverage = self.leverage(account, symbol)
         maintenance = abs(size) * mark / leverage * _MAINTENANCE_FRACTION
-        return PositionView(
+        return PositionFigures(
             account=account,
             symbol=symbol,
             size=size,

@@ -79,7 +79,7 @@ from .events import (
     Submission,
     TradeExecuted,
 )
-from .matching import BookOrder, OrderBook
+from .matching import BookOrder, MatchingBook
 from .security import TransactionGate, TransactionRefused
 
 DEFAULT_MAKER_FEE_BPS = 1.0
@@ -129,7 +129,7 @@ class _Tape:
 
 @attrs.define
 class _Market:
-    book: OrderBook
+    book: MatchingBook
     mark: float | None = None
     oracle: float | None = None
     last: float | None = None
@@ -171,7 +171,7 @@ class Engine:
         _check_positive(faucet_amount, "faucet_amount")
         self.symbols: tuple[str, ...] = tuple(symbols)
         self.faucet_amount = faucet_amount
-        self._markets = {symbol: _Market(OrderBook(symbol)) for symbol in self.symbols}
+        self._markets = {symbol: _Market(MatchingBook(symbol)) for symbol in self.symbols}
         self._ledger = Ledger(
             mark_of=self._mark_of,
             default_leverage=default_leverage,
@@ -762,7 +762,7 @@ class Engine:
         self._clock_ns = max(self._clock_ns, now_ns)
 
 
-def _slippage_limit(book: OrderBook, is_buy: bool, slippage_bps: float | None) -> int | None:
+def _slippage_limit(book: MatchingBook, is_buy: bool, slippage_bps: float | None) -> int | None:
     if slippage_bps is None:
         return None
     best = book.best_price(not is_buy)

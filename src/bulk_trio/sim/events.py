@@ -100,7 +100,7 @@ class LevelChanged:
 
 
 @attrs.frozen
-class PositionView:
+class PositionFigures:
     account: str
     symbol: str
     size: float  # signed: + long, - short
@@ -117,7 +117,7 @@ class PositionView:
 
 @attrs.frozen
 class PositionChanged:
-    position: PositionView
+    position: PositionFigures
 
 
 @attrs.frozen
@@ -149,7 +149,7 @@ class AccountView:
     """Everything an ``accountSnapshot`` shows."""
 
     margin: MarginView
-    positions: tuple[PositionView, ...]
+    positions: tuple[PositionFigures, ...]
     open_orders: tuple[OrderView, ...]
     leverage: tuple[tuple[str, float], ...]
 

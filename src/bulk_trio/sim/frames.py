@@ -21,7 +21,7 @@ from .events import (
     LeverageChanged,
     MarginView,
     OrderView,
-    PositionView,
+    PositionFigures,
     TradeExecuted,
 )
 
@@ -278,7 +278,7 @@ def _margin_fields(margin: MarginView) -> dict[str, object]:
     }
 
 
-def _position_fields(position: PositionView) -> dict[str, object]:
+def _position_fields(position: PositionFigures) -> dict[str, object]:
     # The engine does not model funding, the risk lambda or risk allocation: they are sent as 0.0.
     # allocMargin is the initial margin the position ties up at its leverage.
     leverage = float(position.leverage)
@@ -382,7 +382,7 @@ def fill(event: Filled) -> str:
     )
 
 
-def position_update(position: PositionView) -> str:
+def position_update(position: PositionFigures) -> str:
     return _account_frame(
         position.account, {"type": "positionUpdate", **_position_fields(position)}
     )

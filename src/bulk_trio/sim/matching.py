@@ -2,7 +2,7 @@
 
 The book only stores and orders resting orders; deciding what trades (reduce-only, self-trade,
 fees, positions) is the engine's job. Every level the book touches is remembered until
-:meth:`OrderBook.drain_changes`, so the engine can report one ``LevelChanged`` per changed level
+:meth:`MatchingBook.drain_changes`, so the engine can report one ``LevelChanged`` per changed level
 without having to remember which mutations touched which level.
 """
 
@@ -56,7 +56,7 @@ class _Level:
     total: int = 0
 
 
-class OrderBook:
+class MatchingBook:
     """Resting orders of one symbol."""
 
     def __init__(self, symbol: str) -> None:

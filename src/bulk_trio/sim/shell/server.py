@@ -55,7 +55,7 @@ from ..faults import FaultState
 log = logging.getLogger("bulk_trio.sim")
 
 _Item = TypeVar("_Item")
-_Handler = Callable[["Connection", dict[str, Any]], None]
+_Handler = Callable[["PeerConnection", dict[str, Any]], None]
 
 MAX_REQUEST_CHARS = 1 << 20
 """Largest request handled; a bigger one gets an ``error`` frame and the connection stays up."""
@@ -203,7 +203,7 @@ class CandleBook:
 
 
 @attrs.frozen
-class Subscription:
+class StreamRequest:
     """One validated subscription; ``topic`` is its key on the connection."""
 
     kind: str
@@ -257,7 +257,7 @@ def _aggregation(value: object) -> float | None:
     return float(value)
 
 
-def parse_subscriptions(entries: object, symbols: frozenset[str]) -> list[Subscription]:
+def parse_subscriptions(entries: object, symbols: frozenset[str]) -> list[StreamRequest]:
     """Validate the ``subscription`` array of a subscribe request (docs/protocol.md).
 
     All or nothing: the first bad entry raises :class:`BadRequest` and nothing is subscribed.
@@ -265,7 +265,7 @@ def parse_subscriptions(entries: object, symbols: frozenset[str]) -> list[Subscr
     """
     if not isinstance(entries, list) or not entries:
         raise BadRequest("subscription must be a non-empty array of subscription objects")
-    parsed: list[Subscription] = []
+    parsed: list[StreamRequest] = []
     for entry in entries:
         if not isinstance(entry, dict):
             raise BadRequest(f"a subscription must be an object, got {entry!r}")
@@ -277,7 +277,7 @@ def parse_subscriptions(entries: object, symbols: frozenset[str]) -> list[Subscr
                 raise BadRequest("account subscription needs at least one user")
             for user in listed:
                 pubkey = _pubkey(user)
-                parsed.append(Subscription("account", frames.account_topic(pubkey), user=pubkey))
+                parsed.append(StreamRequest("account", frames.account_topic(pubkey), user=pubkey))
             continue
         if not isinstance(kind, str) or kind not in _MARKET_KINDS:
             raise BadRequest(f"unknown subscription type {kind!r}")
@@ -290,14 +290,14 @@ def parse_subscriptions(entries: object, symbols: frozenset[str]) -> list[Subscr
                     f"candle interval must be one of {list(INTERVAL_MS)}, got {spelling!r}"
                 )
             topic = frames.candle_topic(symbol, str(spelling))
-            parsed.append(Subscription(kind, topic, symbol=symbol, interval=canonical))
+            parsed.append(StreamRequest(kind, topic, symbol=symbol, interval=canonical))
         elif kind == "l2Snapshot":
             nlevels = _nlevels(entry.get("nlevels"))
             aggregation = _aggregation(entry.get("aggregation"))
             topic = frames.market_topic(kind, symbol)
-            parsed.append(Subscription(kind, topic, symbol, nlevels, aggregation))
+            parsed.append(StreamRequest(kind, topic, symbol, nlevels, aggregation))
         else:
-            parsed.append(Subscription(kind, frames.market_topic(kind, symbol), symbol=symbol))
+            parsed.append(StreamRequest(kind, frames.market_topic(kind, symbol), symbol=symbol))
     return parsed
 
 
@@ -340,7 +340,7 @@ class SharedStream(trio.abc.Stream):
         await self._stream.aclose()
 
 
-class Connection:
+class PeerConnection:
     """One client: its socket, its subscriptions and its bounded queue of encoded frames."""
 
     def __init__(
@@ -358,7 +358,7 @@ class Connection:
         self.scope = scope
         self.queue: deque[bytes] = deque()
         self.queue_limit = queue_limit
-        self.subscriptions: dict[str, Subscription] = {}
+        self.subscriptions: dict[str, StreamRequest] = {}
         self.frames_sent = 0
         self.frames_left: int | None = None
         """Set by ``drop_after``: the connection is dropped once this many more frames went out."""
@@ -391,7 +391,7 @@ class Connection:
         await self._wakeup.wait()
 
     def __repr__(self) -> str:
-        return f"<Connection {self.id}>"
+        return f"<PeerConnection {self.id}>"
 
 
 # ---------------------------------------------------------------------------------------------
@@ -434,8 +434,8 @@ class ExchangeServer:
         """Per symbol, shown in the tickers' analytics fields (the simulator fills it in)."""
         self.generation = 0
         """Bumped by a restart: a handshake begun before it is not let in after it."""
-        self._connections: dict[int, Connection] = {}
-        self._topics: dict[str, dict[int, Connection]] = {}
+        self._connections: dict[int, PeerConnection] = {}
+        self._topics: dict[str, dict[int, PeerConnection]] = {}
         self._ids = itertools.count(1)
         self._connections_changed = trio.Event()
         self._replies_changed = trio.Event()
@@ -452,7 +452,7 @@ class ExchangeServer:
         return len(self._connections)
 
     @property
-    def connections(self) -> tuple[Connection, ...]:
+    def connections(self) -> tuple[PeerConnection, ...]:
         return tuple(self._connections.values())
 
     async def wait_for_connections(self, count: int) -> None:
@@ -466,14 +466,14 @@ class ExchangeServer:
 
     def _register(
         self, ws: WebSocketConnection, stream: SharedStream, scope: trio.CancelScope
-    ) -> Connection:
-        conn = Connection(next(self._ids), ws, stream, scope, queue_limit=self.send_queue_size)
+    ) -> PeerConnection:
+        conn = PeerConnection(next(self._ids), ws, stream, scope, queue_limit=self.send_queue_size)
         self._connections[conn.id] = conn
         self.stats.connections_accepted += 1
         self._notify_connections_changed()
         return conn
 
-    def _close(self, conn: Connection) -> None:
+    def _close(self, conn: PeerConnection) -> None:
         """Forget a connection at once (subscriptions, held replies) and stop its tasks."""
         if conn.closed:
             return
@@ -489,7 +489,7 @@ class ExchangeServer:
         conn.scope.cancel()
         self._notify_connections_changed()
 
-    def drop(self, conn: Connection, reason: str) -> None:
+    def drop(self, conn: PeerConnection, reason: str) -> None:
         """Close a connection abruptly (TCP close, no WebSocket close frame): fault injection."""
         if conn.closed:
             return
@@ -508,10 +508,10 @@ class ExchangeServer:
 
     # -- sending ----------------------------------------------------------------------------
 
-    def send(self, conn: Connection, frame: str) -> None:
+    def send(self, conn: PeerConnection, frame: str) -> None:
         self._push(conn, encode_text_frame(frame))
 
-    def _push(self, conn: Connection, encoded: bytes) -> None:
+    def _push(self, conn: PeerConnection, encoded: bytes) -> None:
         if conn.closed:
             return
         if not conn.push(encoded):
@@ -549,7 +549,7 @@ class ExchangeServer:
     async def handle_stream(self, stream: trio.SocketStream) -> None:
         """Serve one TCP connection: handshake (or refusal), then reader, writer and pinger."""
         scope = trio.CancelScope()
-        conn: Connection | None = None
+        conn: PeerConnection | None = None
         generation = self.generation
         shared = SharedStream(stream)
         try:
@@ -586,7 +586,7 @@ class ExchangeServer:
                 self._close(conn)
             await trio.aclose_forcefully(stream)
 
-    async def _read_loop(self, conn: Connection) -> None:
+    async def _read_loop(self, conn: PeerConnection) -> None:
         while True:
             try:
                 message = await conn.ws.get_message()
@@ -594,7 +594,7 @@ class ExchangeServer:
                 return
             self.handle_message(conn, message)
 
-    async def _write_loop(self, conn: Connection) -> None:
+    async def _write_loop(self, conn: PeerConnection) -> None:
         try:
             while True:
                 if not conn.queue:
@@ -614,7 +614,7 @@ class ExchangeServer:
         except (trio.BrokenResourceError, trio.ClosedResourceError):
             self._close(conn)
 
-    async def _ping_loop(self, conn: Connection, interval: float) -> None:
+    async def _ping_loop(self, conn: PeerConnection, interval: float) -> None:
         """Keepalive (§1.2): a ping every ``interval``; no pong in time drops the client."""
         while True:
             await trio.sleep(interval)
@@ -631,7 +631,7 @@ class ExchangeServer:
 
     # -- requests ---------------------------------------------------------------------------
 
-    def handle_message(self, conn: Connection, message: str | bytes) -> None:
+    def handle_message(self, conn: PeerConnection, message: str | bytes) -> None:
         """Handle one client frame. Anything wrong with it is answered with an ``error`` frame."""
         try:
             handler, request = self._parse(message)
@@ -663,7 +663,7 @@ class ExchangeServer:
             raise BadRequest(f"unknown method {method!r} (expected subscribe, unsubscribe or post)")
         return handler, request
 
-    def _subscribe(self, conn: Connection, request: dict[str, Any]) -> None:
+    def _subscribe(self, conn: PeerConnection, request: dict[str, Any]) -> None:
         subscriptions = parse_subscriptions(request.get("subscription"), self._symbol_set)
         added = {sub.topic for sub in subscriptions} - conn.subscriptions.keys()
         if len(conn.subscriptions) + len(added) > self.max_subscriptions:
@@ -677,7 +677,7 @@ class ExchangeServer:
         for sub in subscriptions:
             self._send_initial(conn, sub)
 
-    def _send_initial(self, conn: Connection, sub: Subscription) -> None:
+    def _send_initial(self, conn: PeerConnection, sub: StreamRequest) -> None:
         """What a subscription starts with, queued right behind the subscriptionResponse."""
         if sub.kind == "account":
             assert sub.user is not None
@@ -700,7 +700,7 @@ class ExchangeServer:
             for bar in self.candles.backfill(sub.symbol, sub.interval):
                 self.send(conn, frames.candle(sub.symbol, spelling, bar))
 
-    def _unsubscribe(self, conn: Connection, request: dict[str, Any]) -> None:
+    def _unsubscribe(self, conn: PeerConnection, request: dict[str, Any]) -> None:
         topic = request.get("topic")
         if not isinstance(topic, str):
             raise BadRequest(f"unsubscribe needs a topic string, got {topic!r}")
@@ -713,7 +713,7 @@ class ExchangeServer:
                 del self._topics[topic]
         self.send(conn, frames.unsubscribe_response(topic))
 
-    def _post(self, conn: Connection, request: dict[str, Any]) -> None:
+    def _post(self, conn: PeerConnection, request: dict[str, Any]) -> None:
         request_id = request.get("id")
         if isinstance(request_id, bool) or not isinstance(request_id, int) or request_id < 0:
             raise BadRequest(f"post needs a non-negative integer id, got {request_id!r}")
@@ -742,7 +742,7 @@ class ExchangeServer:
         self._deliver_reply(conn, reply)
         self.publish_events(submission.events)
 
-    def _deliver_reply(self, conn: Connection, frame: str) -> None:
+    def _deliver_reply(self, conn: PeerConnection, frame: str) -> None:
         if self.faults.replies.hold(conn.id, frame, now=trio.current_time()):
             self._replies_changed.set()
         else:
@@ -837,7 +837,7 @@ class ExchangeServer:
 
     def _snapshot_frame(
         self,
-        sub: Subscription,
+        sub: StreamRequest,
         bids: Sequence[frames.Level],
         asks: Sequence[frames.Level],
         now_ns: int,
