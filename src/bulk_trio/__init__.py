@@ -26,7 +26,7 @@ from .actions import (
 )
 from .backoff import Backoff, ReconnectGaveUp
 from .book import OrderBook
-from .enums import ConnectionState, OrderStatus, Side, TimeInForce, Topic
+from .enums import ConnectionState, OrderStatus, Side, StatusKind, TimeInForce, Topic
 from .errors import (
     BulkError,
     ClientClosed,
@@ -42,6 +42,7 @@ from .models import (
     BookLevel,
     BuilderCodeApproval,
     Candle,
+    ConnectionStatus,
     ErrorMessage,
     Fill,
     HandlerError,
@@ -112,6 +113,7 @@ __all__ = [
     "ConnectError",
     "ConnectionLost",
     "ConnectionState",
+    "ConnectionStatus",
     "ErrorMessage",
     "ExchangeError",
     "Faucet",
@@ -142,6 +144,7 @@ __all__ = [
     "ProtocolViolation",
     "ReconnectGaveUp",
     "Side",
+    "StatusKind",
     "StopOrder",
     "SubscriberOverflow",
     "SubscriberStats",

@@ -158,6 +158,8 @@ class Topic(enum.Enum):
     FILL = "fill"
     LEVERAGE = "leverage"
     ERROR = "error"
+    STATUS = "status"
+    """What happens to the connection (:class:`~bulk_trio.models.ConnectionStatus`), losslessly."""
 
     @property
     def is_market_data(self) -> bool:
@@ -177,3 +179,21 @@ class ConnectionState(enum.Enum):
     LIVE = "live"
     BACKOFF = "backoff"
     CLOSED = "closed"
+
+
+class StatusKind(enum.Enum):
+    """What a :class:`~bulk_trio.models.ConnectionStatus` event on ``Topic.STATUS`` reports."""
+
+    LIVE = "live"
+    """Connected, subscriptions confirmed: requests can be sent."""
+    DISCONNECTED = "disconnected"
+    """The connection ended (``reason`` says why); in-flight requests failed."""
+    RETRYING = "retrying"
+    """The next connection attempt starts after ``delay`` seconds."""
+    RESYNCED = "resynced"
+    """Live again after a reconnect: subscriptions replayed and the account snapshot applied."""
+    GAP = "gap"
+    """Something may have been missed while disconnected and could not be recovered
+    (``reason`` says what): for example fills, when no HTTP endpoint is configured."""
+    CLOSED = "closed"
+    """The client's block ended."""

@@ -12,7 +12,7 @@ from typing import Any
 
 import attrs
 
-from .enums import OrderStatus, Side, TimeInForce, Topic
+from .enums import OrderStatus, Side, StatusKind, TimeInForce, Topic
 
 # ---------------------------------------------------------------------------------------------
 # Market data
@@ -351,6 +351,21 @@ class HandlerError:
     @property
     def message(self) -> str:
         return f"{self.handler} ({self.topic.value} handler) raised {self.error!r}"
+
+
+@attrs.frozen(kw_only=True)
+class ConnectionStatus:
+    """Published on ``Topic.STATUS`` whenever the connection changes (never dropped)."""
+
+    kind: StatusKind
+    reason: str | None = None
+    """Why the connection ended, or what was missed (DISCONNECTED, GAP)."""
+    delay: float | None = None
+    """Seconds until the next attempt (RETRYING)."""
+    attempt: int = 0
+    """Consecutive failed attempts so far (RETRYING); 0 otherwise."""
+    reconnects: int = 0
+    """Successful reconnections since the block began."""
 
 
 InboundMessage = (
