@@ -72,6 +72,7 @@ if TYPE_CHECKING:
     from .shell.client import BulkClient, open_bulk_client
     from .shell.connection import NotConnected
     from .shell.fanout import SubscriberStats
+    from .shell.recorder import Recorder, open_recorder
 
 __version__ = "0.1.0"
 
@@ -81,6 +82,8 @@ _SHELL_EXPORTS = {
     "open_bulk_client": ".shell.client",
     "NotConnected": ".shell.connection",
     "SubscriberStats": ".shell.fanout",
+    "Recorder": ".shell.recorder",
+    "open_recorder": ".shell.recorder",
 }
 
 
@@ -143,6 +146,7 @@ __all__ = [
     "ProtocolError",
     "ProtocolViolation",
     "ReconnectGaveUp",
+    "Recorder",
     "Side",
     "StatusKind",
     "StopOrder",
@@ -161,6 +165,7 @@ __all__ = [
     "UnsubscribeResponse",
     "UpdateLeverage",
     "open_bulk_client",
+    "open_recorder",
     "order_id",
     "order_ids",
 ]

@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import secrets
 from collections import deque
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 
 import trio
 
@@ -39,6 +39,8 @@ from .state_cell import StateCell
 from .transport import DEFAULT_MAX_MESSAGE_SIZE, TransportClosed, WebSocketTransport, open_transport
 
 Connector = Callable[..., Awaitable[WebSocketTransport]]
+FrameTap = Callable[[Sequence[str]], None]
+"""Sees every batch of raw frames as received, before it is decoded (the recorder uses it)."""
 
 
 class NotConnected(ConnectionLost):
@@ -113,6 +115,8 @@ class Connection:
         self._session: _Session | None = None
         self.reconnects = 0
         self.last_drop_reason: str | None = None
+        self.frame_taps: list[FrameTap] = []
+        """Raw-frame taps (bulk_trio.shell.recorder); a tap must not block or raise."""
 
     # -- public surface used by the client ----------------------------------------------------
 
@@ -300,6 +304,9 @@ class Connection:
         try:
             while True:
                 batch = await session.transport.receive_batch()
+                if self.frame_taps:  # one test per batch when nothing records
+                    for tap in self.frame_taps:
+                        tap(batch)
                 now = trio.current_time()
                 for text in batch:
                     if debug:

@@ -432,6 +432,9 @@ class ExchangeServer:
         self.candles = CandleBook(candle_history)
         self.volatility: dict[str, float] = {}
         """Per symbol, shown in the tickers' analytics fields (the simulator fills it in)."""
+        self.ticker_source: Callable[[str, int], str | None] | None = None
+        """Where tickers come from instead of the engine (a replay): (symbol, now_ns) -> frame
+        text, or None for no ticker yet."""
         self.generation = 0
         """Bumped by a restart: a handshake begun before it is not let in after it."""
         self._connections: dict[int, PeerConnection] = {}
@@ -540,6 +543,12 @@ class ExchangeServer:
             encoded = encode_text_frame(frame)
             for conn in tuple(subscribers.values()):
                 self._push(conn, encoded)
+
+    def publish_market_frame(self, topic: str, frame: str) -> None:
+        """Send a ready market-data frame to ``topic``'s subscribers (a replayed ticker), unless
+        the market is silenced."""
+        if not self._market_muted():
+            self._fan_out(topic, frame)
 
     def _market_muted(self) -> bool:
         return self.faults.silence.active(trio.current_time())
@@ -693,7 +702,9 @@ class ExchangeServer:
         elif sub.kind == "l2Snapshot":
             self.send(conn, self._snapshot_frame(sub, *self.engine.book(sub.symbol), now_ns))
         elif sub.kind == "ticker":
-            self.send(conn, self._ticker_frame(sub.symbol, now_ns))
+            ticker = self._ticker_frame(sub.symbol, now_ns)
+            if ticker is not None:
+                self.send(conn, ticker)
         elif sub.kind == "candle":
             assert sub.interval is not None
             spelling = sub.topic.rsplit(".", 1)[1]
@@ -814,7 +825,9 @@ class ExchangeServer:
                 if bar is not None:
                     self._fan_out(topic, frames.candle(symbol, spelling, bar))
 
-    def _ticker_frame(self, symbol: str, now_ns: int) -> str:
+    def _ticker_frame(self, symbol: str, now_ns: int) -> str | None:
+        if self.ticker_source is not None:
+            return self.ticker_source(symbol, now_ns)
         bids, asks = self.engine.book(symbol, 1)
         mid = (bids[0][0] + asks[0][0]) / 2 if bids and asks else None
         return frames.ticker(
@@ -833,7 +846,9 @@ class ExchangeServer:
         for symbol in self.symbols:
             topic = frames.market_topic("ticker", symbol)
             if topic in self._topics:
-                self._fan_out(topic, self._ticker_frame(symbol, now_ns))
+                ticker = self._ticker_frame(symbol, now_ns)
+                if ticker is not None:
+                    self._fan_out(topic, ticker)
 
     def _snapshot_frame(
         self,
@@ -850,12 +865,13 @@ class ExchangeServer:
             bids, asks = bids[: sub.nlevels], asks[: sub.nlevels]
         return frames.book("l2Snapshot", sub.symbol, bids, asks, timestamp=now_ns)
 
-    def publish_snapshots(self) -> None:
-        """One l2Snapshot per symbol and distinct (nlevels, aggregation) among its subscribers."""
+    def publish_snapshots(self, symbols: Iterable[str] | None = None) -> None:
+        """One l2Snapshot per symbol (all, or ``symbols``) and distinct (nlevels, aggregation)
+        among its subscribers."""
         if self._market_muted():
             return
         now_ns = time.time_ns()
-        for symbol in self.symbols:
+        for symbol in self.symbols if symbols is None else symbols:
             subscribers = self._topics.get(frames.market_topic("l2Snapshot", symbol))
             if not subscribers:
                 continue

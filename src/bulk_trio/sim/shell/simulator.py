@@ -14,6 +14,7 @@ from __future__ import annotations
 import ipaddress
 import logging
 import math
+import os
 import time
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
@@ -26,6 +27,8 @@ from ..engine import Engine
 from ..events import EngineEvent, Submission
 from ..faults import FaultState
 from ..feed import FeedSettings, MarketFeed, start_prices
+from ..replay import ReplayFeed
+from .replayer import Replayer, check_speed, open_recording
 from .server import MAX_REQUEST_CHARS, MAX_SUBSCRIPTIONS, ExchangeServer, SimStats
 
 __all__ = ["FeedSettings", "SimStats", "Simulator", "open_simulator"]
@@ -56,6 +59,7 @@ class Simulator:
         port: int,
         network: str,
         nursery: trio.Nursery,
+        replayer: Replayer | None = None,
     ) -> None:
         self.engine = engine
         """The sans-IO engine: read its state (``book``, ``account_view``, ``order``, ...) in
@@ -74,6 +78,8 @@ class Simulator:
         self._nursery = nursery
         self._listen_scope = trio.CancelScope()
         self._listen_done = trio.Event()
+        self.replayer = replayer
+        """The replay of a recording (``open_simulator(replay=...)``), else None."""
 
     def __repr__(self) -> str:
         return f"<Simulator {self.url} {self.network} {', '.join(self.symbols)}>"
@@ -150,6 +156,34 @@ class Simulator:
         """Send one round of tickers and l2Snapshots now, as the periodic timers do."""
         self._server.publish_tickers()
         self._server.publish_snapshots()
+
+    # -- replay ------------------------------------------------------------------------------
+
+    def start_replay(self) -> None:
+        """Start the replay of a simulator opened with ``replay=`` and ``feed=False`` (with
+        ``feed=True`` it starts by itself). Starting it again does nothing."""
+        self._require_replay().started.set()
+
+    async def wait_replay_finished(self) -> None:
+        """Return once the whole recording has been replayed."""
+        await self._require_replay().finished.wait()
+
+    def _require_replay(self) -> Replayer:
+        if self.replayer is None:
+            raise RuntimeError("this simulator is not replaying a recording (see replay=)")
+        return self.replayer
+
+    async def _run_replay(
+        self, replayer: Replayer, ticker_interval: float | None, snapshot_interval: float | None
+    ) -> None:
+        """Replay, then keep the market alive as the recording left it: its last tickers and
+        the book on the usual timers."""
+        await replayer.run()
+        async with trio.open_nursery() as nursery:
+            if ticker_interval is not None:
+                nursery.start_soon(self._every, ticker_interval, self._server.publish_tickers)
+            if snapshot_interval is not None:
+                nursery.start_soon(self._every, snapshot_interval, self._server.publish_snapshots)
 
     # -- fault injection --------------------------------------------------------------------
 
@@ -292,7 +326,7 @@ async def open_simulator(
     host: str = "127.0.0.1",
     port: int = 0,
     network: str = "testnet",
-    symbols: Sequence[str] = DEFAULT_SYMBOLS,
+    symbols: Sequence[str] | None = None,
     seed: int | None = None,
     allow_legacy_signatures: bool = False,
     fund: Mapping[str, float] | None = None,
@@ -313,12 +347,15 @@ async def open_simulator(
     candle_history: int = 300,
     faucet_amount: float = 100_000.0,
     default_leverage: float = 5.0,
+    replay: str | os.PathLike[str] | None = None,
+    speed: float = 1.0,
 ) -> AsyncIterator[Simulator]:
     """Run a simulated BULK exchange on ``ws://host:port`` for the duration of the block.
 
     * ``network`` is the signature domain accepted (``mainnet``/``testnet``/``devnet``);
       ``allow_legacy_signatures`` also accepts the domain-less form (docs/protocol.md decision 1).
-    * ``symbols`` are the markets; ``prices`` their starting prices (defaults: BTC 100k,
+    * ``symbols`` are the markets (default: BTC-USD, ETH-USD, SOL-USD, or a replay's symbols);
+      ``prices`` their starting prices (defaults: BTC 100k,
       ETH 3.5k, SOL 150, others 100). ``seed`` makes the price path reproducible.
     * ``fund`` credits accounts before the first client connects: ``{pubkey: amount}``.
     * ``feed=False`` keeps the market still until :meth:`Simulator.step_feed`; the market maker
@@ -330,9 +367,26 @@ async def open_simulator(
     * ``ping_interval`` (None: off) / ``ping_timeout``: the server's WebSocket keepalive;
       ``handshake_timeout``: how long a new TCP connection may take to complete its handshake.
 
+    * ``replay``: a file written by ``open_recorder`` / ``bulk-trio record`` becomes the market
+      instead of the synthetic feed (docs/guides/replay.md): its books, trades and tickers,
+      with the recorded spacing divided by ``speed`` (``math.inf``: as fast as possible). Clients'
+      orders match against the replayed book. It starts at once, or with ``feed=False`` on
+      :meth:`Simulator.start_replay`; after its end the market stands still.
+
     Bad arguments raise ValueError, and a port that cannot be bound OSError, before anything runs.
     """
     host = _loopback_host(host)
+    recording = None
+    if replay is not None:
+        check_speed(speed)
+        recording = open_recording(os.fspath(replay))
+        if symbols is None:
+            symbols = recording[0].symbols
+            if not symbols:
+                recording[1].close()
+                raise ValueError(f"{os.fspath(replay)} names no symbols: pass symbols=")
+    if symbols is None:
+        symbols = DEFAULT_SYMBOLS
     if network not in NETWORKS:
         raise ValueError(f"network must be one of {', '.join(NETWORKS)}, got {network!r}")
     if isinstance(symbols, str) or not symbols:
@@ -366,8 +420,8 @@ async def open_simulator(
         seed=seed,
         prices=starting,
         settings=feed_settings,
-        market_maker=market_maker,
-        takers=takers,
+        market_maker=market_maker and recording is None,
+        takers=takers and recording is None,
         step_seconds=feed_interval,
     )
     faults = FaultState()
@@ -387,6 +441,21 @@ async def open_simulator(
     server.volatility = {symbol: market.volatility(symbol) for symbol in engine.symbols}
     now_ns = time.time_ns()
     market.open(now_ns)
+    replayer = None
+    if recording is not None:
+        replay_feed = ReplayFeed(engine)
+        replay_feed.open(now_ns)
+        server.ticker_source = replay_feed.last_ticker
+        header, file = recording
+        replayer = Replayer(
+            os.fspath(replay or ""),
+            header,
+            file,
+            feed=replay_feed,
+            server=server,
+            faults=faults,
+            speed=speed,
+        )
     for pubkey, amount in (fund or {}).items():
         engine.fund(pubkey, amount, now_ns=now_ns)
     listeners = await trio.open_tcp_listeners(port, host=host)
@@ -402,14 +471,21 @@ async def open_simulator(
                 port=bound_port,
                 network=network,
                 nursery=nursery,
+                replayer=replayer,
             )
             await nursery.start(sim._listen, listeners)
             nursery.start_soon(server.run_delayed_replies)
-            if feed:
+            if replayer is not None:
+                # The recording is the market: no synthetic feed, and tickers and snapshots come
+                # at the recorded moments until it ends.
+                nursery.start_soon(sim._run_replay, replayer, ticker_interval, snapshot_interval)
+                if feed:
+                    replayer.started.set()
+            if feed and replayer is None:
                 nursery.start_soon(sim._every, feed_interval, sim._feed_tick)
-            if ticker_interval is not None:
+            if ticker_interval is not None and replayer is None:
                 nursery.start_soon(sim._every, ticker_interval, server.publish_tickers)
-            if snapshot_interval is not None:
+            if snapshot_interval is not None and replayer is None:
                 nursery.start_soon(sim._every, snapshot_interval, server.publish_snapshots)
             log.info("simulator: listening on %s (%s)", sim.url, network)
             yield sim

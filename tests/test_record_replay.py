@@ -1,0 +1,168 @@
+"""Record a market from the simulator, replay it into another one: over real sockets, end to end.
+
+What a user relies on: a client watching the replay sees the ticker, book and trade sequence the
+recording client saw, and orders placed against the replay fill against the replayed book.
+"""
+
+from __future__ import annotations
+
+import gzip
+import math
+from pathlib import Path
+from typing import Any
+
+import attrs
+import pytest
+import trio
+
+from bulk_trio import (
+    L2Snapshot,
+    Side,
+    Ticker,
+    Topic,
+    Trade,
+    TransactionSigner,
+    open_bulk_client,
+    open_recorder,
+)
+from bulk_trio.recording import RecordedFrame, decode_frame, decode_header
+from bulk_trio.shell.client import BulkClient
+from bulk_trio.sim import open_simulator
+
+SYMBOL = "BTC-USD"
+STEPS = 25
+QUIET = {"ticker_interval": None, "snapshot_interval": None}
+
+
+@attrs.define
+class Seen:
+    """What a client's event channels delivered, in order, without the times."""
+
+    tickers: list[Ticker] = attrs.field(factory=list)
+    books: list[tuple[tuple[tuple[float, float], ...], ...]] = attrs.field(factory=list)
+    trades: list[tuple[float, float, Side]] = attrs.field(factory=list)
+
+
+async def _collect(client: BulkClient, seen: Seen, *, task_status: Any) -> None:
+    async with (
+        client.events(Topic.TICKER) as tickers,
+        client.events(Topic.L2SNAPSHOT) as books,
+        client.events(Topic.TRADES) as trades,
+        trio.open_nursery() as nursery,
+    ):
+
+        async def follow_tickers() -> None:
+            async for ticker in tickers:
+                seen.tickers.append(attrs.evolve(ticker, timestamp=0))
+
+        async def follow_books() -> None:
+            async for book in books:
+                assert isinstance(book, L2Snapshot)
+                seen.books.append(
+                    tuple(tuple((lv.price, lv.size) for lv in side) for side in (book.bids, book.asks))
+                )
+
+        async def follow_trades() -> None:
+            async for batch in trades:
+                seen.trades += [(t.price, t.size, t.side) for t in batch if isinstance(t, Trade)]
+
+        nursery.start_soon(follow_tickers)
+        nursery.start_soon(follow_books)
+        nursery.start_soon(follow_trades)
+        task_status.started()
+
+
+async def _settle(client: BulkClient) -> None:
+    """A round trip: its answer comes after every frame the server queued before it."""
+    await client.subscribe_trades(SYMBOL)
+    await trio.sleep(0.05)  # let the event channels hand the last items to their readers
+
+
+async def _record(path: Path, seen: Seen) -> int:
+    async with (
+        open_simulator(symbols=[SYMBOL], seed=11, feed=False, **QUIET) as sim,
+        open_bulk_client(sim.url, symbols=[]) as client,
+        trio.open_nursery() as nursery,
+    ):
+        await nursery.start(_collect, client, seen)
+        async with open_recorder(client, path, symbols=[SYMBOL]) as recorder:
+            for _ in range(STEPS):
+                sim.step_feed()
+                sim.publish_market_data()
+            await _settle(client)
+        nursery.cancel_scope.cancel()
+        return recorder.frames
+
+
+async def test_a_replay_shows_a_client_the_recorded_tickers_books_and_trades(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "btc.rec.gz"
+    recorded = Seen()
+    with trio.fail_after(30):
+        frames = await _record(path, recorded)
+    assert len(recorded.tickers) > STEPS and len(recorded.books) > STEPS and recorded.trades
+    lines = gzip.decompress(path.read_bytes()).splitlines(keepends=True)
+    header = decode_header(lines[0])
+    assert header.symbols == (SYMBOL,) and header.url.startswith("ws://127.0.0.1:")
+    assert len(lines) == frames + 1
+    assert all(isinstance(decode_frame(line, n), RecordedFrame) for n, line in enumerate(lines[1:], start=2))
+
+    replayed = Seen()
+    with trio.fail_after(30):
+        async with (
+            open_simulator(replay=path, speed=math.inf, feed=False, **QUIET) as sim,
+            open_bulk_client(sim.url, symbols=[]) as client,
+            trio.open_nursery() as nursery,
+        ):
+            assert sim.symbols == (SYMBOL,)
+            await nursery.start(_collect, client, replayed)
+            await client.subscribe_ticker(SYMBOL)
+            await client.subscribe_trades(SYMBOL)
+            await client.subscribe_orderbook_snapshot(SYMBOL)
+            await client.subscribe_orderbook_delta(SYMBOL)
+            await _settle(client)
+            # Before the replay starts the book is empty: that is the subscription's first frame.
+            assert replayed.books == [((), ())] and replayed.tickers == []
+            replayed.books.clear()
+            sim.start_replay()
+            await sim.wait_replay_finished()
+            await _settle(client)
+            book = client.get_book(SYMBOL)
+            assert book is not None
+            final = (
+                [(lv.price, lv.size) for lv in book.levels(Side.BUY)],
+                [(lv.price, lv.size) for lv in book.levels(Side.SELL)],
+            )
+            nursery.cancel_scope.cancel()
+
+    assert replayed.tickers == recorded.tickers
+    assert replayed.books == recorded.books
+    assert replayed.trades == recorded.trades
+    # The l2Delta stream built the same book as the recording's last snapshot.
+    last_bids, last_asks = recorded.books[-1]
+    assert final == (list(last_bids), list(last_asks))
+
+
+async def test_orders_against_a_replay_fill_against_the_replayed_book(tmp_path: Path) -> None:
+    path = tmp_path / "btc.rec.gz"
+    with trio.fail_after(30):
+        await _record(path, Seen())
+    signer = TransactionSigner.generate_account(domain="testnet")
+    with trio.fail_after(30):
+        async with open_simulator(
+            replay=path, speed=math.inf, fund={signer.public_key: 1_000_000.0}, **QUIET
+        ) as sim:
+            await sim.wait_replay_finished()
+            (best_bid, *_), (best_ask, *_) = (side[0] for side in sim.engine.book(SYMBOL))
+            async with open_bulk_client(sim.url, symbols=[SYMBOL], signer=signer) as client:
+                bought = await client.place_market_order(SYMBOL, "buy", 0.01)
+                assert bought.status.value == "filled"
+                assert bought.meta["avgPx"] == pytest.approx(best_ask)
+                resting = await client.place_limit_order(SYMBOL, "sell", best_ask + 50_000, 0.01)
+                assert resting.status.value == "resting"
+                await _settle(client)
+                position = client.positions[SYMBOL]
+                assert position.size == pytest.approx(0.01)
+                assert position.entry_price == pytest.approx(best_ask)
+    assert best_bid < best_ask
