@@ -31,7 +31,6 @@ from bulk_trio.sim import open_simulator
 
 SYMBOL = "BTC-USD"
 STEPS = 25
-QUIET = {"ticker_interval": None, "snapshot_interval": None}
 
 
 @attrs.define
@@ -58,9 +57,8 @@ async def _collect(client: BulkClient, seen: Seen, *, task_status: Any) -> None:
         async def follow_books() -> None:
             async for book in books:
                 assert isinstance(book, L2Snapshot)
-                seen.books.append(
-                    tuple(tuple((lv.price, lv.size) for lv in side) for side in (book.bids, book.asks))
-                )
+                sides = (book.bids, book.asks)
+                seen.books.append(tuple(tuple((lv.price, lv.size) for lv in s) for s in sides))
 
         async def follow_trades() -> None:
             async for batch in trades:
@@ -80,7 +78,9 @@ async def _settle(client: BulkClient) -> None:
 
 async def _record(path: Path, seen: Seen) -> int:
     async with (
-        open_simulator(symbols=[SYMBOL], seed=11, feed=False, **QUIET) as sim,
+        open_simulator(
+            symbols=[SYMBOL], seed=11, feed=False, ticker_interval=None, snapshot_interval=None
+        ) as sim,
         open_bulk_client(sim.url, symbols=[]) as client,
         trio.open_nursery() as nursery,
     ):
@@ -106,12 +106,19 @@ async def test_a_replay_shows_a_client_the_recorded_tickers_books_and_trades(
     header = decode_header(lines[0])
     assert header.symbols == (SYMBOL,) and header.url.startswith("ws://127.0.0.1:")
     assert len(lines) == frames + 1
-    assert all(isinstance(decode_frame(line, n), RecordedFrame) for n, line in enumerate(lines[1:], start=2))
+    records = [decode_frame(line, n) for n, line in enumerate(lines[1:], start=2)]
+    assert all(isinstance(record, RecordedFrame) for record in records)
 
     replayed = Seen()
     with trio.fail_after(30):
         async with (
-            open_simulator(replay=path, speed=math.inf, feed=False, **QUIET) as sim,
+            open_simulator(
+                replay=path,
+                speed=math.inf,
+                feed=False,
+                ticker_interval=None,
+                snapshot_interval=None,
+            ) as sim,
             open_bulk_client(sim.url, symbols=[]) as client,
             trio.open_nursery() as nursery,
         ):
@@ -151,7 +158,11 @@ async def test_orders_against_a_replay_fill_against_the_replayed_book(tmp_path: 
     signer = TransactionSigner.generate_account(domain="testnet")
     with trio.fail_after(30):
         async with open_simulator(
-            replay=path, speed=math.inf, fund={signer.public_key: 1_000_000.0}, **QUIET
+            replay=path,
+            speed=math.inf,
+            fund={signer.public_key: 1_000_000.0},
+            ticker_interval=None,
+            snapshot_interval=None,
         ) as sim:
             await sim.wait_replay_finished()
             (best_bid, *_), (best_ask, *_) = (side[0] for side in sim.engine.book(SYMBOL))

@@ -16,7 +16,6 @@ import os
 import time
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
-from typing import IO
 
 import trio
 
@@ -39,7 +38,7 @@ def _version() -> str:
 class Recorder:
     """A running recording; get one from :func:`open_recorder`."""
 
-    def __init__(self, path: str, header: RecordingHeader, file: IO[bytes]) -> None:
+    def __init__(self, path: str, header: RecordingHeader, file: gzip.GzipFile) -> None:
         self.path = path
         self.header = header
         self.frames = 0
@@ -100,15 +99,15 @@ class Recorder:
 def _header_symbols(client: BulkClient) -> tuple[str, ...]:
     """The symbols of the client's market-data subscriptions, in subscription order."""
     symbols: dict[str, None] = {}
-    for subscription in client.subscriptions():
+    for subscription in client.subscriptions:
         symbol = subscription.to_wire().get("symbol")
         if isinstance(symbol, str):
             symbols[symbol] = None
     return tuple(symbols)
 
 
-def _open_file(path: str, header: bytes) -> IO[bytes]:
-    file = gzip.open(path, "wb", compresslevel=COMPRESS_LEVEL)
+def _open_file(path: str, header: bytes) -> gzip.GzipFile:
+    file = gzip.open(path, "wb", compresslevel=COMPRESS_LEVEL)  # noqa: SIM115 - the Recorder closes it
     try:
         file.write(header)
         file.flush()
@@ -140,7 +139,9 @@ async def open_recorder(
     if isinstance(symbols, str):
         raise ValueError("symbols must be a list of symbols, not one string")
     if not (flush_interval > 0):
-        raise ValueError(f"flush_interval must be a positive number of seconds, not {flush_interval!r}")
+        raise ValueError(
+            f"flush_interval must be a positive number of seconds, got {flush_interval!r}"
+        )
     path = os.fspath(path)
     header = RecordingHeader(
         url=client.url,

@@ -12,7 +12,6 @@ import logging
 import math
 import time
 import zlib
-from typing import IO
 
 import trio
 
@@ -32,10 +31,10 @@ _READ_ERRORS = (OSError, EOFError, zlib.error)
 """What a damaged gzip stream raises (BadGzipFile is an OSError; a cut-off one an EOFError)."""
 
 
-def open_recording(path: str) -> tuple[RecordingHeader, IO[bytes]]:
+def open_recording(path: str) -> tuple[RecordingHeader, gzip.GzipFile]:
     """Open a recording and read its header; RecordingError (a ValueError) says what is wrong."""
     try:
-        file = gzip.open(path, "rb")
+        file = gzip.open(path, "rb")  # noqa: SIM115 - the Replayer closes it
     except OSError as exc:
         raise RecordingError(f"cannot read recording {path}: {exc.strerror or exc}") from None
     try:
@@ -65,7 +64,7 @@ class Replayer:
         self,
         path: str,
         header: RecordingHeader,
-        file: IO[bytes],
+        file: gzip.GzipFile,
         *,
         feed: ReplayFeed,
         server: ExchangeServer,
@@ -136,7 +135,8 @@ class Replayer:
         """While the feed is paused or silenced, wait; returns for how long (so that the
         recorded spacing resumes from here instead of catching up in a burst)."""
         began = trio.current_time()
-        while self._faults.feed_paused or self._faults.silence.active(trio.current_time()):
+        # pause_feed() flips a plain flag (sim/faults.py): a slow poll is all it needs.
+        while self._faults.feed_paused or self._faults.silence.active(trio.current_time()):  # noqa: ASYNC110
             await trio.sleep(PAUSE_POLL)
         return trio.current_time() - began
 
