@@ -16,7 +16,7 @@ import signal
 import sys
 import traceback
 from collections.abc import Callable, Sequence
-from typing import NoReturn
+from typing import TYPE_CHECKING, NoReturn
 
 import trio
 
@@ -24,6 +24,7 @@ from ..protocol.keys import decode_32
 from .demo import run_demo
 from .endpoint import NETWORK_HELP, NETWORKS
 from .keys import KEY_ENV, run_keygen
+from .record import run_record
 from .runtime import (
     EXIT_FAILURE,
     EXIT_INTERRUPTED,
@@ -39,6 +40,9 @@ from .runtime import (
 )
 from .trade import run_account, run_cancel, run_cancel_all, run_order
 from .watch import run_watch
+
+if TYPE_CHECKING:
+    from ..sim import Simulator
 
 __all__ = ["EXIT_FAILURE", "EXIT_OK", "EXIT_USAGE", "UsageError", "build_parser", "main"]
 
@@ -112,8 +116,8 @@ def _add_sim(commands: argparse._SubParsersAction[_Parser]) -> None:
     parser.add_argument(
         "--symbols",
         type=_symbols,
-        default=["BTC-USD", "ETH-USD", "SOL-USD"],
-        help="comma-separated markets (default: BTC-USD,ETH-USD,SOL-USD)",
+        default=None,
+        help="comma-separated markets (default: BTC-USD,ETH-USD,SOL-USD, or the replay's)",
     )
     parser.add_argument(
         "--fund",
@@ -129,29 +133,78 @@ def _add_sim(commands: argparse._SubParsersAction[_Parser]) -> None:
         help="also accept signatures without the domain byte (old official SDK)",
     )
     parser.add_argument("--seed", type=int, default=None, help="make the price path reproducible")
+    _add_replay_options(parser)
     parser.set_defaults(run=_run_sim)
+
+
+def _add_replay_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--replay",
+        metavar="FILE",
+        default=None,
+        help="replay a recording (bulk-trio record) as the market instead of the synthetic one; "
+        "it starts when the first client connects",
+    )
+    parser.add_argument(
+        "--speed",
+        type=_speed,
+        default=1.0,
+        help="replay speed: 2 plays twice as fast, inf as fast as possible (default: 1)",
+    )
+
+
+def _speed(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"speed must be a number, got {text!r}") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"speed must be above 0 (or inf), got {text!r}")
+    return value
+
+
+async def _start_replay_on_first_connection(sim: Simulator) -> None:
+    await sim.wait_for_connections(1)
+    sim.start_replay()
+    await sim.wait_replay_finished()
+    print("bulk-trio simulator: the replay has ended; the market stands still", flush=True)
 
 
 async def _serve_sim(args: argparse.Namespace) -> None:
     from ..sim import open_simulator
 
+    replaying = args.replay is not None
     with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
-        async with open_simulator(
-            host=SIM_HOST,
-            port=args.port,
-            network=args.network,
-            symbols=args.symbols,
-            seed=args.seed,
-            allow_legacy_signatures=args.allow_legacy_signatures,
-            fund=dict(args.fund),
-        ) as sim:
+        async with (
+            open_simulator(
+                host=SIM_HOST,
+                port=args.port,
+                network=args.network,
+                symbols=args.symbols,
+                seed=args.seed,
+                allow_legacy_signatures=args.allow_legacy_signatures,
+                fund=dict(args.fund),
+                replay=args.replay,
+                speed=args.speed,
+                feed=not replaying,
+            ) as sim,
+            trio.open_nursery() as nursery,
+        ):
             print(
                 f"bulk-trio simulator listening on {sim.url} "
                 f"({sim.network}; {', '.join(sim.symbols)}) - Ctrl-C to stop",
                 flush=True,
             )
+            if replaying:
+                print(
+                    f"bulk-trio simulator: replaying {args.replay} at speed {args.speed:g} "
+                    "from the first connection",
+                    flush=True,
+                )
+                nursery.start_soon(_start_replay_on_first_connection, sim)
             async for _ in signals:
                 break
+            nursery.cancel_scope.cancel()
     print("bulk-trio simulator stopped", file=sys.stderr, flush=True)
 
 
@@ -281,6 +334,37 @@ def _add_watch(commands: argparse._SubParsersAction[_Parser]) -> None:
     parser.set_defaults(run=run_watch)
 
 
+# -- record ------------------------------------------------------------------------------------
+
+
+def _add_record(commands: argparse._SubParsersAction[_Parser]) -> None:
+    parser = commands.add_parser(
+        "record",
+        help="record markets to a file that bulk-trio sim --replay plays back",
+        description="Subscribe to the tickers, trades and books (l2Delta and l2Snapshot) of each "
+        "SYMBOL and write every frame with its receive time to FILE (gzip, one line per frame: "
+        "docs/guides/replay.md), reconnecting if the connection drops. Stops after --duration "
+        "or on Ctrl-C; the file is complete either way.",
+    )
+    parser.add_argument("symbols", metavar="SYMBOL", nargs="+", help="a market, e.g. BTC-USD")
+    parser.add_argument("--out", required=True, metavar="FILE", help="the file to write")
+    parser.add_argument(
+        "--duration",
+        type=_positive("duration"),
+        default=None,
+        help="stop after this many seconds (default: run until Ctrl-C)",
+    )
+    parser.add_argument(
+        "--candles",
+        type=lambda text: [part.strip() for part in text.split(",") if part.strip()],
+        default=None,
+        metavar="INTERVALS",
+        help="also record candles of these comma-separated intervals, e.g. 1m,5m",
+    )
+    _add_endpoint_options(parser, signing=False)
+    parser.set_defaults(run=run_record)
+
+
 # -- keys and account --------------------------------------------------------------------------
 
 
@@ -377,6 +461,7 @@ def build_parser() -> argparse.ArgumentParser:
         _add_demo,
         _add_watch,
         _add_sim,
+        _add_record,
         _add_keygen,
         _add_account,
         _add_order,
