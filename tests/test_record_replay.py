@@ -177,3 +177,21 @@ async def test_orders_against_a_replay_fill_against_the_replayed_book(tmp_path: 
                 assert position.size == pytest.approx(0.01)
                 assert position.entry_price == pytest.approx(best_ask)
     assert best_bid < best_ask
+
+
+async def test_a_recording_cut_off_mid_file_replays_up_to_the_damage(tmp_path: Path) -> None:
+    whole = tmp_path / "whole.rec.gz"
+    with trio.fail_after(30):
+        frames = await _record(whole, Seen())
+    cut = tmp_path / "cut.rec.gz"
+    cut.write_bytes(whole.read_bytes()[: len(whole.read_bytes()) * 2 // 3])
+    with trio.fail_after(30):
+        async with open_simulator(
+            replay=cut, speed=math.inf, ticker_interval=None, snapshot_interval=None
+        ) as sim:
+            await sim.wait_replay_finished()
+            assert sim.replayer is not None
+            assert sim.replayer.problems >= 1  # the damage, reported, not raised
+            assert 0 < sim.replayer.feed.counts.frames < frames
+            bids, asks = sim.engine.book(SYMBOL)
+            assert bids and asks

@@ -5,6 +5,7 @@ level it touches, and bad frames are skipped."""
 from __future__ import annotations
 
 import hashlib
+import math
 
 import orjson
 import pytest
@@ -14,7 +15,7 @@ from bulk_trio.protocol.keys import b58encode
 from bulk_trio.sim import frames
 from bulk_trio.sim.engine import Engine
 from bulk_trio.sim.events import Filled, MarketStats, TradeExecuted
-from bulk_trio.sim.replay import REPLAY_ACCOUNT, ReplayFeed
+from bulk_trio.sim.replay import REPLAY_ACCOUNT, ReplayFeed, replay_offset
 
 BTC = "BTC-USD"
 NOW = 1_770_000_000_000_000_000
@@ -159,3 +160,13 @@ def test_malformed_frames_are_skipped_and_others_ignored(engine: Engine, feed: R
     assert feed.apply('{"type": "subscriptionResponse", "topics": []}', NOW).events == []
     assert book(engine) == before
     assert (feed.counts.frames, feed.counts.skipped, feed.counts.ignored) == (4, 1, 2)
+
+
+def test_the_recorded_spacing_is_divided_by_the_speed() -> None:
+    first = NOW
+    assert replay_offset(first, first + 3_000_000_000, 1.0) == 3.0
+    assert replay_offset(first, first + 3_000_000_000, 2.0) == 1.5
+    assert replay_offset(first, first + 3_000_000_000, 0.5) == 6.0
+    assert replay_offset(first, first + 3_000_000_000, math.inf) == 0.0
+    # A wall clock set back while recording never schedules a frame before the first one.
+    assert replay_offset(first, first - 1_000_000_000, 1.0) == 0.0

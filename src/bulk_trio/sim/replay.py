@@ -18,6 +18,7 @@ frame (bulk_trio.recording) and returns what the server must publish; the shell 
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Sequence
 
 import attrs
@@ -261,6 +262,16 @@ class ReplayFeed:
             if status.name in _LIVE and isinstance(order_id, str):
                 market.orders[key] = order_id
         return list(submission.events)
+
+
+def replay_offset(first_ns: int, received_ns: int, speed: float) -> float:
+    """Seconds after the replay's start at which a frame received at ``received_ns`` is due, for
+    a recording whose first frame came at ``first_ns``: the recorded spacing divided by ``speed``
+    (``math.inf``: at once). A receive time before the first (the wall clock was set back while
+    recording) counts as the first, so frames are never replayed out of order."""
+    if math.isinf(speed):
+        return 0.0
+    return max(0, received_ns - first_ns) / 1e9 / speed
 
 
 def _trades(batch: TradeBatch, now_ns: int) -> list[EngineEvent]:

@@ -9,16 +9,21 @@ from __future__ import annotations
 
 import gzip
 import logging
-import math
 import time
 import zlib
 
 import trio
 
-from ...recording import RecordedFrame, RecordingError, RecordingHeader, decode_frame, decode_header
+from ...recording import (
+    RecordedFrame,
+    RecordingError,
+    RecordingHeader,
+    decode_frame,
+    decode_header,
+)
 from .. import frames
 from ..faults import FaultState
-from ..replay import ReplayFeed, ReplayOutput
+from ..replay import ReplayFeed, ReplayOutput, replay_offset
 from .server import ExchangeServer
 
 log = logging.getLogger("bulk_trio.sim")
@@ -31,21 +36,30 @@ _READ_ERRORS = (OSError, EOFError, zlib.error)
 """What a damaged gzip stream raises (BadGzipFile is an OSError; a cut-off one an EOFError)."""
 
 
-def open_recording(path: str) -> tuple[RecordingHeader, gzip.GzipFile]:
-    """Open a recording and read its header; RecordingError (a ValueError) says what is wrong."""
+def read_header(path: str) -> RecordingHeader:
+    """The recording's header; RecordingError (a ValueError) says what is wrong with the file."""
+    file = _open(path)
     try:
-        file = gzip.open(path, "rb")  # noqa: SIM115 - the Replayer closes it
+        return _header(path, file)
+    finally:
+        file.close()
+
+
+def _open(path: str) -> gzip.GzipFile:
+    try:
+        return gzip.open(path, "rb")
     except OSError as exc:
         raise RecordingError(f"cannot read recording {path}: {exc.strerror or exc}") from None
+
+
+def _header(path: str, file: gzip.GzipFile) -> RecordingHeader:
     try:
         first = file.readline()
     except _READ_ERRORS as exc:
-        file.close()
         raise RecordingError(f"cannot read recording {path}: {exc}") from None
     try:
-        return decode_header(first), file
+        return decode_header(first)
     except RecordingError as exc:
-        file.close()
         raise RecordingError(f"{path}: {exc}") from None
 
 
@@ -63,8 +77,6 @@ class Replayer:
     def __init__(
         self,
         path: str,
-        header: RecordingHeader,
-        file: gzip.GzipFile,
         *,
         feed: ReplayFeed,
         server: ExchangeServer,
@@ -72,14 +84,13 @@ class Replayer:
         speed: float,
     ) -> None:
         self.path = path
-        self.header = header
         self.feed = feed
         self.speed = check_speed(speed)
         self.problems = 0
         """Lines of the file and frames skipped as damaged (each one logged)."""
         self.started = trio.Event()
         self.finished = trio.Event()
-        self._file = file
+        self._file: gzip.GzipFile | None = None
         self._server = server
         self._faults = faults
         self._line = 1  # the header
@@ -88,13 +99,16 @@ class Replayer:
 
     async def run(self) -> None:
         """Wait for :attr:`started`, replay the whole file, close it, set :attr:`finished`."""
+        await self.started.wait()
+        log.info("simulator: replaying %s at speed %g", self.path, self.speed)
         try:
-            await self.started.wait()
-            log.info("simulator: replaying %s at speed %g", self.path, self.speed)
             await self._replay()
+        except RecordingError as problem:  # the file changed since open_simulator read it
+            self._report(str(problem))
         finally:
-            with trio.CancelScope(shield=True):
-                await trio.to_thread.run_sync(self._file.close)
+            if self._file is not None:
+                with trio.CancelScope(shield=True):
+                    await trio.to_thread.run_sync(self._file.close)
         counts = self.feed.counts
         log.info(
             "simulator: replay of %s finished: %d frames, %d skipped",
@@ -105,6 +119,8 @@ class Replayer:
         self.finished.set()
 
     async def _replay(self) -> None:
+        self._file = await trio.to_thread.run_sync(_open, self.path)
+        await trio.to_thread.run_sync(_header, self.path, self._file)
         origin = trio.current_time()
         first_ns: int | None = None
         while True:
@@ -122,11 +138,10 @@ class Replayer:
                     continue
                 if first_ns is None:
                     first_ns = record.received_ns
-                if math.isfinite(self.speed):
-                    offset = max(0, record.received_ns - first_ns) / 1e9 / self.speed
-                    await trio.sleep_until(origin + offset)
-                else:
-                    await trio.lowlevel.checkpoint()
+                # At speed inf the due time is always now: this only lets other tasks run.
+                await trio.sleep_until(
+                    origin + replay_offset(first_ns, record.received_ns, self.speed)
+                )
                 held = await self._wait_while_held()
                 origin += held
                 self._publish(self.feed.apply(record.text, time.time_ns()))
@@ -144,7 +159,7 @@ class Replayer:
         """Up to CHUNK_LINES lines (runs in a worker thread). A damaged or cut-off gzip stream
         ends the replay there, reported; what came before it is replayed."""
         lines: list[bytes] = []
-        if self._ended:
+        if self._ended or self._file is None:
             return lines
         try:
             for _ in range(CHUNK_LINES):

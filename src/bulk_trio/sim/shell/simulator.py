@@ -28,7 +28,7 @@ from ..events import EngineEvent, Submission
 from ..faults import FaultState
 from ..feed import FeedSettings, MarketFeed, start_prices
 from ..replay import ReplayFeed
-from .replayer import Replayer, check_speed, open_recording
+from .replayer import Replayer, check_speed, read_header
 from .server import MAX_REQUEST_CHARS, MAX_SUBSCRIPTIONS, ExchangeServer, SimStats
 
 __all__ = ["FeedSettings", "SimStats", "Simulator", "open_simulator"]
@@ -376,15 +376,15 @@ async def open_simulator(
     Bad arguments raise ValueError, and a port that cannot be bound OSError, before anything runs.
     """
     host = _loopback_host(host)
-    recording = None
-    if replay is not None:
+    recording = None if replay is None else os.fspath(replay)
+    if recording is not None:
         check_speed(speed)
-        recording = open_recording(os.fspath(replay))
         if symbols is None:
-            symbols = recording[0].symbols
+            symbols = read_header(recording).symbols
             if not symbols:
-                recording[1].close()
-                raise ValueError(f"{os.fspath(replay)} names no symbols: pass symbols=")
+                raise ValueError(f"{recording} names no symbols: pass symbols=")
+        else:
+            read_header(recording)  # a file that is no recording fails here, before anything runs
     if symbols is None:
         symbols = DEFAULT_SYMBOLS
     if network not in NETWORKS:
@@ -446,11 +446,8 @@ async def open_simulator(
         replay_feed = ReplayFeed(engine)
         replay_feed.open(now_ns)
         server.ticker_source = replay_feed.last_ticker
-        header, file = recording
         replayer = Replayer(
-            os.fspath(replay or ""),
-            header,
-            file,
+            recording,
             feed=replay_feed,
             server=server,
             faults=faults,
