@@ -50,6 +50,7 @@ nitpicky = True
 nitpick_ignore_regex = [
     # The standard library, trio and the other dependencies (no intersphinx: the build is offline).
     (r"py:.*", r"(typing|collections|collections\.abc|contextlib|logging|random|types|enum)\..*"),
+    (r"py:.*", r"(os|gzip)\..*"),  # open_recorder and open_simulator(replay=) take paths
     (r"py:.*", r"(trio|trio_websocket|nacl|attrs|wsproto)(\..*)?"),
     (r"py:.*", r"(Any|Self|TypeAlias|ClassVar|Callable|Mapping|Sequence|Iterable|Iterator)"),
     (r"py:.*", r"(AsyncIterator|AbstractAsyncContextManager|MappingProxyType|Random|Logger)"),

@@ -195,3 +195,21 @@ async def test_a_recording_cut_off_mid_file_replays_up_to_the_damage(tmp_path: P
             assert 0 < sim.replayer.feed.counts.frames < frames
             bids, asks = sim.engine.book(SYMBOL)
             assert bids and asks
+
+
+async def test_bad_replay_arguments_are_refused_before_anything_runs(tmp_path: Path) -> None:
+    path = tmp_path / "btc.rec.gz"
+    with trio.fail_after(30):
+        await _record(path, Seen())
+    for speed in (0, -1.0, math.nan):
+        with pytest.raises(ValueError, match="speed must be a number > 0"):
+            async with open_simulator(replay=path, speed=speed):
+                pass  # pragma: no cover - never entered
+    notes = tmp_path / "notes.txt.gz"
+    notes.write_bytes(gzip.compress(b"shopping list\n"))
+    with pytest.raises(ValueError, match="not a bulk-trio recording"):
+        async with open_simulator(replay=notes):
+            pass  # pragma: no cover - never entered
+    with pytest.raises(ValueError, match="cannot read recording"):
+        async with open_simulator(replay=tmp_path / "missing.rec.gz"):
+            pass  # pragma: no cover - never entered

@@ -42,7 +42,7 @@ class RecordingHeader:
     bulk_trio: str
     """The bulk-trio version that wrote it."""
     version: int = FORMAT_VERSION
-    """The format version (see :data:`FORMAT_VERSION`)."""
+    """The format version; this bulk-trio reads and writes version 1."""
 
 
 @attrs.frozen
