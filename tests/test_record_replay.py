@@ -14,6 +14,7 @@ from typing import Any
 import attrs
 import pytest
 import trio
+import trio.testing
 
 from bulk_trio import (
     L2Snapshot,
@@ -25,7 +26,14 @@ from bulk_trio import (
     open_bulk_client,
     open_recorder,
 )
-from bulk_trio.recording import RecordedFrame, decode_frame, decode_header
+from bulk_trio.recording import (
+    RecordedFrame,
+    RecordingHeader,
+    decode_frame,
+    decode_header,
+    encode_frame,
+    encode_header,
+)
 from bulk_trio.shell.client import BulkClient
 from bulk_trio.sim import open_simulator
 
@@ -213,3 +221,58 @@ async def test_bad_replay_arguments_are_refused_before_anything_runs(tmp_path: P
     with pytest.raises(ValueError, match="cannot read recording"):
         async with open_simulator(replay=tmp_path / "missing.rec.gz"):
             pass  # pragma: no cover - never entered
+
+
+@pytest.fixture
+def autojump_clock() -> trio.testing.MockClock:
+    return trio.testing.MockClock(autojump_threshold=0)
+
+
+def _hand_made_recording(path: Path) -> None:
+    """A book at t0, tickers at t0 + 1 s and t0 + 2 s, a delta at t0 + 3 s."""
+    t0 = 1_770_000_000_000_000_000
+    second = 1_000_000_000
+    ticker = '{"type":"ticker","topic":"ticker.BTC-USD","data":{"ticker":{"symbol":"BTC-USD",'
+    ticker += '"markPrice":%s,"lastPrice":%s,"oraclePrice":%s,"timestamp":1}}}'
+    book = '{"type":"l2Delta","topic":"l2Delta.BTC-USD","data":{"book":{"updateType":"%s",'
+    book += '"symbol":"BTC-USD","timestamp":1,"levels":[%s,%s]}}}'
+    header = RecordingHeader("ws://127.0.0.1:1", (SYMBOL,), t0, "test")
+    path.write_bytes(
+        gzip.compress(
+            encode_header(header)
+            + encode_frame(
+                t0, book % ("snapshot", '[{"px":100,"sz":1,"n":1}]', '[{"px":102,"sz":1,"n":1}]')
+            )
+            + encode_frame(t0 + second, ticker % (101.0, 101.0, 101.0))
+            + encode_frame(t0 + 2 * second, ticker % (102.0, 102.0, 102.0))
+            + encode_frame(t0 + 3 * second, book % ("delta", '[{"px":100,"sz":0,"n":0}]', "[]"))
+        )
+    )
+
+
+async def test_the_replay_keeps_the_spacing_divided_by_speed_and_holds_while_paused(
+    tmp_path: Path, autojump_clock: trio.testing.MockClock
+) -> None:
+    path = tmp_path / "hand.rec.gz"
+    _hand_made_recording(path)
+    with trio.fail_after(60):
+        async with open_simulator(
+            replay=path, speed=2.0, feed=False, ticker_interval=None, snapshot_interval=None
+        ) as sim:
+            replayer = sim.replayer
+            assert replayer is not None
+            sim.pause_feed()
+            sim.start_replay()
+            await trio.sleep(10)
+            assert replayer.feed.counts.frames == 0  # held while paused
+            sim.resume_feed()
+            resumed = trio.current_time()
+            # Frames are due 0, 0.5, 1.0 and 1.5 s after the replay goes on (speed 2), which
+            # notices the resume within one PAUSE_POLL (0.05 s).
+            seen = []
+            for check in (0.25, 0.75, 1.25, 1.75):
+                await trio.sleep_until(resumed + check)
+                seen.append((replayer.feed.counts.frames, sim.engine.market(SYMBOL).mark_price))
+            assert seen == [(1, 101.0), (2, 101.0), (3, 102.0), (4, 102.0)]
+            await sim.wait_replay_finished()
+            assert sim.engine.book(SYMBOL) == ([], [(102.0, 1.0, 1)])

@@ -90,25 +90,30 @@ class Replayer:
         """Lines of the file and frames skipped as damaged (each one logged)."""
         self.started = trio.Event()
         self.finished = trio.Event()
-        self._file: gzip.GzipFile | None = None
         self._server = server
         self._faults = faults
         self._line = 1  # the header
         self._ended = False
         self._damage: str | None = None
+        # The header and the first lines are read here, before the replay runs: a bad file
+        # fails open_simulator, and a short recording needs no worker thread at all.
+        self._file = _open(path)
+        try:
+            _header(path, self._file)
+            self._first_lines = self._read_chunk()
+        except BaseException:
+            self._file.close()
+            raise
 
     async def run(self) -> None:
         """Wait for :attr:`started`, replay the whole file, close it, set :attr:`finished`."""
-        await self.started.wait()
-        log.info("simulator: replaying %s at speed %g", self.path, self.speed)
         try:
-            await self._replay()
-        except RecordingError as problem:  # the file changed since open_simulator read it
-            self._report(str(problem))
+            await self.started.wait()
+            log.info("simulator: replaying %s at speed %g", self.path, self.speed)
+            self._report_damage()  # found while reading ahead; the replay goes up to it
+            await self._replay(self._first_lines)
         finally:
-            if self._file is not None:
-                with trio.CancelScope(shield=True):
-                    await trio.to_thread.run_sync(self._file.close)
+            self._file.close()  # a file opened for reading: nothing to flush
         counts = self.feed.counts
         log.info(
             "simulator: replay of %s finished: %d frames, %d skipped",
@@ -118,18 +123,22 @@ class Replayer:
         )
         self.finished.set()
 
-    async def _replay(self) -> None:
-        self._file = await trio.to_thread.run_sync(_open, self.path)
-        await trio.to_thread.run_sync(_header, self.path, self._file)
+    async def _read(self) -> list[bytes]:
+        if self._ended:  # no trip to a thread for nothing
+            return []
+        lines = await trio.to_thread.run_sync(self._read_chunk)
+        self._report_damage()
+        return lines
+
+    def _report_damage(self) -> None:
+        if self._damage is not None:
+            self._report(self._damage)
+            self._damage = None
+
+    async def _replay(self, lines: list[bytes]) -> None:
         origin = trio.current_time()
         first_ns: int | None = None
-        while True:
-            lines = await trio.to_thread.run_sync(self._read_chunk)
-            if self._damage is not None:
-                self._report(self._damage)
-                self._damage = None
-            if not lines:
-                return
+        while lines:
             for line in lines:
                 self._line += 1
                 record = decode_frame(line, self._line)
@@ -142,9 +151,9 @@ class Replayer:
                 await trio.sleep_until(
                     origin + replay_offset(first_ns, record.received_ns, self.speed)
                 )
-                held = await self._wait_while_held()
-                origin += held
+                origin += await self._wait_while_held()
                 self._publish(self.feed.apply(record.text, time.time_ns()))
+            lines = await self._read()
 
     async def _wait_while_held(self) -> float:
         """While the feed is paused or silenced, wait; returns for how long (so that the
@@ -159,7 +168,7 @@ class Replayer:
         """Up to CHUNK_LINES lines (runs in a worker thread). A damaged or cut-off gzip stream
         ends the replay there, reported; what came before it is replayed."""
         lines: list[bytes] = []
-        if self._ended or self._file is None:
+        if self._ended:
             return lines
         try:
             for _ in range(CHUNK_LINES):

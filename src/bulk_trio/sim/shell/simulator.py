@@ -446,13 +446,7 @@ async def open_simulator(
         replay_feed = ReplayFeed(engine)
         replay_feed.open(now_ns)
         server.ticker_source = replay_feed.last_ticker
-        replayer = Replayer(
-            recording,
-            feed=replay_feed,
-            server=server,
-            faults=faults,
-            speed=speed,
-        )
+        replayer = Replayer(recording, feed=replay_feed, server=server, faults=faults, speed=speed)
     for pubkey, amount in (fund or {}).items():
         engine.fund(pubkey, amount, now_ns=now_ns)
     listeners = await trio.open_tcp_listeners(port, host=host)
