@@ -139,3 +139,14 @@ async def test_sim_replays_a_recording_to_the_first_client(tmp_path: Path) -> No
             if process.returncode is None:
                 process.kill()
                 await process.wait()
+
+
+async def test_an_unwritable_file_is_one_line_and_a_failure_status(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "no such directory" / "btc.rec.gz"
+    with trio.fail_after(TIMEOUT):
+        async with open_simulator(seed=2, symbols=["BTC-USD"]) as sim:
+            assert await cli("record", "BTC-USD", "--url", sim.url, "--out", str(out)) == 1
+    lines = capsys.readouterr().err.splitlines()
+    assert lines == [f"bulk-trio record: cannot write {out}: No such file or directory"]

@@ -276,3 +276,27 @@ async def test_the_replay_keeps_the_spacing_divided_by_speed_and_holds_while_pau
             assert seen == [(1, 101.0), (2, 101.0), (3, 102.0), (4, 102.0)]
             await sim.wait_replay_finished()
             assert sim.engine.book(SYMBOL) == ([], [(102.0, 1.0, 1)])
+
+
+async def test_without_symbols_the_recorder_records_the_clients_own_subscriptions(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "own.rec.gz"
+    with trio.fail_after(30):
+        async with (
+            open_simulator(symbols=[SYMBOL, "ETH-USD"], seed=3, feed=False) as sim,
+            open_bulk_client(sim.url, symbols=["ETH-USD"]) as client,
+        ):
+            async with open_recorder(client, path) as recorder:
+                sim.publish_market_data()
+                await _settle(client)
+            assert recorder.header.symbols == ("ETH-USD",)
+    lines = gzip.decompress(path.read_bytes()).splitlines(keepends=True)
+    assert decode_header(lines[0]).symbols == ("ETH-USD",)
+    texts = [
+        r.text
+        for n, l in enumerate(lines[1:], 2)
+        if isinstance(r := decode_frame(l, n), RecordedFrame)
+    ]
+    assert any(text.startswith('{"type":"ticker","topic":"ticker.ETH-USD"') for text in texts)
+    assert not any("l2Delta" in text for text in texts)  # nothing subscribed on its behalf

@@ -18,7 +18,7 @@ import trio
 from ..shell.recorder import Recorder, open_recorder
 from .connect import market_symbol, open_command_client
 from .endpoint import Endpoint, resolve_endpoint
-from .runtime import EXIT_OK, UsageError, run_interruptible
+from .runtime import EXIT_OK, CommandFailed, UsageError, run_interruptible
 
 
 @attrs.frozen
@@ -46,6 +46,8 @@ def run_record(args: argparse.Namespace) -> int:
     recorders: list[Recorder] = []
     try:
         run_interruptible(lambda: _record(options, recorders))
+    except OSError as problem:  # the file: network failures arrive as ConnectError
+        raise CommandFailed(f"cannot write {out}: {problem.strerror or problem}") from None
     finally:
         for recorder in recorders:
             print(f"bulk-trio record: {recorder.frames} frames in {recorder.path}", file=sys.stderr)
