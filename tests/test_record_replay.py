@@ -293,10 +293,7 @@ async def test_without_symbols_the_recorder_records_the_clients_own_subscription
             assert recorder.header.symbols == ("ETH-USD",)
     lines = gzip.decompress(path.read_bytes()).splitlines(keepends=True)
     assert decode_header(lines[0]).symbols == ("ETH-USD",)
-    texts = [
-        r.text
-        for n, l in enumerate(lines[1:], 2)
-        if isinstance(r := decode_frame(l, n), RecordedFrame)
-    ]
+    records = [decode_frame(line, number) for number, line in enumerate(lines[1:], start=2)]
+    texts = [record.text for record in records if isinstance(record, RecordedFrame)]
     assert any(text.startswith('{"type":"ticker","topic":"ticker.ETH-USD"') for text in texts)
     assert not any("l2Delta" in text for text in texts)  # nothing subscribed on its behalf
