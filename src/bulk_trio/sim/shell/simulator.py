@@ -366,7 +366,6 @@ async def open_simulator(
       ``max_request_chars`` and ``max_subscriptions`` bound what a client may send.
     * ``ping_interval`` (None: off) / ``ping_timeout``: the server's WebSocket keepalive;
       ``handshake_timeout``: how long a new TCP connection may take to complete its handshake.
-
     * ``replay``: a file written by ``open_recorder`` / ``bulk-trio record`` becomes the market
       instead of the synthetic feed (docs/guides/replay.md): its books, trades and tickers,
       with the recorded spacing divided by ``speed`` (``math.inf``: as fast as possible). Clients'
@@ -441,15 +440,22 @@ async def open_simulator(
     server.volatility = {symbol: market.volatility(symbol) for symbol in engine.symbols}
     now_ns = time.time_ns()
     market.open(now_ns)
+    for pubkey, amount in (fund or {}).items():
+        engine.fund(pubkey, amount, now_ns=now_ns)
+    listeners = await trio.open_tcp_listeners(port, host=host)
     replayer = None
     if recording is not None:
         replay_feed = ReplayFeed(engine)
         replay_feed.open(now_ns)
         server.ticker_source = replay_feed.last_ticker
-        replayer = Replayer(recording, feed=replay_feed, server=server, faults=faults, speed=speed)
-    for pubkey, amount in (fund or {}).items():
-        engine.fund(pubkey, amount, now_ns=now_ns)
-    listeners = await trio.open_tcp_listeners(port, host=host)
+        try:
+            replayer = Replayer(
+                recording, feed=replay_feed, server=server, faults=faults, speed=speed
+            )
+        except BaseException:  # the file changed since read_header: nothing may stay open
+            for listener in listeners:
+                listener.socket.close()
+            raise
     bound_port = listeners[0].socket.getsockname()[1]
     try:
         async with trio.open_nursery() as nursery:
