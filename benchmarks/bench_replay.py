@@ -7,6 +7,8 @@ built without sockets. Three figures, measured in one process on the same frames
 * ``decode``: ``bulk_trio.protocol.codec.decode`` of each frame, the baseline (a replay must at
   least read every frame);
 * ``record lines``: writing each frame as a record line and reading it back (bulk_trio.recording);
+* ``record to gzip``: what the recorder's worker thread does, encoding batches of 50 frames and
+  compressing them at the recorder's level (the client's receiving task only queues the batch);
 * ``replay``: ``ReplayFeed.apply`` of each frame into a fresh engine (decode, rebuild the book,
   keep the house orders in step), i.e. how fast ``speed=math.inf`` can go before the server's cost.
 
@@ -16,12 +18,15 @@ Run: ``python benchmarks/bench_replay.py`` (or ``nox -s bench -- replay``); ``--
 from __future__ import annotations
 
 import argparse
+import gzip
+import io
 import statistics
 import time
 from collections.abc import Callable
 
 from bulk_trio.protocol.codec import decode
-from bulk_trio.recording import decode_frame, encode_frame
+from bulk_trio.recording import decode_frame, encode_frame, encode_frames
+from bulk_trio.shell.recorder import COMPRESS_LEVEL
 from bulk_trio.sim import frames
 from bulk_trio.sim.engine import Engine
 from bulk_trio.sim.events import LevelChanged, TradeExecuted
@@ -63,6 +68,12 @@ def round_trip_lines(texts: list[str]) -> None:
         decode_frame(encode_frame(1_770_000_000_000_000_000 + number, text), number)
 
 
+def record_to_gzip(texts: list[str]) -> None:
+    with gzip.GzipFile(fileobj=io.BytesIO(), mode="wb", compresslevel=COMPRESS_LEVEL) as file:
+        for start in range(0, len(texts), 50):
+            file.write(encode_frames(1_770_000_000_000_000_000, texts[start : start + 50]))
+
+
 def replay_all(texts: list[str]) -> None:
     feed = ReplayFeed(Engine([SYMBOL], initial_prices={SYMBOL: 100_000.0}))
     feed.open(0)
@@ -87,10 +98,20 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=1)
     args = parser.parse_args()
     texts = recorded_stream(args.steps, args.seed)
-    print(f"{len(texts)} recorded frames ({args.steps} feed steps of one symbol)")
+    raw = b"".join(encode_frame(1_770_000_000_000_000_000, text) for text in texts)
+    packed = gzip.compress(raw, compresslevel=COMPRESS_LEVEL)
+    print(
+        f"{len(texts)} recorded frames ({args.steps} feed steps of one symbol): "
+        f"{len(raw) / 1e6:.1f} MB of lines, {len(packed) / 1e6:.2f} MB gzipped "
+        f"({len(raw) / len(packed):.1f}x smaller)"
+    )
     baseline = rate(decode_all, texts, args.repeats)
     print(f"decode (baseline)  {baseline:>10,.0f} frames/s")
-    for name, work in (("record lines", round_trip_lines), ("replay", replay_all)):
+    for name, work in (
+        ("record lines", round_trip_lines),
+        ("record to gzip", record_to_gzip),
+        ("replay", replay_all),
+    ):
         figure = rate(work, texts, args.repeats)
         print(f"{name:<18} {figure:>10,.0f} frames/s  ({figure / baseline:.2f}x decode)")
 
