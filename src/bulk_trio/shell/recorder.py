@@ -25,9 +25,9 @@ from .client import BulkClient
 __all__ = ["Recorder", "open_recorder"]
 
 COMPRESS_LEVEL = 6
-"""zlib's default level. Standard-library gzip keeps up with far more than a feed sends: the worker
-thread encodes and compresses ~300,000 simulator frames/s, ~25x smaller (benchmarks/bench_replay.py),
-so no compression library has to earn a place as a dependency."""
+"""zlib's default level. Standard-library gzip keeps up with far more than a feed sends: the
+worker thread encodes and compresses ~300,000 simulator frames/s, ~25x smaller
+(benchmarks/bench_replay.py), so no compression library has to earn a place as a dependency."""
 
 
 def _version() -> str:
