@@ -9,6 +9,8 @@ import math
 
 import orjson
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from bulk_trio.actions import LimitOrder, MarketOrder
 from bulk_trio.protocol.keys import b58encode
@@ -170,3 +172,48 @@ def test_the_recorded_spacing_is_divided_by_the_speed() -> None:
     assert replay_offset(first, first + 3_000_000_000, math.inf) == 0.0
     # A wall clock set back while recording never schedules a frame before the first one.
     assert replay_offset(first, first - 1_000_000_000, 1.0) == 0.0
+
+
+_LEVEL = st.tuples(st.integers(95, 105), st.sampled_from([0.0, 0.5, 1.0, 2.5]))
+_OPS = st.lists(
+    st.tuples(
+        st.sampled_from(["book", "delta"]),
+        st.lists(_LEVEL, max_size=4, unique_by=lambda level: level[0]),
+        st.lists(_LEVEL, max_size=4, unique_by=lambda level: level[0]),
+    ),
+    max_size=25,
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(ops=_OPS)
+def test_the_engine_book_follows_any_recording_and_the_house_never_crosses(
+    ops: list[tuple[str, list[tuple[int, float]], list[tuple[int, float]]]],
+) -> None:
+    engine = Engine([BTC], initial_prices={BTC: 100.0})
+    feed = ReplayFeed(engine)
+    feed.open(NOW)
+    recorded: dict[bool, dict[float, float]] = {True: {}, False: {}}
+    for kind, bid_levels, ask_levels in ops:
+        bids = [(float(p), s, 1) for p, s in bid_levels]
+        asks = [(float(p), s, 1) for p, s in ask_levels]
+        if kind == "book":  # the full book an l2Delta stream starts with
+            feed.apply(
+                snapshot([lv for lv in bids if lv[1]], [lv for lv in asks if lv[1]], "l2Delta"), NOW
+            )
+            recorded = {True: {}, False: {}}
+        else:
+            feed.apply(delta(bids, asks), NOW)
+        for is_bid, levels in ((True, bids), (False, asks)):
+            for price, size, _ in levels:
+                if size:
+                    recorded[is_bid][price] = size
+                else:
+                    recorded[is_bid].pop(price, None)
+        engine_bids, engine_asks = book(engine)
+        assert not engine_bids or not engine_asks or engine_bids[0][0] < engine_asks[0][0]
+        assert not [t for t in engine.open_orders() if t.account != REPLAY_ACCOUNT]
+        crossed = recorded[True] and recorded[False] and max(recorded[True]) >= min(recorded[False])
+        if not crossed:  # once the recording is consistent, the engine shows exactly it
+            assert engine_bids == sorted(recorded[True].items(), reverse=True)
+            assert engine_asks == sorted(recorded[False].items())
