@@ -20,6 +20,7 @@ from bulk_trio import (
     OrderStatus,
     ProtocolError,
     Side,
+    StatusKind,
     Ticker,
     TimeInForce,
     Topic,
@@ -395,18 +396,24 @@ async def test_reconnect_after_a_drop_replays_and_resyncs(
 async def test_orders_that_vanish_while_offline_are_reported(
     sim: Simulator, signer: TransactionSigner
 ) -> None:
-    async with client_for(sim, signer) as client, client.events(Topic.ORDER) as orders:
+    async with (
+        client_for(sim, signer) as client,
+        client.events(Topic.ORDER) as orders,
+        client.events(Topic.STATUS) as statuses,
+    ):
         resting = await client.place_limit_order("BTC-USD", Side.BUY, 1000.0, 0.01)
         assert resting.order_id is not None
         await next_matching(orders, lambda o: o.order_id == resting.order_id)
         sim.refuse_connections(0.5)
         sim.drop_connections()
-        await client.wait_for_state(ConnectionState.BACKOFF)
+        with trio.fail_after(10):
+            await client.wait_for_state(ConnectionState.BACKOFF)
         sim.submit_trusted(signer.public_key, [CancelOrder("BTC-USD", resting.order_id)])
         gone = await next_matching(orders, lambda o: o.status is OrderStatus.VANISHED)
         assert gone.order_id == resting.order_id
         assert client.get_order_map() == {}
-        assert client.reconnects >= 2  # at least one refused attempt before the reconnect
+        await next_matching(statuses, lambda s: s.kind is StatusKind.RESYNCED)
+        assert client.reconnects == 1  # one reconnection, after refused attempts
 
 
 async def test_a_drop_with_a_request_in_flight_fails_it_at_once(
@@ -460,13 +467,18 @@ async def test_a_silent_feed_causes_a_reconnect(sim: Simulator) -> None:
 
 
 async def test_refused_reconnects_are_retried_until_accepted(sim: Simulator) -> None:
-    async with client_for(sim) as client:
+    async with client_for(sim) as client, client.events(Topic.STATUS) as statuses:
         sim.refuse_connections(0.6)
         sim.drop_connections()
-        await client.wait_for_state(ConnectionState.BACKOFF)
         with trio.fail_after(10):
+            await client.wait_for_state(ConnectionState.BACKOFF)
             await client.wait_connected()
-        assert client.reconnects >= 2
+        kinds = []
+        while not kinds or kinds[-1] is not StatusKind.RESYNCED:
+            kinds.append((await next_matching(statuses, lambda s: True)).kind)
+        assert kinds.count(StatusKind.RETRYING) >= 2  # refused attempts were retried
+        assert kinds[0] is StatusKind.DISCONNECTED
+        assert client.reconnects == 1  # reconnections, not attempts
         async with client.events(Topic.TICKER) as tickers:
             await next_matching(tickers, lambda t: True)
 
