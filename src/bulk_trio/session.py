@@ -111,7 +111,7 @@ class _PendingAck:
 
 
 @attrs.frozen
-class Replay:
+class ReplayPlan:
     """What a fresh socket must send before it is live (see :meth:`Session.connected`)."""
 
     subscriptions: tuple[Subscription, ...]
@@ -122,7 +122,7 @@ class Replay:
 
 
 @attrs.frozen
-class Stale:
+class StaleStream:
     """A periodic stream that went silent (see :meth:`Session.stalest`)."""
 
     topic: Topic
@@ -154,7 +154,7 @@ class Session:
         self._replay_set: dict[Subscription, None] = {}
         self._acks: dict[int, _PendingAck] = {}  # insertion order is the order sent
         self._unconfirmed_topics: dict[str, int] = {}  # topic -> pending acks still missing it
-        self._confirmed_by_data: set[str] = set()
+        self._confirmed_by_data: dict[str, int] = {}  # topic -> answers still to come
         self._last_ack_id = 0
         self._in_flight: dict[int, None] = {}
         self._unawaited: dict[int, None] = {}
@@ -203,8 +203,10 @@ class Session:
     def abandon(self, ack_id: int) -> None:
         """The caller stopped waiting for ``ack_id``; a later answer goes to the next one."""
         ack = self._acks.get(ack_id)
-        if ack is not None:
+        if ack is not None and not ack.abandoned:
             ack.abandoned = True
+            for topic in ack.unconfirmed:  # data no longer confirms it; a late answer still may
+                self._uncount(topic)
 
     def forget(self, topics: Iterable[str]) -> list[str]:
         """Drop every subscription yielding one of ``topics``; return the topics it yielded."""
@@ -239,19 +241,19 @@ class Session:
 
     # -- the socket's life --------------------------------------------------------------------
 
-    def connected(self, now: float) -> Replay:
+    def connected(self, now: float) -> ReplayPlan:
         """A socket opened: what to send before it can be live."""
         self._linked = True
         subscriptions = tuple(self._replay_set)
         if not subscriptions:
-            return Replay((), None, wait_for_account=False)
+            return ReplayPlan((), None, wait_for_account=False)
         ack_id = self._expect(subscriptions, now, replay=True)
         account = self.account
         wait = account is not None and any(
             f"account.{account}" in subscription.topics for subscription in subscriptions
         )
         self._awaiting_snapshot = wait
-        return Replay(subscriptions, ack_id, wait_for_account=wait)
+        return ReplayPlan(subscriptions, ack_id, wait_for_account=wait)
 
     def went_live(self, now: float) -> ConnectionStatus:
         """The replay is confirmed (and any kill switch done): requests may be sent."""
@@ -403,8 +405,10 @@ class Session:
 
     def _on_subscribed(self, response: SubscriptionResponse) -> Sequence[Effect]:
         topics = set(response.topics)
-        if topics and topics <= self._confirmed_by_data:
-            self._confirmed_by_data -= topics  # those subscriptions were confirmed by their data
+        late = bool(topics) and all(topic in self._confirmed_by_data for topic in topics)
+        for topic in topics:
+            self._discount_confirmed(topic)
+        if late:  # the answer to a subscription its data already confirmed
             return NOTHING
         # One response answers one subscribe frame: the oldest one it names, or, when it names
         # none we expect (no topics, or spelled otherwise), the oldest still waited for, since
@@ -439,24 +443,31 @@ class Session:
             )
         return (published,)
 
-    def _confirm_by_data(self, message: InboundMessage) -> list[Effect]:
+    def _confirm_by_data(self, message: InboundMessage) -> Sequence[Effect]:
         """Older deployments never send ``subscriptionResponse``: the first data frame of a
         topic confirms its subscription."""
         topic = _topic_of(message)
         if topic is None or topic not in self._unconfirmed_topics:
-            return []
-        self._confirmed_by_data.add(topic)
+            return NOTHING
+        self._confirmed_by_data[topic] = self._confirmed_by_data.get(topic, 0) + 1
         return self._confirm_topics({topic})
+
+    def _discount_confirmed(self, topic: str) -> None:
+        left = self._confirmed_by_data.get(topic, 0) - 1
+        if left > 0:
+            self._confirmed_by_data[topic] = left
+        else:
+            self._confirmed_by_data.pop(topic, None)
 
     def _confirm_topics(self, topics: set[str]) -> list[Effect]:
         effects: list[Effect] = []
         for topic in topics:
             for ack in self._acks.values():
-                if topic in ack.unconfirmed:
+                if topic in ack.unconfirmed and not ack.abandoned:
                     ack.unconfirmed.discard(topic)
                     self._uncount(topic)
                     break
-        for ack in [ack for ack in self._acks.values() if not ack.unconfirmed]:
+        for ack in [a for a in self._acks.values() if not a.unconfirmed and not a.abandoned]:
             effects.append(self._finish(ack, None))
         return effects
 
@@ -476,8 +487,9 @@ class Session:
 
     def _drop(self, ack: _PendingAck) -> None:
         self._acks.pop(ack.ack_id, None)
-        for topic in ack.unconfirmed:
-            self._uncount(topic)
+        if not ack.abandoned:
+            for topic in ack.unconfirmed:
+                self._uncount(topic)
         ack.unconfirmed.clear()
 
     def _uncount(self, topic: str) -> None:
@@ -489,12 +501,12 @@ class Session:
 
     # -- the stale-feed rule ------------------------------------------------------------------
 
-    def stalest(self, now: float) -> Stale | None:
+    def stalest(self, now: float) -> StaleStream | None:
         """The periodic stream silent the longest, or None when none is expected."""
         if not self._periodic_seen:
             return None
         (topic, symbol), last = min(self._periodic_seen.items(), key=lambda item: item[1])
-        return Stale(topic, symbol, now - last)
+        return StaleStream(topic, symbol, now - last)
 
 
 def _periodic_key(subscription: Subscription) -> tuple[Topic, str] | None:
