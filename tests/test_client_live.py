@@ -382,10 +382,12 @@ async def test_reconnect_after_a_drop_replays_and_resyncs(
         resting = await client.place_limit_order("BTC-USD", Side.BUY, 1000.0, 0.01)
         async with client.events(Topic.L2DELTA) as deltas, client.events(Topic.ACCOUNT) as accounts:
             sim.drop_connections()
-            await client.wait_for_state(ConnectionState.BACKOFF)
+            with trio.fail_after(10):
+                await client.wait_for_state(ConnectionState.BACKOFF)
             book = client.get_book("BTC-USD")
             assert book is not None and not book.is_valid  # ignored until a fresh book arrives
-            await client.wait_connected()
+            with trio.fail_after(10):
+                await client.wait_connected()
             assert client.reconnects == 1
             await next_matching(accounts, lambda a: a.account == signer.public_key)
             await next_matching(deltas, lambda d: d.is_snapshot)
@@ -434,7 +436,8 @@ async def test_a_drop_with_a_request_in_flight_fails_it_at_once(
             assert trio.current_time() - started < 10  # not the 30 s timeout
             assert not client.is_connected  # the state moved on before the caller was woken
         sim.release_replies()
-        await client.wait_connected()
+        with trio.fail_after(10):
+            await client.wait_connected()
 
 
 async def test_a_withheld_reply_times_out(sim: Simulator, signer: TransactionSigner) -> None:
@@ -461,9 +464,11 @@ async def test_a_malformed_frame_is_skipped(sim: Simulator) -> None:
 async def test_a_silent_feed_causes_a_reconnect(sim: Simulator) -> None:
     async with client_for(sim, stale_after=0.5) as client:
         sim.silence(2.0)
-        await client.wait_for_state(ConnectionState.BACKOFF)
+        with trio.fail_after(10):
+            await client.wait_for_state(ConnectionState.BACKOFF)
         assert "stale feed" in (client.last_disconnect_reason or "")
-        await client.wait_connected()
+        with trio.fail_after(10):
+            await client.wait_connected()
 
 
 async def test_refused_reconnects_are_retried_until_accepted(sim: Simulator) -> None:
