@@ -100,6 +100,7 @@ async def test_max_reconnects_counts_consecutive_failures_not_a_lifetime(
     fake: FakeExchange, mock_clock: trio.testing.MockClock
 ) -> None:
     backoff = Backoff(jitter=0.0, healthy_after=60.0, max_attempts=2)
+    survived: list[int] = []
     with pytest.raises(ReconnectGaveUp):
         async with client_of(fake, backoff=backoff) as client:
             for outage in range(1, 4):  # three outages of two attempts each: all survived
@@ -109,11 +110,13 @@ async def test_max_reconnects_counts_consecutive_failures_not_a_lifetime(
                     await client.wait_for_state(ConnectionState.BACKOFF)
                     await client.wait_connected()
                 assert client.reconnects == outage
+                survived.append(outage)
                 await trio.sleep(100)
             fake.refuse = 3  # then one more than allowed in a row
             await fake.peers[-1].drop()
             with trio.fail_after(600):
                 await trio.sleep_forever()
+    assert survived == [1, 2, 3]
 
 
 # -- status events ------------------------------------------------------------------------------

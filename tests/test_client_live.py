@@ -11,6 +11,7 @@ import trio
 
 from bulk_trio import (
     AccountSnapshot,
+    BulkClient,
     Candle,
     ConnectionLost,
     ExchangeError,
@@ -18,6 +19,7 @@ from bulk_trio import (
     HandlerError,
     L2Snapshot,
     OrderStatus,
+    PostReply,
     ProtocolError,
     Side,
     StatusKind,
@@ -29,7 +31,7 @@ from bulk_trio import (
     open_bulk_client,
     order_id,
 )
-from bulk_trio.actions import CancelOrder, LimitOrder
+from bulk_trio.actions import CancelOrder, LimitOrder, OraclePrice
 from bulk_trio.backoff import Backoff
 from bulk_trio.enums import ConnectionState
 from bulk_trio.sim import Simulator, open_simulator
@@ -492,12 +494,142 @@ async def test_cancelling_the_block_with_requests_pending_returns_promptly(
     sim: Simulator, signer: TransactionSigner
 ) -> None:
     sim.withhold_replies()
-    with trio.fail_after(5), trio.move_on_after(0.5) as scope:
+    with trio.fail_after(10), trio.CancelScope() as scope:
         async with (
             client_for(sim, signer, default_timeout=60) as client,
+            client.events(Topic.ORDER) as orders,
             trio.open_nursery() as nursery,
         ):
             for price in (1000.0, 1001.0, 1002.0):
                 nursery.start_soon(client.place_limit_order, "BTC-USD", Side.BUY, price, 0.01)
+            resting: set[str] = set()
+            while len(resting) < 3:  # the exchange executed all three: they are in flight
+                order = await next_matching(orders, lambda o: o.status is OrderStatus.RESTING)
+                resting.add(order.order_id)
+            scope.cancel()
+            await trio.sleep_forever()
     assert scope.cancelled_caught
     assert client.connection_state is ConnectionState.CLOSED
+
+
+# -- cancelling and fire-and-forget requests ----------------------------------------------------
+
+
+async def test_cancel_order_cancels_one_resting_order(
+    sim: Simulator, signer: TransactionSigner
+) -> None:
+    async with client_for(sim, signer) as client, client.events(Topic.ORDER) as orders:
+        keep = await client.place_limit_order("BTC-USD", Side.BUY, 1000.0, 0.01)
+        cancel = await client.place_limit_order("BTC-USD", Side.BUY, 1001.0, 0.01)
+        response = await client.cancel_order(symbol="BTC-USD", order_id=cancel.order_id)
+        assert response.status is OrderStatus.CANCELLED
+        await next_matching(
+            orders, lambda o: o.order_id == cancel.order_id and o.status.is_terminal()
+        )
+        assert set(client.get_order_map()) == {keep.order_id}
+        assert [o.order_id for o in sim.engine.open_orders(signer.public_key)] == [keep.order_id]
+        with pytest.raises(ValueError, match="needs symbol and order_id"):
+            await client.cancel_order(symbol="BTC-USD")
+
+
+async def test_update_oracle_without_waiting_returns_at_once_and_takes_effect(
+    sim: Simulator, signer: TransactionSigner
+) -> None:
+    async with (
+        client_for(sim, signer) as client,
+        client.events(Topic.TICKER) as tickers,
+        client.events(Topic.ERROR) as errors,
+    ):
+        nonce = signer.next_nonce()
+        update = OraclePrice("BTC-USD", 123_456.0)
+        assert await client.update_oracle(update, nonce=nonce) == []
+        await next_matching(tickers, lambda t: t.symbol == "BTC-USD" and t.mark_price == 123_456.0)
+        # A refusal (here: a reused nonce) of a request nobody waits for reaches Topic.ERROR.
+        assert await client.update_oracle(update, nonce=nonce) == []
+        refused = await next_matching(errors, lambda e: True)
+        assert isinstance(refused, PostReply) and not refused.ok
+
+
+# -- kill switches ------------------------------------------------------------------------------
+
+
+async def place_resting(client: BulkClient) -> str:
+    response = await client.place_limit_order("BTC-USD", Side.BUY, 1000.0, 0.01)
+    assert response.status is OrderStatus.RESTING and response.order_id is not None
+    return response.order_id
+
+
+async def test_without_cancel_on_exit_orders_stay(sim: Simulator, signer: TransactionSigner) -> None:
+    async with client_for(sim, signer) as client:
+        await place_resting(client)
+    assert len(sim.engine.open_orders(signer.public_key)) == 1
+
+
+async def test_cancel_on_exit_cancels_after_a_normal_exit(
+    sim: Simulator, signer: TransactionSigner
+) -> None:
+    with trio.fail_after(10):
+        async with client_for(sim, signer, cancel_on_exit=True) as client:
+            await place_resting(client)
+            await place_resting(client)
+    assert sim.engine.open_orders(signer.public_key) == []
+
+
+async def test_cancel_on_exit_cancels_when_the_block_raises(
+    sim: Simulator, signer: TransactionSigner
+) -> None:
+    class StrategyBug(Exception):
+        pass
+
+    with trio.fail_after(10), pytest.raises(StrategyBug):
+        async with client_for(sim, signer, cancel_on_exit=True) as client:
+            await place_resting(client)
+            raise StrategyBug
+    assert sim.engine.open_orders(signer.public_key) == []
+
+
+async def test_cancel_on_exit_cancels_when_the_block_is_cancelled(
+    sim: Simulator, signer: TransactionSigner
+) -> None:
+    with trio.fail_after(10), trio.CancelScope() as scope:
+        async with client_for(sim, signer, cancel_on_exit=True) as client:
+            await place_resting(client)
+            scope.cancel()
+            await trio.sleep_forever()
+    assert scope.cancelled_caught
+    assert sim.engine.open_orders(signer.public_key) == []
+
+
+async def test_cancel_on_exit_gives_up_within_its_bound(
+    sim: Simulator, signer: TransactionSigner, caplog: pytest.LogCaptureFixture
+) -> None:
+    with trio.fail_after(10):
+        async with client_for(sim, signer, cancel_on_exit=True, default_timeout=0.5) as client:
+            await place_resting(client)
+            sim.withhold_replies()
+    assert "open orders were NOT cancelled" in caplog.text
+
+
+async def test_kill_switches_need_a_signer(sim: Simulator) -> None:
+    with pytest.raises(ValueError, match="need a signer"):
+        async with client_for(sim, cancel_on_exit=True):
+            pytest.fail("the block must not be entered")  # pragma: no cover
+
+
+async def test_cancel_after_disconnect_cancels_before_trading_resumes(
+    sim: Simulator, signer: TransactionSigner
+) -> None:
+    async with (
+        client_for(sim, signer, cancel_after_disconnect=0.3) as client,
+        client.events(Topic.STATUS) as statuses,
+    ):
+        await place_resting(client)
+        sim.refuse_connections(0.6)  # an outage longer than 0.3 s
+        sim.drop_connections()
+        await next_matching(statuses, lambda s: s.kind is StatusKind.RESYNCED)
+        # When callers can trade again, the exchange already has nothing open.
+        assert sim.engine.open_orders(signer.public_key) == []
+        await place_resting(client)
+        sim.drop_connections()  # a short outage: orders stay
+        await next_matching(statuses, lambda s: s.kind is StatusKind.RESYNCED)
+        assert len(sim.engine.open_orders(signer.public_key)) == 1
