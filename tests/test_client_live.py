@@ -589,8 +589,9 @@ async def test_cancel_on_exit_cancels_when_the_block_raises(
 
 
 async def test_cancel_on_exit_cancels_when_the_block_is_cancelled(
-    sim: Simulator, signer: TransactionSigner
+    sim: Simulator, signer: TransactionSigner, caplog: pytest.LogCaptureFixture
 ) -> None:
+    caplog.set_level(logging.INFO, "bulk_trio")
     with trio.fail_after(10), trio.CancelScope() as scope:
         async with client_for(sim, signer, cancel_on_exit=True) as client:
             await place_resting(client)
@@ -598,6 +599,8 @@ async def test_cancel_on_exit_cancels_when_the_block_is_cancelled(
             await trio.sleep_forever()
     assert scope.cancelled_caught
     assert sim.engine.open_orders(signer.public_key) == []
+    # The client read the exchange's answer too: its tasks outlived the cancellation.
+    assert f"cancel_on_exit: cancelled the open orders of {signer.public_key}" in caplog.text
 
 
 async def test_cancel_on_exit_gives_up_within_its_bound(
