@@ -57,7 +57,7 @@ def subscribed(peer_received: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [s for m in peer_received if m.get("method") == "subscribe" for s in m["subscription"]]
 
 
-# -- replay and backoff through the real loop ---------------------------------------------------
+# -- replay and backoff through the real loop -----------------------------------------------------
 
 
 async def test_a_subscription_made_in_backoff_is_replayed_on_the_next_connection(
@@ -101,7 +101,8 @@ async def test_max_reconnects_counts_consecutive_failures_not_a_lifetime(
 ) -> None:
     backoff = Backoff(jitter=0.0, healthy_after=60.0, max_attempts=2)
     survived: list[int] = []
-    with pytest.raises(ReconnectGaveUp):
+
+    async def live_through_outages() -> None:
         async with client_of(fake, backoff=backoff) as client:
             for outage in range(1, 4):  # three outages of two attempts each: all survived
                 fake.refuse = 1
@@ -116,10 +117,13 @@ async def test_max_reconnects_counts_consecutive_failures_not_a_lifetime(
             await fake.peers[-1].drop()
             with trio.fail_after(600):
                 await trio.sleep_forever()
+
+    with pytest.raises(ReconnectGaveUp):
+        await live_through_outages()
     assert survived == [1, 2, 3]
 
 
-# -- status events ------------------------------------------------------------------------------
+# -- status events --------------------------------------------------------------------------------
 
 
 async def test_status_events_tell_the_connections_life_in_order(
@@ -134,15 +138,17 @@ async def test_status_events_tell_the_connections_life_in_order(
             async for status in statuses:  # ends after CLOSED, when the block has ended
                 seen.append(status)
 
-    async with trio.open_nursery() as outside:
-        async with client_of(fake, handlers={Topic.STATUS: first.append}) as client:
-            await outside.start(watch, client)
-            fake.refuse = 1
-            await fake.peers[0].drop()
-            with trio.fail_after(600):
-                await client.wait_for_state(ConnectionState.BACKOFF)
-                await client.wait_connected()
-            await trio.sleep(1)  # the handler's turn
+    async with (
+        trio.open_nursery() as outside,
+        client_of(fake, handlers={Topic.STATUS: first.append}) as client,
+    ):
+        await outside.start(watch, client)
+        fake.refuse = 1
+        await fake.peers[0].drop()
+        with trio.fail_after(600):
+            await client.wait_for_state(ConnectionState.BACKOFF)
+            await client.wait_connected()
+        await trio.sleep(1)  # the handler's turn
     assert first[0] == ConnectionStatus(kind=StatusKind.LIVE)
     kinds = [status.kind for status in seen]
     assert kinds == [
@@ -220,7 +226,7 @@ async def test_a_subscription_refused_on_the_first_connection_is_a_connect_error
             pytest.fail("the block must not be entered")  # pragma: no cover
 
 
-# -- error frames without an id ---------------------------------------------------------------------
+# -- error frames without an id -------------------------------------------------------------------
 
 
 async def test_an_error_frame_fails_the_only_request_in_flight(
@@ -266,12 +272,11 @@ async def test_an_error_frame_with_two_requests_in_flight_fails_neither(
 async def test_subscribing_a_list_of_accounts_tracks_the_first(
     fake: FakeExchange, mock_clock: trio.testing.MockClock
 ) -> None:
-    async with client_of(fake) as client:
+    async with client_of(fake) as client, client.events(Topic.ACCOUNT) as snapshots:
         assert client.account is None
         await client.subscribe_account([WATCHED, OTHER])
         assert client.account == WATCHED
         with trio.fail_after(5):
-            while client.margin is None:  # the account snapshot follows the confirmation
-                await trio.sleep(0.01)
-        assert client.account_snapshot is not None
+            await snapshots.receive()  # the snapshot follows the confirmation
+        assert client.margin is not None and client.account_snapshot is not None
         assert client.account_snapshot.account == WATCHED

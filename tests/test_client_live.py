@@ -559,7 +559,9 @@ async def place_resting(client: BulkClient) -> str:
     return response.order_id
 
 
-async def test_without_cancel_on_exit_orders_stay(sim: Simulator, signer: TransactionSigner) -> None:
+async def test_without_cancel_on_exit_orders_stay(
+    sim: Simulator, signer: TransactionSigner
+) -> None:
     async with client_for(sim, signer) as client:
         await place_resting(client)
     assert len(sim.engine.open_orders(signer.public_key)) == 1
@@ -581,10 +583,13 @@ async def test_cancel_on_exit_cancels_when_the_block_raises(
     class StrategyBug(Exception):
         pass
 
-    with trio.fail_after(10), pytest.raises(StrategyBug):
+    async def trade_then_fail() -> None:
         async with client_for(sim, signer, cancel_on_exit=True) as client:
             await place_resting(client)
             raise StrategyBug
+
+    with trio.fail_after(10), pytest.raises(StrategyBug):
+        await trade_then_fail()
     assert sim.engine.open_orders(signer.public_key) == []
 
 

@@ -52,15 +52,28 @@ def state(published: Recorder) -> ClientState:
     return ClientState(published, account=OURS)
 
 
-def order(order_id: str, *, size: float = 1.0, status: OrderStatus = OrderStatus.RESTING,
-          account: str = OURS) -> OrderState:  # fmt: skip
+def order(
+    order_id: str,
+    *,
+    size: float = 1.0,
+    status: OrderStatus = OrderStatus.RESTING,
+    account: str = OURS,
+) -> OrderState:
     return OrderState(
-        order_id, "BTC-USD", Side.BUY, status, price=100.0, size=size, original_size=size,
+        order_id,
+        "BTC-USD",
+        Side.BUY,
+        status,
+        price=100.0,
+        size=size,
+        original_size=size,
         account=account,
-    )  # fmt: skip
+    )
 
 
-def snapshot(*orders: OrderState, account: str = OURS, positions: tuple[Position, ...] = ()) -> AccountSnapshot:  # fmt: skip
+def snapshot(
+    *orders: OrderState, account: str = OURS, positions: tuple[Position, ...] = ()
+) -> AccountSnapshot:
     return AccountSnapshot(account, Margin(total_balance=10.0), positions, tuple(orders))
 
 
