@@ -158,7 +158,13 @@ class Session:
         self._last_ack_id = 0
         self._in_flight: dict[int, None] = {}
         self._unawaited: dict[int, None] = {}
-        self._periodic_seen: dict[tuple[Topic, str], float] = {}
+        # When each expected periodic stream last delivered, by symbol (no tuple per frame).
+        self._tickers_seen: dict[str, float] = {}
+        self._snapshots_seen: dict[str, float] = {}
+        self._periodic_seen = {
+            Topic.TICKER: self._tickers_seen,
+            Topic.L2SNAPSHOT: self._snapshots_seen,
+        }
         self._awaiting_snapshot = False
         self._linked = False
         self._ever_live = False
@@ -220,7 +226,8 @@ class Session:
                 if periodic is not None and not any(
                     _periodic_key(other) == periodic for other in self._replay_set
                 ):
-                    self._periodic_seen.pop(periodic, None)
+                    topic, symbol = periodic
+                    self._periodic_seen[topic].pop(symbol, None)
         return removed
 
     def _expect(self, subscriptions: tuple[Subscription, ...], now: float, *, replay: bool) -> int:
@@ -233,7 +240,8 @@ class Session:
         for subscription in subscriptions:
             periodic = _periodic_key(subscription)
             if periodic is not None:
-                self._periodic_seen.setdefault(periodic, now)
+                kind, symbol = periodic
+                self._periodic_seen[kind].setdefault(symbol, now)
             if subscription.kind is Topic.L2DELTA and subscription.symbol is not None:
                 # Its first frame is the whole book (docs/protocol.md, l2Delta).
                 self.state.expect_full_book(subscription.symbol)
@@ -293,7 +301,8 @@ class Session:
         self._acks.clear()
         self._unconfirmed_topics.clear()
         self._confirmed_by_data.clear()
-        self._periodic_seen.clear()
+        self._tickers_seen.clear()
+        self._snapshots_seen.clear()
         self.state.connection_lost()
         if was_live:
             status = ConnectionStatus(
@@ -343,16 +352,14 @@ class Session:
                     state.on_book(message)
                 case Ticker():
                     state.on_ticker(message)
-                    key = (Topic.TICKER, message.symbol)
-                    if key in self._periodic_seen:
-                        self._periodic_seen[key] = now
+                    if message.symbol in self._tickers_seen:
+                        self._tickers_seen[message.symbol] = now
                 case TradeBatch():
                     state.on_trades(message)
                 case L2Snapshot():
                     state.on_book(message)
-                    key = (Topic.L2SNAPSHOT, message.symbol)
-                    if key in self._periodic_seen:
-                        self._periodic_seen[key] = now
+                    if message.symbol in self._snapshots_seen:
+                        self._snapshots_seen[message.symbol] = now
                 case Candle():
                     state.on_candle(message)
                 case OrderState():
@@ -394,7 +401,7 @@ class Session:
             return (PublishEvent(Topic.ERROR, ProtocolError(reason)),)
         if self._unconfirmed_topics:
             return self._confirm_by_data(message)
-        return NOTHING
+        return ()
 
     def _on_reply(self, reply: PostReply) -> Sequence[Effect]:
         self._unawaited.pop(reply.request_id, None)
@@ -503,9 +510,14 @@ class Session:
 
     def stalest(self, now: float) -> StaleStream | None:
         """The periodic stream silent the longest, or None when none is expected."""
-        if not self._periodic_seen:
+        streams = [
+            (last, topic, symbol)
+            for topic, seen in self._periodic_seen.items()
+            for symbol, last in seen.items()
+        ]
+        if not streams:
             return None
-        (topic, symbol), last = min(self._periodic_seen.items(), key=lambda item: item[1])
+        last, topic, symbol = min(streams, key=lambda stream: stream[0])
         return StaleStream(topic, symbol, now - last)
 
 
