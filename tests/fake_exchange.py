@@ -40,6 +40,7 @@ class FakePeer:
         self.received: list[dict[str, Any]] = []
         self.answer_pings = True
         self.closed = trio.Event()
+        self.message_arrived = trio.Event()  # replaced after each message from the client
         self.post_reply: Callable[[int], dict[str, Any] | None] = ack_reply
         self.confirm = confirm  # False: an older deployment, which never sends subscriptionResponse
         self.stream_data = stream_data  # send a first ticker frame for each ticker subscription
@@ -78,6 +79,8 @@ class FakePeer:
         elif isinstance(event, TextMessage):
             message = json.loads(event.data)
             self.received.append(message)
+            self.message_arrived.set()
+            self.message_arrived = trio.Event()
             if message.get("method") == "subscribe":
                 subscriptions = message["subscription"]
                 topics = [topic for s in subscriptions for topic in _topics(s)]

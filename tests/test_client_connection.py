@@ -76,6 +76,26 @@ async def test_a_subscription_made_in_backoff_is_replayed_on_the_next_connection
         assert {"type": "trades", "symbol": "ETH-USD"} in subscribed(fake.peers[-1].received)
 
 
+async def test_a_subscription_made_during_the_replay_is_sent_once_live(
+    fake: FakeExchange, mock_clock: trio.testing.MockClock
+) -> None:
+    async with client_of(fake) as client:
+        fake.confirm = False  # the next connection's replay waits for us to confirm it
+        await fake.peers[0].drop()
+        with trio.fail_after(600):
+            await client.wait_for_state(ConnectionState.BACKOFF)
+            await client.wait_for_state(ConnectionState.CONNECTING)
+            await fake.connected.wait()
+        with trio.fail_after(1):
+            await client.subscribe_trades("ETH-USD")  # recorded: the replay is already sent
+        peer = fake.peers[-1]
+        await peer.send({"type": "subscriptionResponse", "topics": ["ticker.BTC-USD"]})
+        with trio.fail_after(600):
+            await client.wait_connected()
+            while {"type": "trades", "symbol": "ETH-USD"} not in subscribed(peer.received):
+                await peer.message_arrived.wait()
+
+
 async def test_a_healthy_period_restarts_the_backoff_at_the_first_delay(
     fake: FakeExchange, mock_clock: trio.testing.MockClock
 ) -> None:

@@ -166,6 +166,7 @@ class Session:
             Topic.L2SNAPSHOT: self._snapshots_seen,
         }
         self._awaiting_snapshot = False
+        self._planned: set[Subscription] = set()
         self._linked = False
         self._ever_live = False
         self._outage_since: float | None = None
@@ -253,6 +254,7 @@ class Session:
         """A socket opened: what to send before it can be live."""
         self._linked = True
         subscriptions = tuple(self._replay_set)
+        self._planned = set(subscriptions)
         if not subscriptions:
             return ReplayPlan((), None, wait_for_account=False)
         ack_id = self._expect(subscriptions, now, replay=True)
@@ -262,6 +264,17 @@ class Session:
         )
         self._awaiting_snapshot = wait
         return ReplayPlan(subscriptions, ack_id, wait_for_account=wait)
+
+    def catch_up(self, now: float) -> ReplayPlan:
+        """Subscriptions recorded while the replay was under way (too late for it): what to send
+        now that the connection is live. Nobody waits for their answer."""
+        late = tuple(s for s in self._replay_set if s not in self._planned)
+        self._planned = set(self._replay_set)
+        if not late:
+            return ReplayPlan((), None, wait_for_account=False)
+        ack_id = self._expect(late, now, replay=True)
+        self.abandon(ack_id)
+        return ReplayPlan(late, ack_id, wait_for_account=False)
 
     def went_live(self, now: float) -> ConnectionStatus:
         """The replay is confirmed (and any kill switch done): requests may be sent."""

@@ -251,6 +251,12 @@ class Connection:
                         nursery.start_soon(self._watch_stale, link, settings.stale_after)
                     if task_status is not None:
                         task_status.started()
+                    late = self.session.catch_up(trio.current_time())
+                    if late.subscriptions:
+                        try:
+                            await self._transmit(link, encode_subscribe(list(late.subscriptions)))
+                        except TransportClosed as exc:
+                            link.end(exc.reason)
         finally:
             self._link = None
             self._close_link(link)
