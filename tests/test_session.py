@@ -99,6 +99,18 @@ def test_subscribing_while_disconnected_is_only_recorded_and_replayed() -> None:
     assert plan.ack_id is not None and not plan.wait_for_account
 
 
+def test_what_is_subscribed_during_the_replay_is_caught_up_once_live() -> None:
+    session, _ = new_session()
+    session.remember(Subscription.ticker("BTC-USD"))
+    plan = session.connected(0.0)
+    assert session.subscribe(Subscription.trades("BTC-USD"), 0.0, live=False) is None
+    session.went_live(0.0)
+    late = session.catch_up(0.0)
+    assert late.subscriptions == (Subscription.trades("BTC-USD"),)
+    assert late.ack_id is not None and late.ack_id != plan.ack_id
+    assert session.catch_up(0.0).subscriptions == ()  # once
+
+
 def test_the_first_account_subscribed_is_tracked_even_given_as_a_list() -> None:
     session, _ = new_session()
     session.subscribe(Subscription.account([THEIRS, OURS]), 0.0, live=False)
