@@ -300,3 +300,19 @@ async def test_subscribing_a_list_of_accounts_tracks_the_first(
             await snapshots.receive()  # the snapshot follows the confirmation
         assert client.margin is not None and client.account_snapshot is not None
         assert client.account_snapshot.account == WATCHED
+
+
+# -- kill switch edge ------------------------------------------------------------------------------
+
+
+async def test_cancelling_the_entry_of_a_cancel_on_exit_client_is_prompt(
+    fake: FakeExchange, mock_clock: trio.testing.MockClock
+) -> None:
+    fake.confirm = False  # entering waits for a confirmation that never comes
+    signer = TransactionSigner.generate_account(domain="testnet")
+    started = trio.current_time()
+    with trio.move_on_after(1) as scope:
+        async with client_of(fake, signer=signer, cancel_on_exit=True, default_timeout=30.0):
+            pytest.fail("the block must not be entered")  # pragma: no cover
+    assert scope.cancelled_caught
+    assert trio.current_time() - started == pytest.approx(1.0)

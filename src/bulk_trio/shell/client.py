@@ -142,6 +142,7 @@ async def open_bulk_client(
             client.on(topic, handler)
 
     user_error: BaseException | None = None
+    entered = False
     try:
         async with trio.open_nursery() as guard:
             # With cancel_on_exit the client's tasks are shielded from a cancellation of the
@@ -155,15 +156,18 @@ async def open_bulk_client(
                             if cancel_on_exit:
                                 guard.start_soon(_cancel_when_cancelled, user_scope)
                             await nursery.start(client._connection.run)
+                            entered = True
                             try:
                                 yield client
                             except BaseException as exc:  # re-raised below, unwrapped
                                 user_error = exc
-                        if cancel_on_exit:
+                        if cancel_on_exit and entered:
                             await client._cancel_open_orders_on_exit(nursery.cancel_scope)
                     finally:
                         client._shut_down()
                         nursery.cancel_scope.cancel()
+            if not entered:  # cancelled while connecting: user_scope absorbed it, deliver it here
+                await trio.lowlevel.checkpoint()
             guard.cancel_scope.cancel()
     except BaseExceptionGroup as group:
         single = _single_error(group)
