@@ -167,7 +167,6 @@ class Session:
         }
         self._awaiting_snapshot = False
         self._planned: set[Subscription] = set()
-        self._linked = False
         self._ever_live = False
         self._outage_since: float | None = None
         self.reconnects = 0
@@ -208,7 +207,8 @@ class Session:
         return self._expect((subscription,), now, replay=False)
 
     def abandon(self, ack_id: int) -> None:
-        """The caller stopped waiting for ``ack_id``; a later answer goes to the next one."""
+        """Nobody waits for ``ack_id`` any more: data no longer confirms it, and an error frame
+        no longer answers it, but a late answer naming its topics is still taken as its own."""
         ack = self._acks.get(ack_id)
         if ack is not None and not ack.abandoned:
             ack.abandoned = True
@@ -252,7 +252,6 @@ class Session:
 
     def connected(self, now: float) -> ReplayPlan:
         """A socket opened: what to send before it can be live."""
-        self._linked = True
         subscriptions = tuple(self._replay_set)
         self._planned = set(subscriptions)
         if not subscriptions:
@@ -295,7 +294,6 @@ class Session:
 
     def disconnected(self, reason: str, now: float, *, was_live: bool) -> list[Effect]:
         """The socket closed: fail what waited on it and invalidate the books."""
-        self._linked = False
         self.last_drop_reason = reason
         if self._outage_since is None and self._ever_live:
             self._outage_since = now
