@@ -118,7 +118,8 @@ class ClientState:
 
     def on_account_snapshot(self, snapshot: AccountSnapshot) -> None:
         if self.is_tracked(snapshot.account):
-            # Authoritative: replace, never merge (DESIGN §4); report what vanished meanwhile.
+            # Authoritative: replace, never merge (docs/protocol.md, account subtypes); report
+            # what vanished meanwhile.
             previous = self.open_orders
             self.open_orders = {order.order_id: order for order in snapshot.open_orders}
             self.positions = {position.symbol: position for position in snapshot.positions}
