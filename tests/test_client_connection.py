@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+import attrs
 import pytest
 import trio
 import trio.testing
@@ -25,6 +26,7 @@ from bulk_trio.backoff import Backoff, ReconnectGaveUp
 from bulk_trio.enums import ConnectionState
 from bulk_trio.protocol.keys import b58encode
 from bulk_trio.shell.client import open_bulk_client
+from bulk_trio.shell.connection import ConnectionSettings
 from fake_exchange import FakeExchange, error_reply
 
 WATCHED = b58encode(bytes(range(32)))
@@ -316,3 +318,12 @@ async def test_cancelling_the_entry_of_a_cancel_on_exit_client_is_prompt(
             pytest.fail("the block must not be entered")  # pragma: no cover
     assert scope.cancelled_caught
     assert trio.current_time() - started == pytest.approx(1.0)
+
+
+def test_connection_settings_are_keyword_only_and_frozen() -> None:
+    settings = ConnectionSettings(stale_after=None)
+    assert settings.stale_after is None and settings.connect_timeout == 10.0
+    with pytest.raises(TypeError):
+        ConnectionSettings(5.0)  # type: ignore[misc]
+    with pytest.raises(attrs.exceptions.FrozenInstanceError):
+        settings.stale_after = 1.0  # type: ignore[misc]
