@@ -386,12 +386,14 @@ class Frame:
         self.replay = replay
         self.unconfirmed = {topic for s in subscriptions for topic in s.topics}
         self.finished = False
+        self.abandoned = False  # its caller gave up waiting (a timeout)
 
 
 class SessionMachine(RuleBasedStateMachine):
     """Drives a Session as the shell would, against a model exchange that answers subscribe
     frames in order (possibly after their data), and checks it against a plain model: an ordered
-    replay list, the frames not yet answered, the requests in flight."""
+    replay list, the frames not yet answered, the requests in flight. Acks whose caller gave up
+    must finish at most once, at the latest on disconnect; nothing else about them is promised."""
 
     def __init__(self) -> None:
         super().__init__()
@@ -399,7 +401,9 @@ class SessionMachine(RuleBasedStateMachine):
         self.replay: list[Subscription] = []
         self.frames: list[Frame] = []  # oldest first
         self.finished: set[int] = set()
+        self.open_acks: set[int] = set()
         self.requests: set[int] = set()
+        self.unawaited: set[int] = set()
         self.next_request = 1
         self.linked = False
         self.live = False
@@ -407,13 +411,25 @@ class SessionMachine(RuleBasedStateMachine):
         self.awaiting_snapshot = False
 
     def waiting(self) -> list[Frame]:
-        return [frame for frame in self.frames if not frame.finished]
+        """Frames whose caller still waits for the answer, oldest first."""
+        return [frame for frame in self.frames if not frame.finished and not frame.abandoned]
+
+    def new_frame(self, ack: int, subscriptions: tuple[Subscription, ...], replay: bool) -> None:
+        self.frames.append(Frame(ack, subscriptions, replay))
+        self.open_acks.add(ack)
+
+    def abandoned(self) -> set[int]:
+        return {frame.ack for frame in self.frames if frame.abandoned}
+
+    def expected_for_waiters(self, effects: list[Effect], abandoned: set[int]) -> list[Effect]:
+        return [e for e in effects if not (isinstance(e, FinishAck) and e.ack_id in abandoned)]
 
     def perform(self, effects: Sequence[Effect]) -> list[Effect]:
         for effect in effects:
             if isinstance(effect, FinishAck):
                 assert effect.ack_id not in self.finished, "an ack finished twice"
                 self.finished.add(effect.ack_id)
+                self.open_acks.discard(effect.ack_id)
             if isinstance(effect, FailRequest):
                 assert effect.request_id in self.requests, "failed a request not in flight"
                 self.requests.discard(effect.request_id)
@@ -426,7 +442,7 @@ class SessionMachine(RuleBasedStateMachine):
             self.replay.append(choice)
         if self.live:
             assert ack is not None
-            self.frames.append(Frame(ack, (choice,), replay=False))
+            self.new_frame(ack, (choice,), replay=False)
         else:
             assert ack is None
 
@@ -439,7 +455,7 @@ class SessionMachine(RuleBasedStateMachine):
         assert plan.wait_for_account == (Subscription.account(OURS) in self.replay)
         self.awaiting_snapshot = plan.wait_for_account
         if plan.ack_id is not None:
-            self.frames.append(Frame(plan.ack_id, plan.subscriptions, replay=True))
+            self.new_frame(plan.ack_id, plan.subscriptions, replay=True)
         else:
             self.go_live()
 
@@ -456,13 +472,22 @@ class SessionMachine(RuleBasedStateMachine):
     def replay_done(self) -> None:
         self.go_live()
 
+    @precondition(lambda self: any(f.replay is False for f in self.waiting()))
+    @rule(data=st.data())
+    def caller_gives_up(self, data: st.DataObject) -> None:
+        frame = data.draw(st.sampled_from([f for f in self.waiting() if not f.replay]))
+        self.session.abandon(frame.ack)
+        frame.abandoned = True
+
     @precondition(lambda self: bool(self.frames))
     @rule()
     def exchange_answers(self) -> None:
+        abandoned = self.abandoned()
         frame = self.frames.pop(0)
         topics = tuple(t for s in frame.subscriptions for t in s.topics)
         effects = self.perform(self.session.receive(SubscriptionResponse(topics), 0.0))
-        if frame.finished:  # confirmed by its data already: the answer changes nothing
+        effects = self.expected_for_waiters(effects, abandoned)
+        if frame.finished or frame.abandoned:  # confirmed by its data, or nobody waits
             assert effects == []
         else:
             assert effects == [FinishAck(frame.ack)]
@@ -481,6 +506,7 @@ class SessionMachine(RuleBasedStateMachine):
         else:
             message = L2Snapshot(choice.symbol or "", 1, (), ())
         effects = self.perform(self.session.receive(message, 0.0))
+        effects = self.expected_for_waiters(effects, self.abandoned())
         topic = choice.topics[0]
         expected: list[Effect] = []
         for frame in self.waiting():
@@ -499,8 +525,7 @@ class SessionMachine(RuleBasedStateMachine):
     @rule(awaited=st.booleans())
     def send_request(self, awaited: bool) -> None:
         self.session.request_sent(self.next_request, awaited=awaited)
-        if awaited:
-            self.requests.add(self.next_request)
+        (self.requests if awaited else self.unawaited).add(self.next_request)
         self.next_request += 1
 
     @precondition(lambda self: bool(self.requests))
@@ -516,7 +541,7 @@ class SessionMachine(RuleBasedStateMachine):
     def error_frame(self) -> None:
         waiting = self.waiting()
         awaited = set(self.requests)
-        outstanding = len(awaited) + len(self.unawaited())
+        outstanding = len(awaited) + len(self.unawaited)
         effects = self.perform(self.session.receive(ErrorMessage("no"), 0.0))
         assert effects[0] == PublishEvent(Topic.ERROR, ErrorMessage("no"))
         attributed = effects[1:]
@@ -536,21 +561,20 @@ class SessionMachine(RuleBasedStateMachine):
         else:
             assert attributed == []
 
-    def unawaited(self) -> set[int]:
-        return self.session._unawaited.keys()  # type: ignore[return-value]
-
     @precondition(lambda self: self.linked)
     @rule()
     def disconnect(self) -> None:
         had_requests = set(self.requests)
-        waiting = {frame.ack for frame in self.waiting()}
+        open_acks = set(self.open_acks)
         effects = self.perform(self.session.disconnected("gone", 1.0, was_live=self.live))
         assert {e.request_id for e in effects if isinstance(e, FailRequest)} == had_requests
         lost = {e.ack_id for e in effects if isinstance(e, FinishAck)}
-        assert lost == waiting
+        assert lost == open_acks  # every ack still open, abandoned or not, finishes now
+        assert not self.open_acks
         statuses = [e for e in effects if isinstance(e, PublishEvent)]
         assert len(statuses) == (1 if self.live else 0)
         self.frames.clear()
+        self.unawaited.clear()
         self.linked = self.live = self.awaiting_snapshot = self.replay_failed = False
 
     @invariant()
