@@ -6,6 +6,7 @@ import logging
 from collections.abc import Sequence
 
 import pytest
+from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
@@ -402,6 +403,7 @@ class SessionMachine(RuleBasedStateMachine):
         self.frames: list[Frame] = []  # oldest first
         self.finished: set[int] = set()
         self.open_acks: set[int] = set()
+        self.abandoned: set[int] = set()  # acks whose caller gave up, answered or not
         self.requests: set[int] = set()
         self.unawaited: set[int] = set()
         self.next_request = 1
@@ -418,8 +420,6 @@ class SessionMachine(RuleBasedStateMachine):
         self.frames.append(Frame(ack, subscriptions, replay))
         self.open_acks.add(ack)
 
-    def abandoned(self) -> set[int]:
-        return {frame.ack for frame in self.frames if frame.abandoned}
 
     def expected_for_waiters(self, effects: list[Effect], abandoned: set[int]) -> list[Effect]:
         return [e for e in effects if not (isinstance(e, FinishAck) and e.ack_id in abandoned)]
@@ -478,15 +478,15 @@ class SessionMachine(RuleBasedStateMachine):
         frame = data.draw(st.sampled_from([f for f in self.waiting() if not f.replay]))
         self.session.abandon(frame.ack)
         frame.abandoned = True
+        self.abandoned.add(frame.ack)
 
     @precondition(lambda self: bool(self.frames))
     @rule()
     def exchange_answers(self) -> None:
-        abandoned = self.abandoned()
         frame = self.frames.pop(0)
         topics = tuple(t for s in frame.subscriptions for t in s.topics)
         effects = self.perform(self.session.receive(SubscriptionResponse(topics), 0.0))
-        effects = self.expected_for_waiters(effects, abandoned)
+        effects = self.expected_for_waiters(effects, self.abandoned)
         if frame.finished or frame.abandoned:  # confirmed by its data, or nobody waits
             assert effects == []
         else:
@@ -506,7 +506,7 @@ class SessionMachine(RuleBasedStateMachine):
         else:
             message = L2Snapshot(choice.symbol or "", 1, (), ())
         effects = self.perform(self.session.receive(message, 0.0))
-        effects = self.expected_for_waiters(effects, self.abandoned())
+        effects = self.expected_for_waiters(effects, self.abandoned)
         topic = choice.topics[0]
         expected: list[Effect] = []
         for frame in self.waiting():
@@ -586,4 +586,5 @@ class SessionMachine(RuleBasedStateMachine):
         assert self.session.account == OURS
 
 
+SessionMachine.TestCase.settings = settings(max_examples=400, stateful_step_count=40, deadline=None)
 TestSessionMachine = SessionMachine.TestCase
