@@ -2,8 +2,8 @@
 none (docs/guides/http.md).
 
 Tick and lot are powers of ten scaled to the starting price, so every market has a realistic grid
-without configuration: a tick five decimal orders below the price (BTC at 100 000: 1.0, ETH at
-3 500: 0.01, SOL at 150: 0.001) and a lot worth between 1 and 10 quote units (BTC 0.0001, ETH
+without configuration: a tick six decimal orders below the price (BTC at 100 000: 0.1, ETH at
+3 500: 0.001, SOL at 150: 0.0001) and a lot worth between 1 and 10 quote units (BTC 0.0001, ETH
 0.001, SOL 0.01). The minimum notional is 1.0 and the leverage cap 50, deliberately permissive: a
 test that wants the exchange's stricter figures passes its own :class:`~bulk_trio.Market` list.
 """
@@ -31,13 +31,13 @@ def default_market(symbol: str, price: float) -> Market:
     base, _, quote = symbol.partition("-")
     return Market(
         symbol=symbol,
-        tick_size=_power_of_ten(magnitude - 5),
+        tick_size=_power_of_ten(magnitude - 6),
         lot_size=_power_of_ten(math.floor(math.log10(10 / price))),
         min_notional=DEFAULT_MIN_NOTIONAL,
         max_leverage=DEFAULT_MAX_LEVERAGE,
         base_asset=base,
         quote_asset="USDC" if quote in ("USD", "") else quote,
-        price_precision=max(0, 5 - magnitude),
+        price_precision=max(0, 6 - magnitude),
         size_precision=max(0, -math.floor(math.log10(10 / price))),
         order_types=("LIMIT", "MARKET"),
         time_in_forces=("GTC", "IOC", "ALO"),
