@@ -9,6 +9,7 @@ retried reads, never-retried writes whose outcome is unknown.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
+import attrs
 import pytest
 import trio
 
@@ -19,6 +20,7 @@ from bulk_trio import (
     ExchangeError,
     HttpError,
     LimitOrder,
+    MarketRuleViolation,
     MarketOrder,
     OrderOutcomeUnknown,
     OrderStatus,
@@ -339,3 +341,38 @@ def test_base_url_takes_presets_and_refuses_other_schemes() -> None:
     with pytest.raises(ValueError, match="http"):
         _base_url("ws://127.0.0.1:1")
 
+
+
+# -- the WebSocket client with market rules ------------------------------------------------
+
+
+async def test_open_bulk_client_with_markets_refuses_before_signing(
+    sim: Simulator, signer: TransactionSigner
+) -> None:
+    with trio.fail_after(TIMEOUT):
+        async with open_bulk_client(
+            sim.url, symbols=[], signer=signer, markets=sim.http_url
+        ) as client:
+            posts = sim.stats.posts_handled
+            with pytest.raises(MarketRuleViolation) as caught:
+                await client.place_limit_order("BTC-USD", Side.BUY, 90_000.123, 0.01)
+            assert caught.value.rule == "tick" and isinstance(caught.value, ValueError)
+            with pytest.raises(ValueError, match="lot"):
+                await client.place_market_order("BTC-USD", Side.SELL, 1e-7)
+            assert sim.stats.posts_handled == posts  # nothing was sent
+            market = client.markets["BTC-USD"]
+            placed = await client.place_limit_order(
+                "BTC-USD", Side.BUY, market.round_price(90_000.123, Side.BUY), 0.01
+            )
+            assert placed.status is OrderStatus.RESTING
+        strict = [attrs.evolve(sim.markets["BTC-USD"], min_notional=10_000.0)]
+        async with open_bulk_client(sim.url, symbols=[], signer=signer, markets=strict) as client:
+            with pytest.raises(MarketRuleViolation, match="minimum notional"):
+                await client.place_limit_order("BTC-USD", Side.BUY, 90_000.0, 0.01)
+
+
+async def test_a_network_preset_refuses_a_signer_for_another_domain() -> None:
+    signer = TransactionSigner.generate_account(domain="testnet")
+    with pytest.raises(ValueError, match="expects mainnet"):
+        async with open_bulk_client(network="mainnet", signer=signer):
+            pass  # pragma: no cover - refused before connecting
