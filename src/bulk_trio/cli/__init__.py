@@ -23,6 +23,7 @@ import trio
 from ..protocol.keys import decode_32
 from .demo import run_demo
 from .endpoint import NETWORK_HELP, NETWORKS, SIGNATURE_DOMAINS
+from .http_commands import register_http_commands
 from .keys import KEY_ENV, run_keygen
 from .runtime import (
     EXIT_FAILURE,
@@ -391,6 +392,7 @@ def build_parser() -> argparse.ArgumentParser:
         _add_cancel_all,
     ):
         add(commands)
+    register_http_commands(commands)
     return parser
 
 
