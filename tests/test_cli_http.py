@@ -49,7 +49,16 @@ async def test_markets_table_and_json(sim: Simulator, capsys: pytest.CaptureFixt
     status, out, _ = await run_cli(["markets", "--http-url", sim.http_url], capsys)
     assert status == 0
     header, btc, eth = out.strip().splitlines()
-    assert header.split() == ["symbol", "tick", "lot", "min", "notional", "max", "leverage", "status"]
+    assert header.split() == [
+        "symbol",
+        "tick",
+        "lot",
+        "min",
+        "notional",
+        "max",
+        "leverage",
+        "status",
+    ]
     assert btc.split() == ["BTC-USD", "0.1", "0.0001", "1", "50", "TRADING"]
     assert eth.split()[0] == "ETH-USD"
     status, out, _ = await run_cli(["markets", "--http-url", sim.http_url, "--json"], capsys)
@@ -72,7 +81,9 @@ async def test_history_and_candles(
     fills = json.loads(out)
     assert status == 0 and len(fills) == 2
     assert {f["taker"] for f in fills} == {signer.public_key}
-    status, out, _ = await run_cli(["history", "fills", "--pubkey", signer.public_key, *url], capsys)
+    status, out, _ = await run_cli(
+        ["history", "fills", "--pubkey", signer.public_key, *url], capsys
+    )
     lines = out.strip().splitlines()
     assert status == 0 and len(lines) == 3 and "sell" in lines[1] and "taker" in lines[1]
     status, out, _ = await run_cli(
@@ -89,7 +100,9 @@ async def test_history_and_candles(
 async def test_failures_are_one_line_on_stderr(
     sim: Simulator, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    status, out, err = await run_cli(["candles", "BTC-USD", "7m", "--http-url", sim.http_url], capsys)
+    status, out, err = await run_cli(
+        ["candles", "BTC-USD", "7m", "--http-url", sim.http_url], capsys
+    )
     assert status == 2 and out == "" and "interval '7m'" in err
     stranger = TransactionSigner.generate_account().public_key
     status, out, err = await run_cli(

@@ -9,6 +9,7 @@ retried reads, never-retried writes whose outcome is unknown.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
+
 import attrs
 import pytest
 import trio
@@ -20,8 +21,8 @@ from bulk_trio import (
     ExchangeError,
     HttpError,
     LimitOrder,
-    MarketRuleViolation,
     MarketOrder,
+    MarketRuleViolation,
     OrderOutcomeUnknown,
     OrderStatus,
     Side,
@@ -176,9 +177,7 @@ async def test_market_rules_are_enforced_atomically_with_the_rule_named(
     off_tick = LimitOrder("BTC-USD", Side.BUY, 90_000.123, 0.01)
     with trio.fail_after(TIMEOUT):
         statuses = await http.place_orders(signer, [good, off_tick])
-        (tiny,) = await http.place_orders(
-            signer, LimitOrder("BTC-USD", Side.BUY, 90_000.0, 1e-7)
-        )
+        (tiny,) = await http.place_orders(signer, LimitOrder("BTC-USD", Side.BUY, 90_000.0, 1e-7))
         (lever,) = await http.place_orders(signer, UpdateLeverage({"BTC-USD": 51}))
     assert [s.status for s in statuses] == [OrderStatus.REJECTED_INVALID] * 2
     assert statuses[1].message is not None and statuses[1].message.startswith("tick: ")
@@ -340,7 +339,6 @@ def test_base_url_takes_presets_and_refuses_other_schemes() -> None:
         _base_url("moonnet")
     with pytest.raises(ValueError, match="http"):
         _base_url("ws://127.0.0.1:1")
-
 
 
 # -- the WebSocket client with market rules ------------------------------------------------

@@ -59,9 +59,11 @@ def test_klines_params_clamp_the_limit_and_translate_intervals() -> None:
     [
         RESPONSES["l2book"],
         {"symbol": "BTC-USD", "timestamp": 1704067200000000000,
-         "levels": [[[102777.0, 1.5, 3], [102776.5, 2.3, 5]], [[102780.0, 2.0, 4], [102780.5, 1.2]]]},
+         "levels": [[[102777.0, 1.5, 3], [102776.5, 2.3, 5]],
+                    [[102780.0, 2.0, 4], [102780.5, 1.2]]]},
         {"symbol": "BTC-USD", "timestamp": 1704067200000,
-         "bids": [[102777.0, 1.5, 3], [102776.5, 2.3, 5]], "asks": [[102780.0, 2.0, 4], [102780.5, 1.2, 3]]},
+         "bids": [[102777.0, 1.5, 3], [102776.5, 2.3, 5]],
+         "asks": [[102780.0, 2.0, 4], [102780.5, 1.2, 3]]},
     ],
 )  # fmt: skip
 def test_l2_book_in_every_documented_shape(body: Any) -> None:
@@ -94,7 +96,9 @@ def test_full_account_current_and_legacy_shapes() -> None:
 
 def test_open_orders_wrapped_bare_short_keys_and_signed_sizes() -> None:
     (order,) = http_codec.parse_open_orders(RESPONSES["openOrders"], USER)
-    assert order.order_id == "Fpa3oVuL3UzjNANAMZZdmrn6D1Zhk83GmBuJpuAWG51F" and order.price == 99000.0
+    assert (
+        order.order_id == "Fpa3oVuL3UzjNANAMZZdmrn6D1Zhk83GmBuJpuAWG51F" and order.price == 99000.0
+    )
     short = [{"sym": "ETH-USD", "oid": "x", "px": 3000.0, "origSz": -2.0, "sz": -1.5,
               "fillSz": 0.5, "status": "working", "ot": "limit", "ts": 1}]  # fmt: skip
     (sell,) = http_codec.parse_open_orders(short, USER)
@@ -103,7 +107,11 @@ def test_open_orders_wrapped_bare_short_keys_and_signed_sizes() -> None:
 
 def test_fee_tier() -> None:
     tier = http_codec.parse_fee_tier(RESPONSES["feeTier"])
-    assert tier is not None and (tier.scope, tier.maker_bps, tier.taker_bps) == ("BTC-USD", 1.8, 3.3)
+    assert tier is not None and (tier.scope, tier.maker_bps, tier.taker_bps) == (
+        "BTC-USD",
+        1.8,
+        3.3,
+    )
 
 
 def test_paginated_history_keeps_u64_values_exact() -> None:
@@ -127,7 +135,9 @@ def test_legacy_history_rows() -> None:
         Side.SELL, "maker_order_hash", True,
     )  # fmt: skip
     (order,) = http_codec.parse_history(RESPONSES["orderHistory_legacy"], "orderHistory", USER).rows
-    assert order.status is OrderStatus.FILLED and order.filled_size == 0.1 and order.side is Side.BUY
+    assert (
+        order.status is OrderStatus.FILLED and order.filled_size == 0.1 and order.side is Side.BUY
+    )
     (closed,) = http_codec.parse_history(RESPONSES["positions_legacy"], "positions", USER).rows
     assert closed.quantity == 0.5 and closed.realized_pnl == 1000.0
     (payment,) = http_codec.parse_history(RESPONSES["funding_legacy"], "fundingHistory", USER).rows
@@ -166,7 +176,9 @@ def test_order_replies() -> None:
         (b"", (None, "no error text")),
     ],
 )  # fmt: skip
-def test_error_bodies_are_read_defensively(content: bytes, expected: tuple[str | None, str]) -> None:
+def test_error_bodies_are_read_defensively(
+    content: bytes, expected: tuple[str | None, str]
+) -> None:
     assert http_codec.error_detail(content) == expected
 
 
@@ -175,7 +187,7 @@ def test_a_bad_body_names_the_endpoint_and_the_field() -> None:
     del broken[0]["tickSize"]
     with pytest.raises(ProtocolViolation, match=r"GET /exchangeInfo: \[0\]\.tickSize missing"):
         http_codec.parse_exchange_info(broken)
-    with pytest.raises(ProtocolViolation, match="GET /ticker/BTC-USD: .*lastPrice"):
+    with pytest.raises(ProtocolViolation, match=r"GET /ticker/BTC-USD: .*lastPrice"):
         http_codec.parse_ticker({"symbol": "BTC-USD", "lastPrice": "abc"}, "BTC-USD")
     with pytest.raises(ProtocolViolation, match="GET /klines: response is not JSON"):
         http_codec.decode_body("GET /klines", b"<html>")

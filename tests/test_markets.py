@@ -84,7 +84,9 @@ ticks = st.sampled_from([0.5, 0.1, 0.01, 0.25, 1.0, 5.0])
 
 
 @given(tick=ticks, price=st.floats(min_value=0.01, max_value=1e6))
-def test_rounded_prices_are_on_the_grid_and_never_more_aggressive(tick: float, price: float) -> None:
+def test_rounded_prices_are_on_the_grid_and_never_more_aggressive(
+    tick: float, price: float
+) -> None:
     market = Market(symbol="X-USD", tick_size=tick, lot_size=0.001)
     bid = market.round_price(price, Side.BUY)
     ask = market.round_price(price, Side.SELL)

@@ -54,7 +54,7 @@ class RetryPolicy:
         when no attempts are left."""
         if attempt >= self.retries:
             return None
-        wanted = self.base * 2**attempt
+        wanted = float(self.base * 2.0**attempt)
         asked = _retry_after_seconds(retry_after)
         if asked is not None:
             wanted = max(wanted, asked)

@@ -53,6 +53,22 @@ def _non_negative(value: float, field: str) -> float:
     return float(value)
 
 
+def _tick_size(value: float) -> float:
+    return _positive(value, "tick_size")
+
+
+def _lot_size(value: float) -> float:
+    return _positive(value, "lot_size")
+
+
+def _min_notional(value: float) -> float:
+    return _non_negative(value, "min_notional")
+
+
+def _max_leverage(value: float) -> float:
+    return _positive(value, "max_leverage")
+
+
 def _text(value: float) -> str:
     return f"{value:.8f}".rstrip("0").rstrip(".")
 
@@ -67,14 +83,10 @@ class Market:
     """
 
     symbol: str
-    tick_size: float = attrs.field(converter=lambda v: _positive(v, "tick_size"))
-    lot_size: float = attrs.field(converter=lambda v: _positive(v, "lot_size"))
-    min_notional: float = attrs.field(
-        default=0.0, converter=lambda v: _non_negative(v, "min_notional")
-    )
-    max_leverage: float = attrs.field(
-        default=MAX_USER_LEVERAGE, converter=lambda v: _positive(v, "max_leverage")
-    )
+    tick_size: float = attrs.field(converter=_tick_size)
+    lot_size: float = attrs.field(converter=_lot_size)
+    min_notional: float = attrs.field(default=0.0, converter=_min_notional)
+    max_leverage: float = attrs.field(default=MAX_USER_LEVERAGE, converter=_max_leverage)
     base_asset: str = ""
     quote_asset: str = "USDC"
     status: str = "TRADING"
@@ -183,9 +195,7 @@ def markets_by_symbol(markets: Iterable[Market] | Mapping[str, Market]) -> dict[
     return by_symbol
 
 
-def order_problem(
-    markets: Mapping[str, Market], action: object
-) -> MarketRuleViolation | None:
+def order_problem(markets: Mapping[str, Market], action: object) -> MarketRuleViolation | None:
     """The market rule a trading action breaks, or None (also None for a symbol without rules).
 
     Limit orders are checked for tick, lot and minimum notional; market orders and modifies for

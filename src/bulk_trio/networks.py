@@ -30,20 +30,28 @@ PRESETS: dict[str, NetworkPreset] = {
     preset.name: preset
     for preset in (
         NetworkPreset(
-            "mainnet", "https://mainnet-api1.bulk.trade/api/v1", "wss://mainnet-ws1.bulk.trade",
+            "mainnet",
+            "https://mainnet-api1.bulk.trade/api/v1",
+            "wss://mainnet-ws1.bulk.trade",
             "mainnet",
         ),
         NetworkPreset(
-            "testnet", "https://exchange-api.bulk.trade/api/v1", "wss://exchange-ws1.bulk.trade",
+            "testnet",
+            "https://exchange-api.bulk.trade/api/v1",
+            "wss://exchange-ws1.bulk.trade",
             "testnet",
         ),
         NetworkPreset(
-            "staging", "https://staging-api.bulk.trade/api/v1", "wss://staging-ws.bulk.trade",
+            "staging",
+            "https://staging-api.bulk.trade/api/v1",
+            "wss://staging-ws.bulk.trade",
             "devnet",
         ),
         NetworkPreset(
-            "sdk-default", "https://exchange-api2.bulk.trade/api/v1",
-            "wss://exchange-wss.bulk.trade", None,
+            "sdk-default",
+            "https://exchange-api2.bulk.trade/api/v1",
+            "wss://exchange-wss.bulk.trade",
+            None,
         ),
         # A BULK node (or ``bulk-trio sim``) on this machine: HTTP on 12000, WebSocket on 12001.
         NetworkPreset("local", "http://127.0.0.1:12000/api/v1", "ws://127.0.0.1:12001", "testnet"),

@@ -38,7 +38,9 @@ DEFAULT_HISTORY_ROWS = 50
 def _plain(value: Any) -> Any:
     """Models as JSON-ready values: attrs classes as objects, enums by their wire value."""
     if attrs.has(type(value)):
-        return {field.name: _plain(getattr(value, field.name)) for field in attrs.fields(type(value))}
+        return {
+            field.name: _plain(getattr(value, field.name)) for field in attrs.fields(type(value))
+        }
     if isinstance(value, enum.Enum):
         return value.value
     if isinstance(value, tuple | list):
@@ -61,7 +63,11 @@ def _number(value: float) -> str:
 def _table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
     widths = [max(len(str(cell)) for cell in column) for column in zip(header, *rows, strict=True)]
     for line in (header, *rows):
-        print("  ".join(str(cell).ljust(width) for cell, width in zip(line, widths, strict=True)).rstrip())
+        print(
+            "  ".join(
+                str(cell).ljust(width) for cell, width in zip(line, widths, strict=True)
+            ).rstrip()
+        )
 
 
 def _time_ns(ns: int) -> str:

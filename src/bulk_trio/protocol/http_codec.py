@@ -42,7 +42,6 @@ from .codec import (
     _bool,
     _first,
     _first_or_none,
-    _flag,
     _int,
     _int_or_zero,
     _list,
@@ -487,7 +486,9 @@ def history_request(
     body: dict[str, Any] = {"type": kind, "user": user}
     if limit is not None:
         if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= 5000:
-            raise ValueError(f"limit must be an integer from 1 to {MAX_HISTORY_LIMIT}, got {limit!r}")
+            raise ValueError(
+                f"limit must be an integer from 1 to {MAX_HISTORY_LIMIT}, got {limit!r}"
+            )
         body["limit"] = limit
     if cursor is not None:
         if start_slot is not None or end_slot is not None:

@@ -145,7 +145,9 @@ class BulkHttpClient:
                     headers=_JSON if content is not None else None,
                 )
             except httpx.HTTPError as exc:
-                failure: Exception = ConnectError(f"{endpoint} at {self.base_url}: {_describe(exc)}")
+                failure: Exception = ConnectError(
+                    f"{endpoint} at {self.base_url}: {_describe(exc)}"
+                )
             else:
                 status = response.status_code
                 if 200 <= status < 300:
@@ -227,7 +229,9 @@ class BulkHttpClient:
     async def full_account(self, user: str) -> AccountSnapshot | None:
         """Margin, positions, open orders and leverage of ``user``; None for an account the
         exchange has never seen."""
-        body = await self._account("fullAccount", {"type": "fullAccount", "user": _check_user(user)})
+        body = await self._account(
+            "fullAccount", {"type": "fullAccount", "user": _check_user(user)}
+        )
         return None if body is _NOT_FOUND else http_codec.parse_full_account(body, user)
 
     async def open_orders(self, user: str) -> list[OrderState]:
@@ -284,7 +288,9 @@ class BulkHttpClient:
             if cursor is None:
                 return
             if cursor in seen:  # a server that repeats itself would loop forever
-                raise HttpError("POST /account", 200, "REPEATED_CURSOR", f"cursor {cursor!r} repeated")
+                raise HttpError(
+                    "POST /account", 200, "REPEATED_CURSOR", f"cursor {cursor!r} repeated"
+                )
             seen.add(cursor)
             page = await fetch(user, limit=limit, cursor=cursor)
 
@@ -406,7 +412,7 @@ class BulkHttpClient:
         return http_codec.with_order_ids(statuses, batch, payload)
 
     async def post_signed(self, payload: Mapping[str, Any]) -> list[OrderResponse]:
-        """``POST /order`` an already signed transaction, exactly once (see :meth:`place_orders`)."""
+        """``POST /order`` a signed transaction, exactly once (see :meth:`place_orders`)."""
         endpoint = "POST /order"
         try:
             content = orjson.dumps(dict(payload))
@@ -439,7 +445,7 @@ class BulkHttpClient:
             code, message = http_codec.error_detail(response.content)
             raise HttpError(endpoint, status, code, message)
         body = http_codec.decode_body(endpoint, response.content)
-        ok, statuses, message = http_codec.parse_order_reply(body)
+        ok, statuses, refusal = http_codec.parse_order_reply(body)
         if not ok:
-            raise ExchangeError(f"the exchange refused the transaction: {message}", raw=body)
+            raise ExchangeError(f"the exchange refused the transaction: {refusal}", raw=body)
         return list(statuses)

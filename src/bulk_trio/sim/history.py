@@ -164,7 +164,9 @@ class HistoryLog:
                     "reasonCode": 0,
                     "reason": None,
                     "iso": False,
-                    "counterpartyHint": _hint(trade.taker if account == trade.maker else trade.maker),
+                    "counterpartyHint": _hint(
+                        trade.taker if account == trade.maker else trade.maker
+                    ),
                     "timestamp": taker_fill.timestamp,
                 },
             )
@@ -173,9 +175,12 @@ class HistoryLog:
         key = (fill.account, fill.symbol)
         book = self._positions.setdefault(key, _Open())
         signed = fill.size if fill.is_buy else -fill.size
-        fee = fill.price * fill.size * (
-            self.maker_fee_bps if fill.is_maker else self.taker_fee_bps
-        ) / 10_000
+        fee = (
+            fill.price
+            * fill.size
+            * (self.maker_fee_bps if fill.is_maker else self.taker_fee_bps)
+            / 10_000
+        )
         if book.size == 0 or (book.size > 0) == (signed > 0):
             if book.size == 0:
                 book.open_time = fill.timestamp
@@ -289,7 +294,9 @@ class HistoryLog:
             epoch, cursor_kind, cursor_account, start, end, before = orjson.loads(raw)
             assert all(isinstance(n, int) for n in (epoch, start, end, before))
         except (AssertionError, ValueError, TypeError, binascii.Error, orjson.JSONDecodeError):
-            raise HistoryError(400, "INVALID_CURSOR", "cursor is not one this server issued") from None
+            raise HistoryError(
+                400, "INVALID_CURSOR", "cursor is not one this server issued"
+            ) from None
         if cursor_kind != kind or cursor_account != account:
             raise HistoryError(400, "INVALID_CURSOR", "cursor belongs to another query")
         if epoch != self._epoch:

@@ -140,7 +140,9 @@ class HttpFaults:
 def failure_answer(status: int) -> HttpAnswer:
     """What an injected failure of ``status`` looks like."""
     if status == 429:
-        return error_answer(429, "RATE_LIMITED", "rate limit exceeded", headers=(("retry-after", "0"),))
+        return error_answer(
+            429, "RATE_LIMITED", "rate limit exceeded", headers=(("retry-after", "0"),)
+        )
     if status == 408:
         return error_answer(408, "TIMEOUT", "executor didn't respond within the timeout")
     return error_answer(status, "INTERNAL", "internal error (injected by the simulator)")
@@ -177,7 +179,9 @@ class SimHttpApi:
     ) -> HttpAnswer:
         """The answer to one request. Never raises for bad input: that is a 4xx answer."""
         if not path.startswith(API_PREFIX + "/"):
-            return error_answer(404, "NOT_FOUND", f"no such endpoint {path!r} (routes live under {API_PREFIX})")
+            return error_answer(
+                404, "NOT_FOUND", f"no such endpoint {path!r} (routes live under {API_PREFIX})"
+            )
         route = path[len(API_PREFIX) + 1 :].rstrip("/")
         try:
             if method == "GET":
@@ -192,7 +196,9 @@ class SimHttpApi:
                 return self._order(_json_object(body), now_ns)
             known = route in self._get_routes or route in ("account", "order")
             if known or route.startswith("ticker/"):
-                return error_answer(405, "METHOD_NOT_ALLOWED", f"{method} is not allowed on /{route}")
+                return error_answer(
+                    405, "METHOD_NOT_ALLOWED", f"{method} is not allowed on /{route}"
+                )
             return error_answer(404, "NOT_FOUND", f"no such endpoint /{route}")
         except _BadRequest as problem:
             return error_answer(problem.status, problem.code, str(problem))
@@ -232,7 +238,8 @@ class SimHttpApi:
         interval = WIRE_INTERVAL.get(spelling)
         if interval is None:
             raise _BadRequest(
-                "BAD_REQUEST", f"interval must be one of {', '.join(sorted(set(WIRE_INTERVAL.values())))}"
+                "BAD_REQUEST",
+                f"interval must be one of {', '.join(sorted(set(WIRE_INTERVAL.values())))}",
             )
         limit = _int_param(query, "limit", DEFAULT_KLINES)
         if not 1 <= limit <= MAX_KLINES:
@@ -261,7 +268,9 @@ class SimHttpApi:
             except ValueError:
                 bucket = math.nan
             if not (bucket > 0 and math.isfinite(bucket)):
-                raise _BadRequest("BAD_REQUEST", f"aggregation must be a positive number, got {aggregation!r}")
+                raise _BadRequest(
+                    "BAD_REQUEST", f"aggregation must be a positive number, got {aggregation!r}"
+                )
             bids = frames.aggregate_levels(bids, bucket, is_bid=True)
             asks = frames.aggregate_levels(asks, bucket, is_bid=False)
         frame = frames.book("l2Snapshot", symbol, bids[:depth], asks[:depth], timestamp=now_ns)
@@ -271,11 +280,15 @@ class SimHttpApi:
         period = _STATS_PERIODS.get(query.get("period", "1d"), "1d")
         wanted = query.get("symbol")
         symbols = [s for s in self.engine.symbols if wanted is None or s == wanted]
-        markets = []
+        markets: list[dict[str, object]] = []
         rates: dict[str, dict[str, float]] = {}
-        for symbol in symbols:
+        volume_usd = open_interest_usd = 0.0
+        for symbol in sorted(symbols, key=lambda s: -self.engine.market(s).quote_volume_24h):
             stats = self.engine.market(symbol)
-            rates[symbol] = {"current": stats.funding_rate, "annualized": stats.funding_rate * 1095}
+            annualized = stats.funding_rate * 1095  # three 8-hour periods a day
+            rates[symbol] = {"current": stats.funding_rate, "annualized": annualized}
+            volume_usd += stats.quote_volume_24h
+            open_interest_usd += stats.open_interest * (stats.mark_price or 0.0)
             markets.append(
                 {
                     "symbol": symbol,
@@ -283,24 +296,18 @@ class SimHttpApi:
                     "quoteVolume": float(stats.quote_volume_24h),
                     "openInterest": float(stats.open_interest),
                     "fundingRate": stats.funding_rate,
-                    "fundingRateAnnualized": stats.funding_rate * 1095,
+                    "fundingRateAnnualized": annualized,
                     "lastPrice": stats.last_price,
                     "markPrice": stats.mark_price,
                 }
             )
-        markets.sort(key=lambda m: -float(m["quoteVolume"]))  # type: ignore[arg-type]
         return _json(
             200,
             {
                 "timestamp": now_ns // 1_000_000,
                 "period": period,
-                "volume": {"totalUsd": sum(float(m["quoteVolume"]) for m in markets)},  # type: ignore[arg-type]
-                "openInterest": {
-                    "totalUsd": sum(
-                        float(m["openInterest"]) * float(m["markPrice"] or 0.0)  # type: ignore[arg-type]
-                        for m in markets
-                    )
-                },
+                "volume": {"totalUsd": volume_usd},
+                "openInterest": {"totalUsd": open_interest_usd},
                 "funding": {"rates": rates},
                 "markets": markets,
             },
@@ -312,7 +319,9 @@ class SimHttpApi:
         kind = request.get("type")
         user = request.get("user")
         if not isinstance(kind, str):
-            raise _BadRequest("BAD_REQUEST", "type is required (fullAccount, openOrders, fills, ...)")
+            raise _BadRequest(
+                "BAD_REQUEST", "type is required (fullAccount, openOrders, fills, ...)"
+            )
         try:
             decode_32(user, field="user")
         except ValueError as problem:
@@ -348,7 +357,6 @@ class SimHttpApi:
         snapshot = orjson.loads(frames.account_snapshot(user, view))["data"]
         del snapshot["type"]
         snapshot["openOrders"] = [_open_order_json(order) for order in view.open_orders]
-        maker, taker = self.fee_bps
         return {
             "kind": "MasterEOA",
             "parent": None,
@@ -399,7 +407,9 @@ def _market_json(market: Market) -> dict[str, object]:
         "tickSize": market.tick_size,
         "lotSize": market.lot_size,
         "minNotional": market.min_notional,
-        "maxLeverage": int(market.max_leverage) if market.max_leverage.is_integer() else market.max_leverage,
+        "maxLeverage": int(market.max_leverage)
+        if market.max_leverage.is_integer()
+        else market.max_leverage,
         "orderTypes": list(market.order_types),
         "timeInForces": list(market.time_in_forces),
     }

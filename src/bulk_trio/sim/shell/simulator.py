@@ -21,8 +21,8 @@ from contextlib import asynccontextmanager
 import trio
 
 from ...actions import Action
-from ...protocol.keys import decode_32
 from ...markets import Market
+from ...protocol.keys import decode_32
 from ..engine import DEFAULT_MAKER_FEE_BPS, DEFAULT_TAKER_FEE_BPS, Engine
 from ..events import EngineEvent, Submission
 from ..faults import FaultState
