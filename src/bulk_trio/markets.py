@@ -30,7 +30,7 @@ MAX_USER_LEVERAGE = 50.0
 
 class MarketRuleViolation(ValueError):
     """An order or leverage setting the market refuses; ``rule`` names which rule it breaks
-    (one of :data:`RULES`) and the message says by how much."""
+    (one of ``RULES``: tick, lot, min_notional, leverage) and the message says by how much."""
 
     def __init__(self, rule: str, message: str) -> None:
         super().__init__(message)

@@ -394,7 +394,7 @@ async def open_simulator(
       ``handshake_timeout``: how long a new TCP connection may take to complete its handshake.
     * ``markets``: the trading rules (tick, lot, minimum notional, maximum leverage) the engine
       enforces and ``exchangeInfo`` serves; by default a grid scaled to each starting price
-      (:mod:`bulk_trio.sim.market_defaults`).
+      (``bulk_trio.sim.market_defaults``).
     * ``http`` serves the HTTP API too, on ``http_port`` (0: any free port), at
       :attr:`Simulator.http_url`; ``http_executor_timeout`` is when a slow ``/order`` or
       ``/account`` gets 408 (see :meth:`Simulator.delay_http_replies`).
