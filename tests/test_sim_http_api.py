@@ -43,8 +43,8 @@ def call(
 def trade(engine: Engine, history: HistoryLog, count: int) -> None:
     for i in range(count):
         price = 100_000.0 + i
-        maker = engine.submit_trusted(MAKER.public_key, [LimitOrder("BTC-USD", "sell", price, 0.01)],
-                                      now_ns=NOW + i)  # fmt: skip
+        ask = LimitOrder("BTC-USD", "sell", price, 0.01)
+        maker = engine.submit_trusted(MAKER.public_key, [ask], now_ns=NOW + i)
         history.record(maker.events)
         taker = engine.submit_trusted(TAKER.public_key, [MarketOrder("BTC-USD", "buy", 0.01)],
                                       now_ns=NOW + i)  # fmt: skip
@@ -119,7 +119,7 @@ def test_history_pages_newest_first_with_slot_bounds() -> None:
     ],
 )
 def test_history_refusals(request_body: dict[str, Any], status: int, code: str) -> None:
-    engine, history, _ = setup()
+    _, history, _ = setup()
     with pytest.raises(HistoryError) as caught:
         history.page("fills", TAKER.public_key, request_body)
     assert (caught.value.status, caught.value.code) == (status, code)
