@@ -53,7 +53,6 @@ from ..protocol.subscriptions import Subscription
 from ..state import ClientState
 from .connection import Connection, Connector
 from .fanout import Fanout, Subscriber, SubscriberStats, open_subscription
-from .http import open_bulk_http
 from .requests import PendingRequests
 from .transport import DEFAULT_MAX_MESSAGE_SIZE, open_transport
 
@@ -176,6 +175,8 @@ async def _load_markets(markets: Iterable[Market] | str | None) -> dict[str, Mar
     if markets is None:
         return {}
     if isinstance(markets, str):
+        from .http import open_bulk_http  # httpx loads only for a client that uses it
+
         async with open_bulk_http(markets) as http:
             return markets_by_symbol(await http.exchange_info())
     return markets_by_symbol(markets)

@@ -274,6 +274,7 @@ class Simulator:
         self._server.generation += 1
         self._server.drop_all("restart")
         self._faults.clear()
+        self.http_faults.clear()
         await trio.sleep(downtime)
         listeners = await trio.open_tcp_listeners(self.port, host=self.host)
         await self._nursery.start(self._listen, listeners)
