@@ -374,3 +374,30 @@ async def test_a_network_preset_refuses_a_signer_for_another_domain() -> None:
     with pytest.raises(ValueError, match="expects mainnet"):
         async with open_bulk_client(network="mainnet", signer=signer):
             pass  # pragma: no cover - refused before connecting
+
+
+async def test_a_client_timeout_on_a_write_is_outcome_unknown_and_it_applied(
+    sim: Simulator, signer: TransactionSigner
+) -> None:
+    sim.delay_http_replies(0.15)  # under the executor timeout: the answer is only late
+    async with open_bulk_http(sim.http_url, timeout=0.05) as http:
+        with trio.fail_after(TIMEOUT):
+            with pytest.raises(OrderOutcomeUnknown, match="may or may not have executed"):
+                await http.place_orders(signer, LimitOrder("BTC-USD", Side.BUY, 90_000.0, 0.01))
+            sim.delay_http_replies(0)
+            (order,) = await http.open_orders(signer.public_key)
+    assert order.price == 90_000.0
+
+
+async def test_fee_tier_is_the_engines_fees(
+    http: BulkHttpClient, signer: TransactionSigner
+) -> None:
+    with trio.fail_after(TIMEOUT):
+        tier = await http.fee_tier(signer.public_key, "BTC-USD")
+        stranger = await http.fee_tier(TransactionSigner.generate_account().public_key)
+    assert tier is not None and (tier.scope, tier.maker_bps, tier.taker_bps) == (
+        "BTC-USD",
+        1.0,
+        3.0,
+    )
+    assert stranger is None
