@@ -86,6 +86,7 @@ class _Row:
 class _PendingTrade:
     trade: TradeExecuted
     maker_order: str | None = None
+    taker_fill: Filled | None = None
 
 
 class HistoryLog:
@@ -119,10 +120,14 @@ class HistoryLog:
                 self._track_position(event)
                 if pending is None:
                     continue
-                if event.is_maker and pending.maker_order is None:
+                # A trade's two Filled events follow it, in either order.
+                if event.is_maker:
                     pending.maker_order = event.order_id
-                elif not event.is_maker and pending.maker_order is not None:
-                    self._fill_rows(pending.trade, pending.maker_order, event.order_id, event)
+                else:
+                    pending.taker_fill = event
+                if pending.maker_order is not None and pending.taker_fill is not None:
+                    taker = pending.taker_fill
+                    self._fill_rows(pending.trade, pending.maker_order, taker.order_id, taker)
                     pending = None
             elif isinstance(event, OrderChanged) and event.order.status in _TERMINAL:
                 self._append(event.order.account, "orderHistory", _terminal_order(event.order))
