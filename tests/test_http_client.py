@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Iterator
 
 import attrs
+import httpx
 import pytest
 import trio
 
@@ -25,6 +26,7 @@ from bulk_trio import (
     MarketRuleViolation,
     OrderOutcomeUnknown,
     OrderStatus,
+    ProtocolViolation,
     Side,
     Topic,
     TransactionSigner,
@@ -401,3 +403,44 @@ async def test_fee_tier_is_the_engines_fees(
         3.0,
     )
     assert stranger is None
+
+
+# -- exact request counts, with httpx's mock transport -------------------------------------
+
+
+async def test_a_post_is_sent_once_and_reads_up_to_the_retry_limit(
+    signer: TransactionSigner,
+) -> None:
+    seen: list[str] = []
+
+    def unavailable(request: httpx.Request) -> httpx.Response:
+        seen.append(f"{request.method} {request.url.path}")
+        return httpx.Response(503, json={"error": {"code": "INTERNAL", "message": "down"}})
+
+    transport = httpx.MockTransport(unavailable)
+    async with open_bulk_http(
+        "http://127.0.0.1:1/api/v1", retries=2, retry_backoff=0, transport=transport
+    ) as http:
+        with trio.fail_after(TIMEOUT), pytest.raises(HttpError, match="INTERNAL: down"):
+            await http.ticker("BTC-USD")
+        assert seen == ["GET /api/v1/ticker/BTC-USD"] * 3
+        seen.clear()
+        with trio.fail_after(TIMEOUT), pytest.raises(OrderOutcomeUnknown):
+            await http.place_orders(signer, LimitOrder("BTC-USD", Side.BUY, 90_000.0, 0.01))
+        assert seen == ["POST /api/v1/order"]  # never retried, never re-signed
+
+
+async def test_a_server_repeating_a_cursor_cannot_loop_the_iterator(
+    signer: TransactionSigner,
+) -> None:
+    def same_page(request: httpx.Request) -> httpx.Response:
+        page = {"nextCursor": "again", "hasMore": True, "asOfSlot": 1, "startSlot": 0,
+                "endSlot": 1, "coverage": "complete"}  # fmt: skip
+        return httpx.Response(200, json={"data": [], "page": page})
+
+    async with open_bulk_http(
+        "http://127.0.0.1:1/api/v1", transport=httpx.MockTransport(same_page)
+    ) as http:
+        with trio.fail_after(TIMEOUT), pytest.raises(ProtocolViolation, match="repeated cursor"):
+            async for _ in http.iter_fills(signer.public_key):
+                pass

@@ -20,7 +20,13 @@ import orjson
 import trio
 
 from ..actions import BaseAction
-from ..errors import ConnectError, ExchangeError, HttpError, OrderOutcomeUnknown
+from ..errors import (
+    ConnectError,
+    ExchangeError,
+    HttpError,
+    OrderOutcomeUnknown,
+    ProtocolViolation,
+)
 from ..http_models import (
     ClosedPosition,
     ExchangeStats,
@@ -288,9 +294,7 @@ class BulkHttpClient:
             if cursor is None:
                 return
             if cursor in seen:  # a server that repeats itself would loop forever
-                raise HttpError(
-                    "POST /account", 200, "REPEATED_CURSOR", f"cursor {cursor!r} repeated"
-                )
+                raise ProtocolViolation(f"POST /account: the server repeated cursor {cursor!r}")
             seen.add(cursor)
             page = await fetch(user, limit=limit, cursor=cursor)
 
