@@ -57,7 +57,7 @@ nitpick_ignore_regex = [
     (r"py:.*", r"(NoneType|None|int|float|str|bytes|bool|dict|list|tuple|set|frozenset|object)"),
     (r"py:.*", r"(abc|struct|argparse)(\..*)?"),
     # Internal plumbing that appears in signatures but is not part of the public API.
-    (r"py:class", r"bulk_trio\.transport\..*"),
+    (r"py:class", r"bulk_trio\.(shell\.)?transport\..*"),
     # The type variable of a generic model (HistoryPage[Row]) and the simulator's history log.
     (r"py:(class|obj)", r"bulk_trio\.http_models\.Row"),
     (r"py:class", r"bulk_trio\.sim\.history\.HistoryLog"),
