@@ -420,7 +420,6 @@ class SessionMachine(RuleBasedStateMachine):
         self.frames.append(Frame(ack, subscriptions, replay))
         self.open_acks.add(ack)
 
-
     def expected_for_waiters(self, effects: list[Effect], abandoned: set[int]) -> list[Effect]:
         return [e for e in effects if not (isinstance(e, FinishAck) and e.ack_id in abandoned)]
 
