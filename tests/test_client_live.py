@@ -641,3 +641,21 @@ async def test_cancel_after_disconnect_cancels_before_trading_resumes(
         sim.drop_connections()  # a short outage: orders stay
         await next_matching(statuses, lambda s: s.kind is StatusKind.RESYNCED)
         assert len(sim.engine.open_orders(signer.public_key)) == 1
+
+
+async def test_a_failed_cancel_after_disconnect_keeps_the_client_from_going_live(
+    sim: Simulator, signer: TransactionSigner
+) -> None:
+    async with (
+        client_for(sim, signer, cancel_after_disconnect=0.3, default_timeout=1.0) as client,
+        client.events(Topic.STATUS) as statuses,
+    ):
+        await place_resting(client)
+        sim.withhold_replies()  # the cancel after the outage gets no answer
+        sim.refuse_connections(0.6)
+        sim.drop_connections()
+        retry = await next_matching(statuses, lambda s: "cancel got no answer" in (s.reason or ""))
+        assert retry.kind is StatusKind.RETRYING and not client.is_connected
+        sim.release_replies()
+        await next_matching(statuses, lambda s: s.kind is StatusKind.RESYNCED)
+        assert sim.engine.open_orders(signer.public_key) == []

@@ -362,7 +362,12 @@ class BulkClient:
         """The ``cancel_after_disconnect`` kill switch, run by the connection after a long outage:
         its failure keeps the connection from becoming LIVE (the next reconnect tries again)."""
         self._log.warning("cancel_after_disconnect: cancelling every open order after the outage")
-        await self._post([CancelAll(None)], None, None, resyncing=True)
+        try:
+            await self._post([CancelAll(None)], None, None, resyncing=True)
+        except trio.TooSlowError:
+            raise BulkError(
+                "cancel_after_disconnect: the cancel got no answer in time; orders may be open"
+            ) from None
 
     def _check_open(self) -> None:
         if self._closed:
