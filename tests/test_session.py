@@ -236,6 +236,17 @@ def test_replies_are_resolved_and_refusals_published() -> None:
     )
 
 
+def test_replies_to_requests_nobody_awaits_only_publish_a_refusal() -> None:
+    session = live_session()
+    session.request_sent(5, awaited=False)
+    session.request_sent(6, awaited=False)
+    assert session.receive(PostReply(5, True, is_ack=True), 0.0) == ()
+    refused = PostReply(6, False, message="nonce reused")
+    assert session.receive(refused, 0.0) == (PublishEvent(Topic.ERROR, refused),)
+    session.request_sent(7)  # now the only one outstanding: an error frame is its own
+    assert isinstance(session.receive(ErrorMessage("no"), 0.0)[1], FailRequest)
+
+
 def test_control_messages_of_no_consequence_do_nothing() -> None:
     session = live_session()
     assert session.receive(UnsubscribeResponse("ticker.BTC-USD"), 0.0) == ()

@@ -415,11 +415,17 @@ class Session:
         return ()
 
     def _on_reply(self, reply: PostReply) -> Sequence[Effect]:
-        self._unawaited.pop(reply.request_id, None)
+        request_id = reply.request_id
+        if request_id in self._unawaited:  # sent without waiting: only a refusal is news
+            del self._unawaited[request_id]
+            if reply.ok:
+                return NOTHING
+            self._log.warning("request %s (not awaited) refused: %s", request_id, reply.message)
+            return (PublishEvent(Topic.ERROR, reply),)
         if reply.ok:
-            return (ResolveRequest(reply.request_id, reply),)
-        self._log.warning("request %s refused: %s", reply.request_id, reply.message)
-        return (PublishEvent(Topic.ERROR, reply), ResolveRequest(reply.request_id, reply))
+            return (ResolveRequest(request_id, reply),)
+        self._log.warning("request %s refused: %s", request_id, reply.message)
+        return (PublishEvent(Topic.ERROR, reply), ResolveRequest(request_id, reply))
 
     def _on_subscribed(self, response: SubscriptionResponse) -> Sequence[Effect]:
         topics = set(response.topics)
