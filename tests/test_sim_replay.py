@@ -13,11 +13,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bulk_trio.actions import LimitOrder, MarketOrder
+from bulk_trio.markets import Market
 from bulk_trio.protocol.keys import b58encode
 from bulk_trio.sim import frames
 from bulk_trio.sim.engine import Engine
 from bulk_trio.sim.events import Filled, MarketStats, TradeExecuted
-from bulk_trio.sim.replay import REPLAY_ACCOUNT, ReplayFeed, replay_offset
+from bulk_trio.sim.market_defaults import default_markets
+from bulk_trio.sim.replay import REPLAY_ACCOUNT, ReplayFeed, replay_markets, replay_offset
 
 BTC = "BTC-USD"
 NOW = 1_770_000_000_000_000_000
@@ -217,3 +219,25 @@ def test_the_engine_book_follows_any_recording_and_the_house_never_crosses(
         if not crossed:  # once the recording is consistent, the engine shows exactly it
             assert engine_bids == sorted(recorded[True].items(), reverse=True)
             assert engine_asks == sorted(recorded[False].items())
+
+
+def test_levels_that_break_the_simulators_market_rules_are_left_out_and_counted() -> None:
+    strict = Market(symbol=BTC, tick_size=1.0, lot_size=0.5)
+    engine = Engine([BTC], initial_prices={BTC: 100.0}, markets=[strict])
+    feed = ReplayFeed(engine)
+    feed.open(NOW)
+    feed.apply(snapshot([(100.0, 1.0, 1), (99.5, 1.0, 1)], [(101.0, 0.3, 1), (102.0, 2.0, 1)]), NOW)
+    # The off-grid levels would have refused the whole transaction; only they are missing.
+    assert book(engine) == ([(100.0, 1.0)], [(102.0, 2.0)])
+    assert feed.counts.refused == 2
+
+
+def test_a_replay_without_rules_accepts_any_recorded_price_and_size() -> None:
+    (relaxed,) = replay_markets(default_markets({BTC: 100_000.0}))
+    assert relaxed.symbol == BTC and relaxed.min_notional == 0.0
+    assert relaxed.problem(price=100_000.12345678, size=0.00000001) is None
+    engine = Engine([BTC], initial_prices={BTC: 100_000.0}, markets=[relaxed])
+    feed = ReplayFeed(engine)
+    feed.open(NOW)
+    feed.apply(snapshot([(99_999.99, 0.00012, 1)], [(100_000.05, 0.00001, 1)]), NOW)
+    assert book(engine) == ([(99_999.99, 0.00012)], [(100_000.05, 0.00001)])

@@ -26,7 +26,8 @@ import orjson
 
 from ..actions import CancelOrder, LimitOrder
 from ..enums import OrderStatus, Side
-from ..fixedpoint import from_fixed, to_fixed
+from ..fixedpoint import SCALE, from_fixed, to_fixed
+from ..markets import Market, order_problem
 from ..models import BookLevel, L2Delta, L2Snapshot, ProtocolError, Ticker, TradeBatch
 from ..protocol.codec import decode
 from .engine import Engine
@@ -65,6 +66,8 @@ class ReplayCounts:
     """Malformed frames (reported and skipped)."""
     ignored: int = 0
     """Frames of other kinds or symbols (account, replies, candles, ...)."""
+    refused: int = 0
+    """Recorded levels left out because they break the simulator's market rules (``markets=``)."""
 
 
 class _ReplayedMarket:
@@ -248,12 +251,17 @@ class ReplayFeed:
                 best_bid = price if best_bid is None else max(best_bid, price)
             else:
                 best_ask = price if best_ask is None else min(best_ask, price)
-        orders = [
-            LimitOrder(
+        orders: list[LimitOrder] = []
+        for key in list(placed):
+            order = LimitOrder(
                 symbol, Side.from_is_buy(key[0]), from_fixed(key[1]), from_fixed(market.target[key])
             )
-            for key in placed
-        ]
+            # One order that breaks a market rule would refuse the whole transaction.
+            if order_problem(self.engine.markets, order) is None:
+                orders.append(order)
+            else:
+                placed.remove(key)
+                self.counts.refused += 1
         if not cancels and not orders:
             return []
         submission = self.engine.submit_trusted(REPLAY_ACCOUNT, [*cancels, *orders], now_ns=now_ns)
@@ -262,6 +270,23 @@ class ReplayFeed:
             if status.name in _LIVE and isinstance(order_id, str):
                 market.orders[key] = order_id
         return list(submission.events)
+
+
+def replay_markets(markets: Iterable[Market]) -> list[Market]:
+    """``markets`` with the grid a replay uses when it is given no rules: any price and size the
+    engine can represent and no minimum notional, so that no recorded level is refused."""
+    finest = 1 / SCALE
+    return [
+        attrs.evolve(
+            market,
+            tick_size=finest,
+            lot_size=finest,
+            min_notional=0.0,
+            price_precision=8,
+            size_precision=8,
+        )
+        for market in markets
+    ]
 
 
 def replay_offset(first_ns: int, received_ns: int, speed: float) -> float:
