@@ -81,7 +81,9 @@ async def _collect(client: BulkClient, seen: Seen, *, task_status: Any) -> None:
 async def _settle(client: BulkClient) -> None:
     """A round trip: its answer comes after every frame the server queued before it."""
     await client.subscribe_trades(SYMBOL)
-    await trio.sleep(0.05)  # let the event channels hand the last items to their readers
+    # Every frame before the answer is now in the event channels: wait until their readers have
+    # taken it all and are parked again.
+    await trio.testing.wait_all_tasks_blocked()
 
 
 async def _record(path: Path, seen: Seen) -> int:
