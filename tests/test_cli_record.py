@@ -150,3 +150,33 @@ async def test_an_unwritable_file_is_one_line_and_a_failure_status(
             assert await cli("record", "BTC-USD", "--url", sim.url, "--out", str(out)) == 1
     lines = capsys.readouterr().err.splitlines()
     assert lines == [f"bulk-trio record: cannot write {out}: No such file or directory"]
+
+
+async def test_ctrl_c_ends_a_recording_with_a_complete_file(tmp_path: Path) -> None:
+    out = tmp_path / "btc.rec.gz"
+    with trio.fail_after(TIMEOUT):
+        async with open_simulator(seed=4, symbols=["BTC-USD"]) as sim:
+            command = [sys.executable, "-m", "bulk_trio", "record", "BTC-USD", "--url", sim.url]
+            process = await trio.lowlevel.open_process(
+                [*command, "--out", str(out)], stdout=subprocess.PIPE, stderr=subprocess.PIPE
+            )
+            try:
+                assert process.stderr is not None
+                said = b""
+                while b"recording BTC-USD" not in said:
+                    chunk = await process.stderr.receive_some(4096)
+                    assert chunk, said
+                    said += chunk
+                sim.step_feed()  # something to record beyond the first frames
+                sim.publish_market_data()
+                process.send_signal(signal.SIGINT)
+                assert await process.wait() == 130
+                while chunk := await process.stderr.receive_some(4096):
+                    said += chunk
+            finally:
+                if process.returncode is None:
+                    process.kill()
+                    await process.wait()
+    assert b"frames in" in said and b"Traceback" not in said
+    counts = frame_types(out)  # gzip.decompress fails on a cut-off stream
+    assert counts["l2Delta"] > 0 and counts["ticker"] > 0
