@@ -1,7 +1,8 @@
 """The transport's own frame reader: what it accepts, what it refuses, and how a refusal ends it.
 
-The reader replaced wsproto's parser on the receive path; these pin the RFC 6455 checks it must
-keep making, byte for byte as a server would send them.
+The reader (a sans-IO core module, bulk_trio.protocol.websocket_frames) replaced wsproto's parser
+on the receive path; these pin the RFC 6455 checks it must keep making, byte for byte as a server
+would send them, and what the transport does with them.
 """
 
 from __future__ import annotations
@@ -15,13 +16,9 @@ from wsproto import ConnectionType, WSConnection
 from wsproto.events import AcceptConnection, Request
 from wsproto.frame_protocol import FrameProtocol
 
-from bulk_trio.shell.transport import (
-    TransportClosed,
-    _close_code_and_reason,
-    _FrameReader,
-    _Violation,
-    handshake,
-)
+from bulk_trio.errors import ProtocolViolation
+from bulk_trio.protocol.websocket_frames import FrameReader, close_code_and_reason
+from bulk_trio.shell.transport import TransportClosed, handshake
 
 
 def frame(payload: bytes, *, opcode: int = 1, fin: bool = True, first: int | None = None) -> bytes:
@@ -35,7 +32,7 @@ def frame(payload: bytes, *, opcode: int = 1, fin: bool = True, first: int | Non
 
 
 def read(*chunks: bytes, limit: int = 1 << 20) -> tuple[list[str], list[tuple[int, bytes]]]:
-    reader = _FrameReader(limit)
+    reader = FrameReader(limit)
     messages: list[str] = []
     controls: list[tuple[int, bytes]] = []
     for chunk in chunks:
@@ -93,17 +90,17 @@ def test_nothing_after_a_close_frame_is_read() -> None:
 def test_protocol_violations_are_refused_with_their_close_code(
     wire: bytes, reason: str, code: int
 ) -> None:
-    with pytest.raises(_Violation, match=reason) as refused:
+    with pytest.raises(ProtocolViolation, match=reason) as refused:
         read(wire)
-    assert refused.value.code == code
+    assert refused.value.close_code == code
 
 
 def test_the_size_limit_is_checked_before_the_payload_arrives() -> None:
     header_only = bytes([0x81, 127]) + struct.pack("!Q", 1 << 40)
-    with pytest.raises(TransportClosed, match="max_message_size") as refused:
+    with pytest.raises(ProtocolViolation, match="max_message_size") as refused:
         read(header_only, limit=1000)
-    assert refused.value.code == 1009
-    with pytest.raises(TransportClosed, match="max_message_size"):
+    assert refused.value.close_code == 1009
+    with pytest.raises(ProtocolViolation, match="max_message_size"):
         read(frame(b"a" * 600, fin=False) + frame(b"b" * 600, opcode=0), limit=1000)
 
 
@@ -169,14 +166,14 @@ async def test_a_ping_is_answered_with_its_payload() -> None:
     ],
 )
 def test_bad_close_frames_are_violations(payload: bytes, reason: str) -> None:
-    with pytest.raises(_Violation, match=reason):
-        _close_code_and_reason(payload)
+    with pytest.raises(ProtocolViolation, match=reason):
+        close_code_and_reason(payload)
 
 
 def test_good_close_frames_give_their_code_and_reason() -> None:
-    assert _close_code_and_reason(b"") == (1005, "")
-    assert _close_code_and_reason(struct.pack("!H", 1001) + "bye é".encode()) == (1001, "bye é")
-    assert _close_code_and_reason(struct.pack("!H", 4000)) == (4000, "")
+    assert close_code_and_reason(b"") == (1005, "")
+    assert close_code_and_reason(struct.pack("!H", 1001) + "bye é".encode()) == (1001, "bye é")
+    assert close_code_and_reason(struct.pack("!H", 4000)) == (4000, "")
 
 
 async def test_messages_read_together_with_a_close_frame_are_delivered_first() -> None:

@@ -8,8 +8,10 @@ events; timeouts are ``trio.TooSlowError``.
 
 from __future__ import annotations
 
+import functools
 import inspect
 import logging
+import ssl
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from types import MappingProxyType
@@ -34,6 +36,7 @@ from ..book import OrderBook
 from ..enums import ConnectionState, OrderStatus, Side, TimeInForce, Topic
 from ..errors import BulkError, ClientClosed, ExchangeError
 from ..inventory import Inventory, Pnl
+from ..limits import DEFAULT_MAX_MESSAGES_PER_SECOND, check_rate_limit, check_subscription_room
 from ..models import (
     AccountSnapshot,
     HandlerError,
@@ -83,6 +86,8 @@ async def open_bulk_client(
     lossless_buffer: int = 65536,
     max_message_size: int = DEFAULT_MAX_MESSAGE_SIZE,
     connector: Connector = open_transport,
+    ssl_context: ssl.SSLContext | None = None,
+    max_messages_per_second: int | None = DEFAULT_MAX_MESSAGES_PER_SECOND,
 ) -> AsyncIterator[BulkClient]:
     """Connect to BULK and yield a :class:`BulkClient` for the duration of the block.
 
@@ -94,9 +99,24 @@ async def open_bulk_client(
     authorized agent wallet. ``stale_after`` seconds without a ticker or l2Snapshot frame on a
     subscribed topic count as a dead connection (None disables it).
 
+    ``ssl_context`` verifies a ``wss://`` server (default: the system's trust store; give one
+    that trusts your corporate or test certificate authority). ``max_messages_per_second`` shapes
+    what the client sends: no one-second window holds more (default 900, under the exchange's
+    1,000; None turns the limiter off); a burst waits its turn, inside each request's timeout.
+    The exchange allows 100 subscriptions per connection: a 101st raises ValueError.
+
     Leaving the block cancels every task and closes the socket. Errors of the client leave it as
     one :class:`~bulk_trio.BulkError`; exceptions of your own code pass through unchanged.
     """
+    check_rate_limit(max_messages_per_second)
+    if connector is open_transport:
+        connector = functools.partial(
+            open_transport,
+            ssl_context=ssl_context,
+            max_messages_per_second=max_messages_per_second,
+        )
+    elif ssl_context is not None:
+        raise ValueError("give ssl_context or a connector, not both: the connector makes the TLS")
     if backoff is None:
         backoff = Backoff(max_attempts=max_reconnects)
     elif max_reconnects is not None:
@@ -226,10 +246,12 @@ class BulkClient:
         self._handlers: list[tuple[Topic, Handler, Subscriber]] = []
         self._closed = False
         self.symbols = tuple(symbols)
-        for symbol in self.symbols:
-            self._connection.remember(Subscription.ticker(symbol))
+        initial = [Subscription.ticker(symbol) for symbol in self.symbols]
         if self.account is not None and signer is not None:
-            self._connection.remember(Subscription.account(self.account))
+            initial.append(Subscription.account(self.account))
+        check_subscription_room([], [topic for sub in initial for topic in sub.topics])
+        for subscription in initial:
+            self._connection.remember(subscription)
 
     def __repr__(self) -> str:
         state = self._connection.lifecycle.value.value
@@ -285,6 +307,8 @@ class BulkClient:
 
     async def _subscribe(self, subscription: Subscription) -> None:
         self._check_open()
+        held = self._connection.subscriptions.values()
+        check_subscription_room([t for s in held for t in s.topics], subscription.topics)
         await self._connection.subscribe(subscription, self.default_timeout)
 
     async def subscribe_ticker(self, symbol: str) -> None:

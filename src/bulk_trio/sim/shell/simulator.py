@@ -14,6 +14,7 @@ from __future__ import annotations
 import ipaddress
 import logging
 import math
+import ssl
 import time
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
@@ -21,12 +22,14 @@ from contextlib import asynccontextmanager
 import trio
 
 from ...actions import Action
+from ...limits import EXCHANGE_MAX_MESSAGES_PER_SECOND
 from ...protocol.keys import decode_32
 from ..engine import Engine
 from ..events import EngineEvent, Submission
 from ..faults import FaultState
 from ..feed import FeedSettings, MarketFeed, start_prices
 from .server import MAX_REQUEST_CHARS, MAX_SUBSCRIPTIONS, ExchangeServer, SimStats
+from .tls import SimulatorTLS, make_tls
 
 __all__ = ["FeedSettings", "SimStats", "Simulator", "open_simulator"]
 
@@ -56,6 +59,7 @@ class Simulator:
         port: int,
         network: str,
         nursery: trio.Nursery,
+        tls: SimulatorTLS | None = None,
     ) -> None:
         self.engine = engine
         """The sans-IO engine: read its state (``book``, ``account_view``, ``order``, ...) in
@@ -74,15 +78,21 @@ class Simulator:
         self._nursery = nursery
         self._listen_scope = trio.CancelScope()
         self._listen_done = trio.Event()
+        self._tls = tls
+        self.ssl_context: ssl.SSLContext | None = tls.client_context if tls else None
+        """With ``tls=True``: an SSL context that trusts this run's throwaway certificate
+        authority; pass it to ``open_bulk_client(sim.url, ssl_context=sim.ssl_context)``."""
+        self.ca_pem: bytes | None = tls.ca_pem if tls else None
+        """With ``tls=True``: that certificate authority in PEM form (for ``--ca-file``)."""
 
     def __repr__(self) -> str:
         return f"<Simulator {self.url} {self.network} {', '.join(self.symbols)}>"
 
     @property
     def url(self) -> str:
-        """``ws://127.0.0.1:<port>``: what a client connects to."""
+        """``ws://127.0.0.1:<port>`` (``wss://`` with ``tls=True``): what a client connects to."""
         host = f"[{self.host}]" if ":" in self.host else self.host
-        return f"ws://{host}:{self.port}"
+        return f"{'wss' if self._tls else 'ws'}://{host}:{self.port}"
 
     @property
     def symbols(self) -> tuple[str, ...]:
@@ -229,11 +239,14 @@ class Simulator:
     ) -> None:
         self._listen_scope = trio.CancelScope()
         self._listen_done = trio.Event()
+        serving: list[trio.SocketListener] | list[trio.SSLListener[trio.SocketStream]] = listeners
+        if self._tls is not None:
+            serving = self._tls.wrap(listeners)
         try:
             with self._listen_scope:
                 await trio.serve_listeners(
                     self._server.handle_stream,
-                    listeners,
+                    serving,
                     handler_nursery=self._nursery,
                     task_status=task_status,
                 )
@@ -313,6 +326,8 @@ async def open_simulator(
     candle_history: int = 300,
     faucet_amount: float = 100_000.0,
     default_leverage: float = 5.0,
+    tls: bool = False,
+    max_messages_per_second: int = EXCHANGE_MAX_MESSAGES_PER_SECOND,
 ) -> AsyncIterator[Simulator]:
     """Run a simulated BULK exchange on ``ws://host:port`` for the duration of the block.
 
@@ -329,6 +344,12 @@ async def open_simulator(
       ``max_request_chars`` and ``max_subscriptions`` bound what a client may send.
     * ``ping_interval`` (None: off) / ``ping_timeout``: the server's WebSocket keepalive;
       ``handshake_timeout``: how long a new TCP connection may take to complete its handshake.
+    * ``tls=True`` serves ``wss://`` with a certificate from a throwaway certificate authority
+      (needs trustme: ``pip install 'bulk-trio[sim-tls]'``); clients trust it through
+      :attr:`Simulator.ssl_context` (or :attr:`Simulator.ca_pem` written to a file).
+    * As the exchange does (docs/protocol.md), a connection that sends more than
+      ``max_messages_per_second`` messages within one second, or asks for more than
+      ``max_subscriptions`` subscriptions, is disconnected with close code 1008 and the reason.
 
     Bad arguments raise ValueError, and a port that cannot be bound OSError, before anything runs.
     """
@@ -348,6 +369,8 @@ async def open_simulator(
         _check_interval(value, name)
     if send_queue_size < 1 or max_subscriptions < 1 or max_request_chars < 1:
         raise ValueError("send_queue_size, max_subscriptions and max_request_chars must be >= 1")
+    if max_messages_per_second < 1:
+        raise ValueError(f"max_messages_per_second must be >= 1, got {max_messages_per_second!r}")
     for pubkey, amount in (fund or {}).items():
         decode_32(pubkey, field="fund account")
         if not (amount > 0 and math.isfinite(amount)):
@@ -379,6 +402,7 @@ async def open_simulator(
         send_queue_size=send_queue_size,
         max_request_chars=max_request_chars,
         max_subscriptions=max_subscriptions,
+        max_messages_per_second=max_messages_per_second,
         candle_history=candle_history,
         ping_interval=ping_interval,
         ping_timeout=ping_timeout,
@@ -389,6 +413,7 @@ async def open_simulator(
     market.open(now_ns)
     for pubkey, amount in (fund or {}).items():
         engine.fund(pubkey, amount, now_ns=now_ns)
+    certificates = make_tls(host) if tls else None
     listeners = await trio.open_tcp_listeners(port, host=host)
     bound_port = listeners[0].socket.getsockname()[1]
     try:
@@ -402,6 +427,7 @@ async def open_simulator(
                 port=bound_port,
                 network=network,
                 nursery=nursery,
+                tls=certificates,
             )
             await nursery.start(sim._listen, listeners)
             nursery.start_soon(server.run_delayed_replies)
@@ -412,8 +438,14 @@ async def open_simulator(
             if snapshot_interval is not None:
                 nursery.start_soon(sim._every, snapshot_interval, server.publish_snapshots)
             log.info("simulator: listening on %s (%s)", sim.url, network)
-            yield sim
-            nursery.cancel_scope.cancel()
+            try:
+                yield sim
+            finally:
+                # A clean shutdown says goodbye: a close frame (1001) to every client, bounded.
+                with trio.move_on_after(1.0) as farewell:
+                    farewell.shield = True
+                    await server.close_all(1001, "simulator shutting down")
+                nursery.cancel_scope.cancel()
     except BaseExceptionGroup as group:
         # Strict exception groups would wrap the caller's own exception: hand it back as is.
         raise _unwrap(group) from None
