@@ -109,6 +109,8 @@ async def open_bulk_client(
     one :class:`~bulk_trio.BulkError`; exceptions of your own code pass through unchanged.
     """
     check_rate_limit(max_messages_per_second)
+    if ssl_context is not None and not url.startswith("wss://"):
+        raise ValueError(f"ssl_context is given but {url} is not a wss:// URL: use wss://")
     if connector is open_transport:
         connector = functools.partial(
             open_transport,
