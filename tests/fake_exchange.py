@@ -30,6 +30,7 @@ class FakePeer:
         self.stream = stream
         self.ws = WSConnection(ConnectionType.SERVER)
         self.received: list[dict[str, Any]] = []
+        self.received_at: list[float] = []
         self.answer_pings = True
         self.closed = trio.Event()
         self.post_reply = ack_reply
@@ -67,6 +68,7 @@ class FakePeer:
         elif isinstance(event, TextMessage):
             message = json.loads(event.data)
             self.received.append(message)
+            self.received_at.append(trio.current_time())
             if message.get("method") == "subscribe":
                 subscriptions = message["subscription"]
                 topics = [f"{s['type']}.{s.get('symbol', s.get('user'))}" for s in subscriptions]
@@ -100,6 +102,7 @@ class FakeExchange:
         self.attempts: list[float] = []
         self.refuse = 0
         self.connected = trio.Event()
+        self.max_messages_per_second: int | None = None  # the client's limiter, when a test sets it
 
     async def connector(self, url: str, *, max_message_size: int) -> WebSocketTransport:
         from bulk_trio.errors import ConnectError
@@ -112,7 +115,12 @@ class FakeExchange:
         peer = FakePeer(server_end)
         self.peers.append(peer)
         self._nursery.start_soon(peer.serve)
-        transport = await handshake(client_end, "fake", max_message_size=max_message_size)
+        transport = await handshake(
+            client_end,
+            "fake",
+            max_message_size=max_message_size,
+            max_messages_per_second=self.max_messages_per_second,
+        )
         self.connected.set()
         self.connected = trio.Event()
         return transport
