@@ -32,8 +32,8 @@ from bulk_trio.limits import (
 from bulk_trio.protocol.subscriptions import CANDLE_INTERVALS
 from bulk_trio.sim import Simulator, open_simulator
 from bulk_trio.sim.limits import MessageWindow
-from tests.fake_exchange import FakeExchange
-from tests.ws_peer import open_peer
+from fake_exchange import FakeExchange
+from ws_peer import open_peer
 
 # -- the token bucket (core) ------------------------------------------------------------------
 

@@ -370,6 +370,8 @@ class PeerConnection:
         self.closed = False
         self.violation: str | None = None
         """Set when the client broke a limit the exchange disconnects for; the reader acts on it."""
+        self.farewell: trio.Event | None = None
+        """Set while the server closes the connection politely (close frame, then the reply)."""
         self._wakeup = trio.Event()
 
     def push(self, frame: bytes) -> bool:
@@ -604,6 +606,8 @@ class ExchangeServer:
             try:
                 message = await conn.ws.get_message()
             except ConnectionClosed:
+                if conn.farewell is not None:  # let the close handshake finish first
+                    await conn.farewell.wait()
                 return
             if not window.allow(trio.current_time()):
                 conn.violation = (
@@ -622,9 +626,13 @@ class ExchangeServer:
         await self._close_politely(conn, POLICY_VIOLATION, reason)
 
     async def _close_politely(self, conn: PeerConnection, code: int, reason: str) -> None:
-        with trio.move_on_after(1.0):
-            await conn.ws.aclose(code, reason)
-        self._close(conn)
+        conn.farewell = trio.Event()
+        try:
+            with trio.move_on_after(1.0):  # a client that never answers is dropped after it
+                await conn.ws.aclose(code, reason)
+        finally:
+            conn.farewell.set()
+            self._close(conn)
 
     async def close_all(self, code: int, reason: str) -> None:
         """Close every connection with a close frame (``code``, ``reason``), concurrently."""
