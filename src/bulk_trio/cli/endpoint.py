@@ -37,19 +37,26 @@ class Endpoint:
 
     url: str
     network: str
+    ca_file: str | None = None
+    """A PEM file of certificate authorities to trust for a wss:// URL (``--ca-file``)."""
 
 
-def resolve_endpoint(network: str | None, url: str | None, *, signing: bool) -> Endpoint:
-    """The endpoint for ``--network`` and ``--url`` (either may be omitted).
+def resolve_endpoint(
+    network: str | None, url: str | None, *, signing: bool, ca_file: str | None = None
+) -> Endpoint:
+    """The endpoint for ``--network``, ``--url`` and ``--ca-file`` (any may be omitted).
 
-    Raises UsageError for a URL that is not ws:// or wss://, and, when ``signing``, for a mainnet
-    URL without an explicit ``--network mainnet``.
+    Raises UsageError for a URL that is not ws:// or wss://, for ``--ca-file`` with a URL that
+    is not wss://, and, when ``signing``, for a mainnet URL without an explicit
+    ``--network mainnet``.
     """
     if network is not None and network not in NETWORKS:
         raise UsageError(f"--network must be one of {', '.join(NETWORKS)}, got {network!r}")
     chosen = network or DEFAULT_NETWORK
     if url is None:
-        return Endpoint(DEFAULT_URLS[chosen], chosen)
+        url = DEFAULT_URLS[chosen]
+        if ca_file is None:
+            return Endpoint(url, chosen)
     try:
         parts = urlsplit(url)
         host = parts.hostname
@@ -62,4 +69,6 @@ def resolve_endpoint(network: str | None, url: str | None, *, signing: bool) -> 
             f"{url} is BULK mainnet: add --network mainnet to trade there "
             f"(refusing to sign for {chosen})"
         )
-    return Endpoint(url, chosen)
+    if ca_file is not None and parts.scheme != "wss":
+        raise UsageError(f"--ca-file is for wss:// URLs (TLS); {url} is not one")
+    return Endpoint(url, chosen, ca_file)
