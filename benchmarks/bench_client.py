@@ -625,8 +625,8 @@ def stage_costs(frame_count: int) -> list[tuple[str, float]]:
     from wsproto.connection import Connection
 
     from bulk_trio.protocol.codec import decode
-    from bulk_trio.shell.fanout import Fanout
     from bulk_trio.protocol.websocket_frames import FrameReader
+    from bulk_trio.shell.fanout import Fanout
     from bulk_trio.shell.transport import RECEIVE_SIZE
     from bulk_trio.state import ClientState
 

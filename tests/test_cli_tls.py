@@ -96,12 +96,12 @@ async def test_sim_tls_prints_its_url_and_ca_file_for_clients() -> None:
             url = re.search(r"wss://127\.0\.0\.1:\d+", lines.decode())
             ca = re.search(r"certificate authority: (\S+)", lines.decode())
             assert url and ca, lines
-            assert Path(ca.group(1)).read_bytes().startswith(b"-----BEGIN CERTIFICATE")
+            assert (await trio.Path(ca.group(1)).read_bytes()).startswith(b"-----BEGIN CERTIFICATE")
             argv = ("--url", url.group(0), "--ca-file", ca.group(1))
             assert await account(*argv) == 0
             process.send_signal(signal.SIGINT)
             assert await process.wait() == 0
-            assert not Path(ca.group(1)).exists()  # a throwaway: gone with the simulator
+            assert not await trio.Path(ca.group(1)).exists()  # a throwaway: gone with the simulator
         finally:
             if process.returncode is None:
                 process.kill()

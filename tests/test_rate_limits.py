@@ -102,7 +102,7 @@ def test_limits_are_checked() -> None:
 def test_the_subscription_room_counts_distinct_topics() -> None:
     held = [f"ticker.S{i}" for i in range(99)]
     check_subscription_room(held, ["ticker.S0", "trades.S0"])  # one new: 100 in all
-    with pytest.raises(ValueError, match="101 topics on one connection.*allows 100"):
+    with pytest.raises(ValueError, match=r"101 topics on one connection.*allows 100"):
         check_subscription_room(held, ["trades.S0", "trades.S1"])
 
 
@@ -150,8 +150,11 @@ async def test_a_burst_of_orders_is_shaped_not_refused(
                 nursery.start_soon(place, index)
         elapsed = trio.current_time() - started
     peer = exchange.peers[0]
-    posts = [at for at, msg in zip(peer.received_at, peer.received, strict=True)
-             if msg.get("method") == "post"]
+    posts = [
+        at
+        for at, msg in zip(peer.received_at, peer.received, strict=True)
+        if msg.get("method") == "post"
+    ]
     assert len(outcomes) == len(posts) == 100  # every order went out and was answered
     assert most_in_one_second(peer.received_at) <= 20
     assert elapsed == pytest.approx((100 - 2) / 18, rel=0.05)  # burst 2, then 18 per second
@@ -274,6 +277,7 @@ async def test_a_burst_without_the_limiter_is_cut_off(
         max_messages_per_second=None,
         backoff=Backoff(initial=0.05, maximum=0.1, jitter=0.0),
     ) as client:
+
         async def place(index: int) -> None:
             try:
                 await client.place_orders(order(index), timeout=5)

@@ -28,7 +28,15 @@ from bulk_trio.sim.shell.server import (
     encode_text_frame,
     parse_subscriptions,
 )
-from ws_peer import EXAMPLES, Frame, assert_post_shape, assert_shape, open_peer, simulator_errors
+from ws_peer import (
+    EXAMPLES,
+    Frame,
+    Peer,
+    assert_post_shape,
+    assert_shape,
+    open_peer,
+    simulator_errors,
+)
 
 SYMBOLS = ("BTC-USD", "ETH-USD", "SOL-USD")
 TIMEOUT = 20
@@ -559,7 +567,11 @@ async def test_at_most_100_subscriptions_per_connection(sim: Simulator) -> None:
             assert await peer.subscribe(too_many[100]) == [f"account.{pubkey(100)}"]
             await peer.send({"method": "subscribe", "subscription": [too_many[101]]})
             with pytest.raises(ConnectionClosed) as closed:
-                while True:
-                    await peer.recv_text()
+                await read_until_closed(peer)
     assert closed.value.reason.code == 1008
     assert "too many subscriptions" in (closed.value.reason.reason or "")
+
+
+async def read_until_closed(peer: Peer) -> None:
+    while True:
+        await peer.recv_text()

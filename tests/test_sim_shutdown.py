@@ -24,11 +24,13 @@ async def test_shutdown_sends_a_going_away_close_frame(tls: bool) -> None:
             ended.append(closed)
 
     with trio.fail_after(10):
-        async with trio.open_nursery() as nursery:
-            async with open_simulator(symbols=["BTC-USD"], tls=tls) as sim:
-                ws = await connect_websocket_url(nursery, sim.url, ssl_context=sim.ssl_context)
-                nursery.start_soon(read_until_closed, ws)
-                await sim.wait_for_connections(1)
+        async with (
+            trio.open_nursery() as nursery,
+            open_simulator(symbols=["BTC-USD"], tls=tls) as sim,
+        ):
+            ws = await connect_websocket_url(nursery, sim.url, ssl_context=sim.ssl_context)
+            nursery.start_soon(read_until_closed, ws)
+            await sim.wait_for_connections(1)
     (closed,) = ended
     assert closed.reason.code == 1001
     assert closed.reason.reason == "simulator shutting down"

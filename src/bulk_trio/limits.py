@@ -85,4 +85,3 @@ def check_subscription_room(
             f"{limit} and disconnects above that; unsubscribe from something first, or open "
             "another client for the rest"
         )
-

@@ -3,9 +3,10 @@
 The transport (shell/transport.py) feeds every read to a :class:`FrameReader` and acts on what it
 returns; nothing here does I/O. Why not wsproto's parser: it builds a chain of generators, a buffer
 object, a namedtuple and an event object per frame, ~6 us of the ~15 us the client spent per
-market-data frame (benchmarks/bench_client.py). This reader applies the same RFC 6455 checks in one loop
-over the bytes of a read. A violation is a :class:`~bulk_trio.errors.ProtocolViolation` whose
-``close_code`` is the code the connection must be failed with (RFC 6455 section 7.1.7).
+market-data frame (benchmarks/bench_client.py). This reader applies the same RFC 6455 checks in
+one loop over the bytes of a read. A violation is a
+:class:`~bulk_trio.errors.ProtocolViolation` whose ``close_code`` is the code the connection must
+be failed with (RFC 6455 section 7.1.7).
 """
 
 from __future__ import annotations
@@ -220,4 +221,6 @@ def close_code_and_reason(payload: bytes) -> tuple[int, str]:
     try:
         return code, payload[2:].decode()
     except UnicodeDecodeError as exc:
-        raise ProtocolViolation(f"invalid UTF-8 in a close reason: {exc}", INVALID_PAYLOAD) from None
+        raise ProtocolViolation(
+            f"invalid UTF-8 in a close reason: {exc}", INVALID_PAYLOAD
+        ) from None

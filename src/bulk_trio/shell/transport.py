@@ -51,6 +51,7 @@ from ..protocol.websocket_frames import (
 RECEIVE_SIZE = 64 * 1024
 DEFAULT_MAX_MESSAGE_SIZE = 16 * 1024 * 1024  # as the official SDK: l2/account snapshots can be big
 
+
 class TransportClosed(Exception):
     """The WebSocket is gone; ``reason`` says how. The client turns it into a reconnect."""
 
@@ -287,6 +288,12 @@ async def _start_tls(
     return tls
 
 
+# What OpenSSL says when the other end does not speak TLS (an HTTP answer, or just a close).
+_NOT_TLS_REASONS = frozenset(
+    {"WRONG_VERSION_NUMBER", "RECORD_LAYER_FAILURE", "UNEXPECTED_EOF_WHILE_READING"}
+)
+
+
 def _tls_failure(exc: BaseException) -> str:
     """What went wrong in a TLS handshake, in words (trio wraps ssl's error in its own)."""
     cause = exc if isinstance(exc, ssl.SSLError) else exc.__cause__
@@ -297,7 +304,7 @@ def _tls_failure(exc: BaseException) -> str:
     if isinstance(cause, ssl.SSLError):
         reason = cause.reason or str(cause)
         hint = ""
-        if reason in ("WRONG_VERSION_NUMBER", "RECORD_LAYER_FAILURE", "UNEXPECTED_EOF_WHILE_READING"):
+        if reason in _NOT_TLS_REASONS:
             hint = " (is the server speaking TLS? for a plain server use ws://)"
         return f"TLS handshake failed: {reason}{hint}"
     return (
@@ -353,10 +360,9 @@ async def handshake(
         cause = exc.__cause__
         if isinstance(cause, ssl.SSLError):
             raise ConnectError(f"cannot connect to {where}: {_tls_failure(exc)}") from exc
-        raise ConnectError(f"cannot connect to {where}: connection broken ({cause or exc!r})") from exc
+        broken = f"connection broken ({cause or exc!r})"
+        raise ConnectError(f"cannot connect to {where}: {broken}") from exc
     except OSError as exc:  # ssl.SSLError included
         raise ConnectError(f"cannot connect to {where}: {exc.strerror or exc}{hint}") from exc
     except RemoteProtocolError as exc:
-        raise ConnectError(
-            f"{where} did not answer as a WebSocket server: {exc}{hint}"
-        ) from exc
+        raise ConnectError(f"{where} did not answer as a WebSocket server: {exc}{hint}") from exc

@@ -235,13 +235,15 @@ class Simulator:
         self,
         listeners: list[trio.SocketListener],
         *,
-        task_status: trio.TaskStatus[list[trio.SocketListener]] = trio.TASK_STATUS_IGNORED,
+        task_status: trio.TaskStatus[
+            list[trio.abc.Listener[trio.abc.Stream]]
+        ] = trio.TASK_STATUS_IGNORED,
     ) -> None:
         self._listen_scope = trio.CancelScope()
         self._listen_done = trio.Event()
-        serving: list[trio.SocketListener] | list[trio.SSLListener[trio.SocketStream]] = listeners
+        serving: list[trio.abc.Listener[trio.abc.Stream]] = list(listeners)
         if self._tls is not None:
-            serving = self._tls.wrap(listeners)
+            serving = list(self._tls.wrap(listeners))
         try:
             with self._listen_scope:
                 await trio.serve_listeners(

@@ -31,7 +31,9 @@ class SimulatorTLS:
     ca_pem: bytes
     """The certificate authority in PEM form, for clients given a file (``--ca-file``)."""
 
-    def wrap(self, listeners: list[trio.SocketListener]) -> list[trio.SSLListener[trio.SocketStream]]:
+    def wrap(
+        self, listeners: list[trio.SocketListener]
+    ) -> list[trio.SSLListener[trio.SocketStream]]:
         return [trio.SSLListener(listener, self.server_context) for listener in listeners]
 
 
