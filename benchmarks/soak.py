@@ -15,7 +15,8 @@ and delayed replies, and bursts of corrupted frames.
 
 Reported: reconnects; request outcomes by class (answered by status, refused, timed out, lost
 with the connection, not sent while disconnected); malformed frames skipped; process memory
-(RSS, client and simulator together) over time; and at the end, with faults stopped and the
+(RSS, client and simulator together, and with --trace-memory each one's live allocations) over
+time; and at the end, with faults stopped and the
 market still, whether the client's open orders, positions, margin and inventory equal the
 simulator's. Fills the client saw are compared with the fills the simulator made for the account;
 fills recovered after reconnects are reported once fill recovery (issue 11 item 3) lands.
@@ -30,6 +31,7 @@ import math
 import random
 import sys
 import time
+import tracemalloc
 from collections.abc import Awaitable
 from typing import Any
 
@@ -77,7 +79,7 @@ class Tally:
         self.fills_made = 0
         self.malformed_sent = 0
         self.malformed_skipped = 0
-        self.memory: list[tuple[float, float]] = []  # (minutes, RSS MiB)
+        self.memory: list[tuple[float, float, str]] = []  # (minutes, RSS MiB, traced split)
 
 
 def rss_mib() -> float:
@@ -174,9 +176,32 @@ async def inject_faults(sim: Simulator, tally: Tally, rng: random.Random, every:
             tally.malformed_sent += burst
 
 
+def traced_split() -> str:
+    """With --trace-memory: live allocations by the part of the package that made them (the
+    innermost bulk_trio frame of each), so the client's memory shows apart from the simulator's
+    that shares the process."""
+    if not tracemalloc.is_tracing():
+        return ""
+    parts = {"client": 0, "simulator": 0}
+    for stat in tracemalloc.take_snapshot().statistics("traceback"):
+        for frame in stat.traceback:
+            if "/bulk_trio/sim/" in frame.filename:
+                parts["simulator"] += stat.size
+                break
+            if "/bulk_trio/" in frame.filename:
+                parts["client"] += stat.size
+                break
+    client, simulator = parts["client"] / 1024, parts["simulator"] / 1024
+    return f"  (client {client:8.1f} KiB, simulator {simulator:8.1f} KiB)"
+
+
+def sample(tally: Tally, started: float) -> None:
+    tally.memory.append(((time.monotonic() - started) / 60, rss_mib(), traced_split()))
+
+
 async def sample_memory(tally: Tally, started: float, every: float) -> None:
     while True:
-        tally.memory.append(((time.monotonic() - started) / 60, rss_mib()))
+        sample(tally, started)
         await trio.sleep(every)
 
 
@@ -312,7 +337,7 @@ async def soak(args: argparse.Namespace) -> int:
                 nursery.cancel_scope.cancel()
             await settle(client, sim)
             await trio.sleep(0.5)  # the handlers' last batch
-            tally.memory.append(((time.monotonic() - started) / 60, rss_mib()))
+            sample(tally, started)
             results = compare(client, sim, signer.public_key)
             pnl_line = realized_pnl_line(client, sim, signer.public_key)
             reconnects = client.reconnects
@@ -349,8 +374,8 @@ def report(
     )
     print("fills recovered: n/a (fill recovery, issue 11 item 3, has not landed yet)")
     print("memory (RSS, client and simulator in one process):")
-    for minutes, mib in tally.memory:
-        print(f"  {minutes:6.1f} min  {mib:7.1f} MiB")
+    for minutes, mib, split in tally.memory:
+        print(f"  {minutes:6.1f} min  {mib:7.1f} MiB{split}")
     ok = True
     print("end state, client vs simulator:")
     for what, equal, detail in results:
@@ -367,7 +392,14 @@ def main() -> int:
     parser.add_argument("--fault-every", type=float, default=4.0, help="seconds between faults")
     parser.add_argument("--memory-every", type=float, default=30.0, help="seconds between samples")
     parser.add_argument("--tls", action="store_true", help="over wss:// (the simulator's CA)")
+    parser.add_argument(
+        "--trace-memory",
+        action="store_true",
+        help="also split memory between client and simulator (tracemalloc: slower)",
+    )
     args = parser.parse_args()
+    if args.trace_memory:
+        tracemalloc.start(8)
     return trio.run(soak, args)
 
 
