@@ -7,6 +7,7 @@ behind a corporate CA or with a typo in the URL must be able to read what to fix
 from __future__ import annotations
 
 import ssl
+import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
 from functools import partial
 
@@ -126,3 +127,14 @@ async def test_an_ssl_context_with_a_plain_url_is_refused(plain_sim: Simulator) 
             plain_sim.url, symbols=SYMBOLS, ssl_context=ssl.create_default_context()
         ):
             pass  # pragma: no cover
+
+
+async def test_without_trustme_the_simulator_says_what_to_install(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setitem(sys.modules, "trustme", None)  # as if it were not installed
+    with pytest.raises(RuntimeError, match=r"pip install 'bulk-trio\[sim-tls\]'"):
+        async with open_simulator(symbols=SYMBOLS, tls=True):
+            pass  # pragma: no cover
+    async with open_simulator(symbols=SYMBOLS) as sim:  # plain ws:// does not need it
+        assert sim.url.startswith("ws://") and sim.ssl_context is None
