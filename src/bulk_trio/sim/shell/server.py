@@ -36,6 +36,7 @@ from trio_websocket import (
     wrap_server_stream,
 )
 
+from ...limits import EXCHANGE_MAX_MESSAGES_PER_SECOND
 from ...protocol.keys import decode_32
 from .. import frames
 from ..events import (
@@ -422,7 +423,7 @@ class ExchangeServer:
         send_queue_size: int = 10_000,
         max_request_chars: int = MAX_REQUEST_CHARS,
         max_subscriptions: int = MAX_SUBSCRIPTIONS,
-        max_messages_per_second: int = 1000,
+        max_messages_per_second: int = EXCHANGE_MAX_MESSAGES_PER_SECOND,
         candle_history: int = 300,
         ping_interval: float | None = 30.0,
         ping_timeout: float = 10.0,
@@ -589,9 +590,6 @@ class ExchangeServer:
                         nursery.start_soon(self._ping_loop, conn, self.ping_interval)
                     await self._read_loop(conn)
                     nursery.cancel_scope.cancel()
-        except trio.BrokenResourceError as broken:
-            # Over TLS: a client that does not trust the certificate, or speaks plain HTTP.
-            log.info("simulator: connection failed: %r", broken.__cause__ or broken)
         except Exception:
             # A bug while serving one client must not take the others down with it.
             log.exception("simulator: connection failed")
