@@ -48,11 +48,6 @@ class TokenBucket:
             return 0.0
         return (1.0 - self._tokens) / self.rate
 
-    @property
-    def tokens(self) -> float:
-        """Tokens left at the last call (for tests and statistics)."""
-        return self._tokens
-
 
 def check_rate_limit(limit: int | None) -> None:
     """ValueError unless ``limit`` is None (no limiter) or a usable messages-per-second limit."""

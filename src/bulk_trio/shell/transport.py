@@ -84,7 +84,6 @@ class WebSocketTransport:
             else TokenBucket(max_messages_per_second, now=trio.current_time())
         )
         self._turn_lock = trio.Lock()  # FIFO: senders waiting for a token go in arrival order
-        self.messages_delayed = 0
         self._pong_waiters: dict[bytes, trio.Event] = {}
         self._closed = False
         self._ending: TransportClosed | None = None
@@ -108,8 +107,6 @@ class WebSocketTransport:
     async def _wait_for_turn(self, bucket: TokenBucket) -> None:
         async with self._turn_lock:
             wait = bucket.take(trio.current_time())
-            if wait:
-                self.messages_delayed += 1
             while wait:
                 await trio.sleep(wait)
                 wait = bucket.take(trio.current_time())
