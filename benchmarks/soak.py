@@ -173,7 +173,7 @@ async def inject_faults(sim: Simulator, tally: Tally, rng: random.Random, every:
             burst = rng.randint(20, 600)
             for index in range(burst):
                 sim.send_malformed(CORRUPTED[index % len(CORRUPTED)])
-            tally.malformed_sent += burst
+            tally.malformed_sent += burst * sim.connection_count  # none while disconnected
 
 
 def traced_split() -> str:
@@ -365,7 +365,7 @@ def report(
     for outcome, count in sorted(tally.outcomes.items(), key=lambda item: -item[1]):
         print(f"  {count:7d}  {outcome}")
     print(
-        f"corrupted frames: {tally.malformed_sent} sent to open connections, "
+        f"corrupted frames: {tally.malformed_sent} queued for the client's open connections, "
         f"{tally.malformed_skipped} reported and skipped by the client"
     )
     print(
