@@ -125,7 +125,8 @@ async def trade(client: BulkClient, sim: Simulator, tally: Tally, rng: random.Ra
             side = rng.choice([Side.BUY, Side.SELL])
             # Mostly away from the touch (rests), sometimes through it (fills).
             offset = rng.uniform(-0.002, 0.006) * mark
-            price = round(mark - offset if side is Side.BUY else mark + offset, 2)
+            wanted = mark - offset if side is Side.BUY else mark + offset
+            price = client.markets[symbol].round_price(wanted, side)  # on the tick grid
             await request(tally, client.place_limit_order(symbol, side, price, size, timeout=3))
         elif roll < 0.65:
             side = rng.choice([Side.BUY, Side.SELL])
@@ -313,6 +314,7 @@ async def soak(args: argparse.Namespace) -> int:
             symbols=SYMBOLS,
             signer=signer,
             ssl_context=sim.ssl_context,
+            markets=sim.http_url,  # the trading rules (tick sizes), as a user loads them
             default_timeout=3.0,
             heartbeat_interval=2.0,
             heartbeat_timeout=1.0,
