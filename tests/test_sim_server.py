@@ -19,14 +19,10 @@ from bulk_trio.actions import CancelOrder, Faucet, LimitOrder, MarketOrder, Modi
 from bulk_trio.protocol.keys import b58encode
 from bulk_trio.protocol.signing import TransactionSigner, order_id
 from bulk_trio.sim import Simulator, open_simulator
+from bulk_trio.sim.candles import CandleBook, candle_bounds
+from bulk_trio.sim.client_requests import BadRequest, parse_subscriptions
 from bulk_trio.sim.feed import MARKET_MAKER
-from bulk_trio.sim.shell.server import (
-    BadRequest,
-    CandleBook,
-    candle_bounds,
-    encode_text_frame,
-    parse_subscriptions,
-)
+from bulk_trio.sim.websocket_frames import encode_text_frame
 from ws_peer import EXAMPLES, Frame, assert_post_shape, assert_shape, open_peer, simulator_errors
 
 SYMBOLS = ("BTC-USD", "ETH-USD", "SOL-USD")

@@ -22,11 +22,13 @@ import trio
 
 from ...actions import Action
 from ...protocol.keys import decode_32
+from ..client_requests import MAX_REQUEST_CHARS, MAX_SUBSCRIPTIONS
 from ..engine import Engine
 from ..events import EngineEvent, Submission
 from ..faults import FaultState
 from ..feed import FeedSettings, MarketFeed, start_prices
-from .server import MAX_REQUEST_CHARS, MAX_SUBSCRIPTIONS, ExchangeServer, SimStats
+from ..stats import SimStats
+from .server import ExchangeServer
 
 __all__ = ["FeedSettings", "SimStats", "Simulator", "open_simulator"]
 
