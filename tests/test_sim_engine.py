@@ -16,7 +16,6 @@ from bulk_trio.actions import (
     MarketOrder,
     ModifyOrder,
     OraclePrice,
-    StopOrder,
     UpdateLeverage,
 )
 from bulk_trio.enums import Side, TimeInForce
@@ -407,13 +406,6 @@ def test_a_failing_action_does_not_undo_earlier_ones(engine: Engine) -> None:
     submission = run(engine, A, bid(99.0, 1.0), CancelOrder(BTC, b58encode(b"\x05" * 32)))
     assert [s.name for s in submission.statuses] == ["resting", "cancelOneRejected"]
     assert engine.book(BTC) == ([(99.0, 1.0, 1)], [])
-
-
-def test_unsupported_actions_are_refused() -> None:
-    engine = make_engine()
-    status = one(engine, A, StopOrder(BTC, False, 1.0, 90.0))
-    assert status.name == "rejectedInvalid"
-    assert "not supported" in str(status.body["reason"])
 
 
 # -- accounts, margin, P&L -------------------------------------------------------------------

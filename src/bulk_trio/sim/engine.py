@@ -50,6 +50,7 @@ import attrs
 from ..actions import (
     Action,
     AgentWallet,
+    BuilderCode,
     CancelAll,
     CancelOrder,
     Faucet,
@@ -57,6 +58,8 @@ from ..actions import (
     MarketOrder,
     ModifyOrder,
     OraclePrice,
+    StopOrder,
+    TakeProfitOrder,
     UpdateLeverage,
 )
 from ..enums import OrderStatus, TimeInForce
@@ -64,6 +67,8 @@ from ..fixedpoint import from_fixed, to_fixed
 from ..protocol.keys import b58encode, decode_32
 from ..protocol.signing import order_id as protocol_order_id
 from .accounts import Ledger, check_leverage
+from .builder_codes import BuilderApprovals
+from .conditional import Conditional, ConditionalBook, StopFlag, stop_trigger
 from .events import (
     AccountView,
     ActionStatus,
@@ -87,6 +92,8 @@ DEFAULT_TAKER_FEE_BPS = 3.0
 _FINISHED_MEMORY = 100_000
 """Finished orders kept for :meth:`Engine.order`; older ones are forgotten first."""
 _MARGIN_TOLERANCE = 1e-9
+_TRIGGER_ROUNDS = 1_000
+"""Most rounds of trigger checks after one change (each round fires at least one order)."""
 _DAY_NS = 86_400 * 10**9
 _MINUTE_NS = 60 * 10**9
 
@@ -145,6 +152,23 @@ class _Tx:
     nonce: int
     now_ns: int
     events: list[EngineEvent] = attrs.field(factory=list)
+    follow_ups: list[tuple[str, tuple[Action, ...]]] = attrs.field(factory=list)
+    """On-fill actions due to run, with the account they run as."""
+    server_ids: bool = False
+    """Nested actions (trigger baskets, on-fill, multisig proposals) get exchange-assigned ids:
+    their seqno and nonce belong to another transaction, so a client could not compute them."""
+
+    def nested(self, account: str) -> _Tx:
+        """A context for actions run on behalf of ``account`` inside this transaction."""
+        return _Tx(
+            account,
+            account,
+            self.nonce,
+            self.now_ns,
+            self.events,
+            self.follow_ups,
+            server_ids=True,
+        )
 
 
 class Engine:
@@ -161,6 +185,7 @@ class Engine:
         faucet_amount: float = 100_000.0,
         maker_fee_bps: float = DEFAULT_MAKER_FEE_BPS,
         taker_fee_bps: float = DEFAULT_TAKER_FEE_BPS,
+        stop_flag: StopFlag = StopFlag.IS_ABOVE,
     ) -> None:
         if isinstance(symbols, str) or not symbols:
             raise ValueError("symbols must be a non-empty sequence of symbol names")
@@ -180,6 +205,12 @@ class Engine:
         )
         self._gate = TransactionGate(domain=domain, allow_legacy_signatures=allow_legacy_signatures)
         self._live: dict[str, BookOrder] = {}
+        self.stop_flag = stop_flag
+        """How the ``d`` flag of stops and take-profits is read (see :class:`StopFlag`)."""
+        self._conditionals = ConditionalBook()
+        self._builders = BuilderApprovals()
+        self._on_fill: dict[str, tuple[Action, ...]] = {}
+        """Follow-up actions of on-fill orders that have not filled yet, by order id."""
         self._finished: OrderedDict[str, BookOrder] = OrderedDict()
         self._last_trusted_nonce = 0
         self._server_ids = 0
@@ -233,9 +264,10 @@ class Engine:
         self._tick(now_ns)
         market.mark = market.oracle = float(price)
         self._ledger.touch_positions(symbol)
-        events: list[EngineEvent] = []
-        self._flush(events)
-        return events
+        tx = _Tx("", "", 0, now_ns)
+        self._run_triggers(tx)
+        self._flush(tx.events)
+        return tx.events
 
     # -- queries ---------------------------------------------------------------------------
 
@@ -260,12 +292,12 @@ class Engine:
             if state
             else ()
         )
-        orders = tuple(self._view(order) for order in state.open_orders.values()) if state else ()
         return AccountView(
             margin=self._ledger.margin_view(account),
             positions=positions,
-            open_orders=orders,
+            open_orders=tuple(self.open_orders(account)),
             leverage=self._leverage_settings(account),
+            builder_codes=self._builders.approvals(account),
         )
 
     def is_funded(self, account: str) -> bool:
@@ -275,13 +307,20 @@ class Engine:
     def order(self, order_id: str) -> OrderView | None:
         """The order's current state, or its final state if it finished recently enough."""
         order = self._live.get(order_id) or self._finished.get(order_id)
+        if order is None:
+            conditional = self._conditionals.get(order_id)
+            order = conditional.order if conditional else None
         return self._view(order) if order else None
 
     def open_orders(self, account: str | None = None) -> list[OrderView]:
+        """Orders on the book, then conditional orders waiting for their trigger."""
         if account is None:
-            return [self._view(order) for order in self._live.values()]
+            return [self._view(order) for order in self._live.values()] + [
+                self._view(order) for order in self._conditionals.orders()
+            ]
         state = self._ledger.peek(account)
-        return [self._view(order) for order in state.open_orders.values()] if state else []
+        resting = [self._view(order) for order in state.open_orders.values()] if state else []
+        return resting + [self._view(c.order) for c in self._conditionals.of_account(account)]
 
     def market(self, symbol: str) -> MarketStats:
         market = self._market_or_raise(symbol)
@@ -308,6 +347,7 @@ class Engine:
         if any(problems):
             return Submission(ok=True, statuses=self._refusal(tx, actions, problems))
         statuses = [self._execute(action, seqno, tx) for seqno, action in enumerate(actions)]
+        self._run_triggers(tx)
         self._flush(tx.events)
         return Submission(ok=True, statuses=tuple(statuses), events=tuple(tx.events))
 
@@ -318,7 +358,7 @@ class Engine:
         statuses = []
         for seqno, (action, problem) in enumerate(zip(actions, problems, strict=True)):
             body: dict[str, object] = {}
-            if isinstance(action, LimitOrder | MarketOrder):
+            if isinstance(action, LimitOrder | MarketOrder) and not tx.server_ids:
                 body["oid"] = self._order_id(action, seqno, tx)
             elif isinstance(action, CancelOrder | ModifyOrder):
                 body["oid"] = action.oid
@@ -334,13 +374,22 @@ class Engine:
         The action classes already refuse non-positive prices, sizes and amounts on construction.
         """
         symbols: Iterable[str]
-        if isinstance(action, LimitOrder | MarketOrder | CancelOrder | ModifyOrder | OraclePrice):
+        if isinstance(
+            action,
+            LimitOrder
+            | MarketOrder
+            | CancelOrder
+            | ModifyOrder
+            | OraclePrice
+            | StopOrder
+            | TakeProfitOrder,
+        ):
             symbols = (action.symbol,)
         elif isinstance(action, CancelAll):
             symbols = action.symbols
         elif isinstance(action, UpdateLeverage):
             symbols = [symbol for symbol, _ in action.settings]
-        elif isinstance(action, Faucet | AgentWallet):
+        elif isinstance(action, Faucet | AgentWallet | BuilderCode):
             symbols = ()
         else:
             return f"{type(action).__name__} is not supported by the simulator"
@@ -356,8 +405,23 @@ class Engine:
         return None
 
     def _execute(self, action: Action, seqno: int, tx: _Tx) -> ActionStatus:
+        status = self._dispatch(action, seqno, tx)
+        while tx.follow_ups:
+            account, follow_ups = tx.follow_ups.pop(0)
+            self._run_nested(account, follow_ups, tx)
+        return status
+
+    def _dispatch(self, action: Action, seqno: int, tx: _Tx) -> ActionStatus:
         if isinstance(action, LimitOrder | MarketOrder):
             return self._place(action, seqno, tx)
+        if isinstance(action, StopOrder | TakeProfitOrder):
+            return self._place_stop(action, seqno, tx)
+        if isinstance(action, BuilderCode):
+            self._builders.approve(tx.account, action.to, action.fee)
+            return ActionStatus(
+                OrderStatus.MODIFIED.value,
+                {"builderCodeApproval": {"recipient": action.to, "maxFee": action.fee}},
+            )
         if isinstance(action, CancelOrder):
             return self._cancel(action, tx)
         if isinstance(action, CancelAll):
@@ -382,9 +446,16 @@ class Engine:
 
     # -- orders ----------------------------------------------------------------------------
 
-    def _place(self, action: LimitOrder | MarketOrder, seqno: int, tx: _Tx) -> ActionStatus:
+    def _place(
+        self,
+        action: LimitOrder | MarketOrder,
+        seqno: int,
+        tx: _Tx,
+        *,
+        follow_ups: tuple[Action, ...] = (),
+    ) -> ActionStatus:
         oid = self._order_id(action, seqno, tx)
-        if oid in self._live:
+        if oid in self._live or oid in self._conditionals:
             return ActionStatus(OrderStatus.REJECTED_DUPLICATE.value, {"oid": oid})
         book = self._markets[action.symbol].book
         is_buy = action.side.is_buy
@@ -396,21 +467,51 @@ class Engine:
         else:
             tif = action.time_in_force
             limit = to_fixed(action.price, field="price")
-        order = BookOrder(
+        order = self._new_order(oid, action.symbol, is_buy, size, tx, tif=tif, price=limit or 0)
+        order.reduce_only = action.reduce_only
+        problem = self._builder_problem(order, action.builder_code)
+        if problem:
+            return self._finish(order, OrderStatus.REJECTED_INVALID, tx, problem)
+        if follow_ups:
+            self._on_fill[oid] = follow_ups
+        return self._enter(order, limit, tx)
+
+    def _new_order(
+        self,
+        oid: str,
+        symbol: str,
+        is_buy: bool,
+        size: int,
+        tx: _Tx,
+        *,
+        tif: TimeInForce | None,
+        price: int,
+    ) -> BookOrder:
+        return BookOrder(
             order_id=oid,
             account=tx.account,
-            symbol=action.symbol,
+            symbol=symbol,
             is_buy=is_buy,
-            price=limit or 0,
+            price=price,
             size=size,
             tif=tif,
-            reduce_only=action.reduce_only,
+            reduce_only=False,
             created_ns=tx.now_ns,
             remaining=size,
             updated_ns=tx.now_ns,
         )
+
+    def _builder_problem(self, order: BookOrder, code: BuilderCode | None) -> str | None:
+        if code is None:
+            return None
+        order.builder = (code.to, code.fee)
+        return self._builders.problem(order.account, code.to, code.fee)
+
+    def _enter(self, order: BookOrder, limit: int | None, tx: _Tx) -> ActionStatus:
+        """Admit ``order`` (reduce-only, post-only, margin), match it, and rest what is left."""
+        is_buy, tif, book = order.is_buy, order.tif, self._markets[order.symbol].book
         if order.reduce_only:
-            cap = self._ledger.reducible(tx.account, order.symbol, is_buy)
+            cap = self._ledger.reducible(order.account, order.symbol, is_buy)
             if cap == 0:
                 return self._finish(
                     order,
@@ -418,14 +519,14 @@ class Engine:
                     tx,
                     "reduce-only order would not reduce the position",
                 )
-            order.size = order.remaining = min(size, cap)
+            order.size = order.remaining = min(order.size, cap)
         if tif is TimeInForce.ALO and book.crosses(is_buy, limit):
             return self._finish(
                 order, OrderStatus.REJECTED_CROSSING, tx, "post-only order would cross the book"
             )
         if not order.reduce_only:
             needed = self._margin_needed(order, limit)
-            if needed > 0 and needed > self._ledger.available(tx.account) + _MARGIN_TOLERANCE:
+            if needed > 0 and needed > self._ledger.available(order.account) + _MARGIN_TOLERANCE:
                 return self._finish(
                     order, OrderStatus.REJECTED_RISK_LIMIT, tx, "insufficient margin"
                 )
@@ -488,6 +589,14 @@ class Engine:
         for order, is_maker in ((maker, True), (taker, False)):
             signed = qty if order.is_buy else -qty
             self._ledger.fill(order.account, order.symbol, signed, price, maker=is_maker)
+            if order.builder is not None:
+                builder, fee_bps = order.builder
+                fee = self._builders.fee(order.account, builder, fee_bps, price * size)
+                if fee:
+                    self._ledger.pay_builder(order.account, builder, fee)
+            follow_ups = self._on_fill.pop(order.order_id, None)
+            if follow_ups is not None:
+                tx.follow_ups.append((order.account, follow_ups))
         market.last = price
         market.tape.record(tx.now_ns, price, size)
         tx.events.append(
@@ -533,6 +642,7 @@ class Engine:
         order.remaining = 0
         order.status = status
         order.reason = reason
+        self._on_fill.pop(order.order_id, None)  # it never filled: its follow-ups never run
         order.updated_ns = tx.now_ns
         self._finished[order.order_id] = order
         if len(self._finished) > _FINISHED_MEMORY:
@@ -560,7 +670,13 @@ class Engine:
                 self._shrink_reduce_only(order, cap, tx)
 
     def _cancel(self, action: CancelOrder, tx: _Tx) -> ActionStatus:
+        waiting = self._conditionals.get(action.oid)
         order, problem = self._own_order(action.oid, action.symbol, tx.account)
+        if waiting is not None:
+            order, problem = None, _ownership_problem(waiting.order, action.symbol, tx.account)
+            if not problem:
+                self._cancel_conditional(waiting, tx)
+                return ActionStatus(OrderStatus.CANCELLED.value, {"oid": action.oid})
         if order is None:
             return ActionStatus(
                 OrderStatus.CANCEL_ONE_REJECTED.value, {"oid": action.oid, "reason": problem}
@@ -574,6 +690,10 @@ class Engine:
         doomed = [order for order in state.open_orders.values() if order.symbol in symbols]
         for order in doomed:
             self._finish(order, OrderStatus.CANCELLED, tx)
+        for waiting in self._conditionals.of_account(tx.account):
+            if waiting.order.symbol in symbols and waiting.order.order_id in self._conditionals:
+                doomed.append(waiting.order)
+                self._cancel_conditional(waiting, tx)
         return ActionStatus(OrderStatus.CANCELLED.value, {"oids": [o.order_id for o in doomed]})
 
     def _modify(self, action: ModifyOrder, tx: _Tx) -> ActionStatus:
@@ -625,13 +745,159 @@ class Engine:
 
     def _own_order(self, oid: str, symbol: str, account: str) -> tuple[BookOrder | None, str]:
         order = self._live.get(oid)
+        if order is None and oid in self._conditionals:
+            return None, "a conditional order cannot be modified; cancel it and place a new one"
         if order is None:
             return None, "order not found or no longer open"
-        if order.account != account:
-            return None, "order belongs to another account"
-        if order.symbol != symbol:
-            return None, f"order is on {order.symbol}, not {symbol}"
-        return order, ""
+        problem = _ownership_problem(order, symbol, account)
+        return (None, problem) if problem else (order, "")
+
+    # -- conditional orders ----------------------------------------------------------------
+
+    def _place_stop(self, action: StopOrder | TakeProfitOrder, seqno: int, tx: _Tx) -> ActionStatus:
+        kind = "stop" if isinstance(action, StopOrder) else "takeProfit"
+        fires_above, is_buy = stop_trigger(kind, action.is_above, self.stop_flag)
+        return self._wait(
+            kind,
+            action.symbol,
+            is_buy,
+            action.size,
+            tx,
+            fires_above=fires_above,
+            level=action.trigger_price,
+            limit=action.limit_price,
+            slippage_bps=action.slippage_bps,
+            builder_code=action.builder_code,
+        )
+
+    def _wait(
+        self,
+        kind: str,
+        symbol: str,
+        is_buy: bool,
+        size: float,
+        tx: _Tx,
+        *,
+        fires_above: bool,
+        level: float,
+        limit: float | None,
+        slippage_bps: float | None = None,
+        builder_code: BuilderCode | None = None,
+        reduce_only: bool = False,
+        **extra: Any,
+    ) -> ActionStatus:
+        """Park a conditional order until its trigger; ``extra`` goes to :class:`Conditional`."""
+        size_ticks = to_fixed(size, field="size")
+        oid = self._server_order_id(tx, kind)
+        price = to_fixed(limit if limit is not None else level, field="price")
+        order = self._new_order(oid, symbol, is_buy, size_ticks, tx, tif=None, price=price)
+        order.reduce_only = reduce_only
+        order.order_type = kind
+        problem = self._builder_problem(order, builder_code)
+        if problem:
+            return self._finish(order, OrderStatus.REJECTED_INVALID, tx, problem)
+        conditional = Conditional(
+            order, fires_above, level, limit, slippage_bps=slippage_bps, **extra
+        )
+        self._park(conditional, tx)
+        return self._status(order)
+
+    def _park(self, conditional: Conditional, tx: _Tx) -> None:
+        order = conditional.order
+        order.status = OrderStatus.RESTING
+        order.trigger = conditional.spec()
+        self._conditionals.add(conditional)
+        tx.events.append(OrderChanged(self._view(order)))
+
+    def _cancel_conditional(self, waiting: Conditional, tx: _Tx) -> None:
+        """Cancel a waiting order; cancelling one leg of a range cancels the other leg too."""
+        self._conditionals.remove(waiting.order.order_id)
+        self._finish(waiting.order, OrderStatus.CANCELLED, tx)
+        if waiting.sibling is not None:
+            sibling = self._conditionals.remove(waiting.sibling)
+            if sibling is not None:
+                self._finish(
+                    sibling.order, OrderStatus.SIBLING_CANCELLED, tx, "the other leg was cancelled"
+                )
+
+    def _run_triggers(self, tx: _Tx) -> None:
+        """Move trailing stops with the marks and fire every conditional order that is due,
+        until none is: a triggered order that trades can move a mark that is the last price."""
+        if not self._conditionals:
+            return
+        for _ in range(_TRIGGER_ROUNDS):
+            fired = False
+            for symbol in self.symbols:
+                mark = self._mark_of(symbol)
+                if mark is None:
+                    continue
+                for moved in self._conditionals.follow(symbol, mark):
+                    moved.order.trigger = moved.spec()
+                    moved.order.updated_ns = tx.now_ns
+                    tx.events.append(OrderChanged(self._view(moved.order)))
+                for due in self._conditionals.due(symbol, mark):
+                    # Gone already when its range sibling fired earlier in this loop.
+                    if self._conditionals.remove(due.order.order_id) is not None:
+                        self._fire(due, tx)
+                        fired = True
+            if not fired:
+                return
+
+    def _fire(self, conditional: Conditional, tx: _Tx) -> None:
+        """Trigger a conditional order once: its sibling is cancelled, then it executes."""
+        order = conditional.order
+        order.status = OrderStatus.TRIGGERED
+        order.updated_ns = tx.now_ns
+        tx.events.append(OrderChanged(self._view(order)))
+        if conditional.sibling is not None:
+            sibling = self._conditionals.remove(conditional.sibling)
+            if sibling is not None:
+                self._finish(
+                    sibling.order, OrderStatus.SIBLING_CANCELLED, tx, "the other leg triggered"
+                )
+        owner = tx.nested(order.account)
+        if conditional.actions:
+            statuses = self._run_nested(order.account, conditional.actions, owner)
+            failed = [s for s in statuses if OrderStatus.parse(s.name).is_error()]
+            if failed:
+                reason = f"{len(failed)} of {len(statuses)} actions failed"
+                self._finish(order, OrderStatus.TRIGGER_FAILED, tx, reason)
+            else:
+                self._finish(order, OrderStatus.FILLED, tx)
+            return
+        book = self._markets[order.symbol].book
+        limit: int | None
+        if conditional.limit is None:
+            order.tif = None
+            limit = _slippage_limit(book, order.is_buy, conditional.slippage_bps)
+            order.price = limit or 0
+        else:
+            order.tif = TimeInForce.GTC
+            limit = order.price
+        self._enter(order, limit, owner)
+
+    def _run_nested(
+        self, account: str, actions: Sequence[Action], tx: _Tx
+    ) -> tuple[ActionStatus, ...]:
+        """Run actions as ``account`` inside ``tx`` (trigger baskets, on-fill, multisig): all or
+        nothing is admitted, as for a transaction of their own."""
+        inner = tx.nested(account)
+        problems = [self._problem(action) for action in actions]
+        if any(problems):
+            return self._refusal(inner, actions, problems)
+        return tuple(self._execute(action, seqno, inner) for seqno, action in enumerate(actions))
+
+    def _server_order_id(self, tx: _Tx, kind: str) -> str:
+        """An exchange-assigned id (decision 3), unique within this engine."""
+        self._server_ids += 1
+        digest = hashlib.sha256(
+            b"bulk-trio-sim order "
+            + kind.encode()
+            + self._server_ids.to_bytes(8, "little")
+            + tx.nonce.to_bytes(8, "little")
+            + tx.account.encode()
+        ).digest()
+        return b58encode(digest)
 
     # -- account actions -------------------------------------------------------------------
 
@@ -662,19 +928,12 @@ class Engine:
     # -- helpers ---------------------------------------------------------------------------
 
     def _order_id(self, action: LimitOrder | MarketOrder, seqno: int, tx: _Tx) -> str:
-        oid = protocol_order_id(action, seqno=seqno, nonce=tx.nonce, account=tx.account)
-        if oid is not None:
-            return oid
+        if not tx.server_ids:
+            oid = protocol_order_id(action, seqno=seqno, nonce=tx.nonce, account=tx.account)
+            if oid is not None:
+                return oid
         # Decision 3: where clients cannot precompute the id, the exchange assigns one.
-        self._server_ids += 1
-        digest = hashlib.sha256(
-            b"bulk-trio-sim order "
-            + self._server_ids.to_bytes(8, "little")
-            + tx.nonce.to_bytes(8, "little")
-            + seqno.to_bytes(4, "little")
-            + tx.account.encode()
-        ).digest()
-        return b58encode(digest)
+        return self._server_order_id(tx, type(action).TAG)
 
     def _flush(self, events: list[EngineEvent]) -> None:
         """Append the level, position and margin changes accumulated since the last flush."""
@@ -721,12 +980,13 @@ class Engine:
             filled_size=from_fixed(order.filled),
             vwap=order.vwap,
             status=order.status.value,
-            order_type="market" if order.is_market else "limit",
+            order_type=order.order_type or ("market" if order.is_market else "limit"),
             tif=order.tif.value.lower() if order.tif else "ioc",
             reduce_only=order.reduce_only,
             is_maker=order.is_maker,
             timestamp=order.updated_ns,
             reason=order.reason,
+            trigger=order.trigger,
         )
 
     def _fill_event(self, order: BookOrder, price: float, size: float, tx: _Tx) -> Filled:
@@ -760,6 +1020,14 @@ class Engine:
 
     def _tick(self, now_ns: int) -> None:
         self._clock_ns = max(self._clock_ns, now_ns)
+
+
+def _ownership_problem(order: BookOrder, symbol: str, account: str) -> str:
+    if order.account != account:
+        return "order belongs to another account"
+    if order.symbol != symbol:
+        return f"order is on {order.symbol}, not {symbol}"
+    return ""
 
 
 def _slippage_limit(book: MatchingBook, is_buy: bool, slippage_bps: float | None) -> int | None:
