@@ -143,6 +143,11 @@ class Ledger:
         self.get(account).funded = True
         self.touch(account)
 
+    def close_account(self, account: str) -> None:
+        """A removed sub-account: it no longer counts as funded (its money was moved out)."""
+        self.get(account).funded = False
+        self.touch(account)
+
     def move(self, source: str, destination: str, amount: float) -> None:
         """Move cash between accounts; the caller checks that ``source`` can spare it."""
         sender, receiver = self.get(source), self.get(destination)

@@ -50,6 +50,7 @@ import attrs
 from ..actions import (
     Action,
     AgentWallet,
+    BaseAction,
     BuilderCode,
     CancelAll,
     CancelOrder,
@@ -57,18 +58,25 @@ from ..actions import (
     LimitOrder,
     MarketOrder,
     ModifyOrder,
+    OnFill,
     OraclePrice,
+    PythOracle,
+    RangeOrder,
     StopOrder,
     TakeProfitOrder,
+    TrailingStop,
+    TriggerBasket,
     UpdateLeverage,
+    WhitelistFaucet,
 )
 from ..enums import OrderStatus, TimeInForce
 from ..fixedpoint import from_fixed, to_fixed
 from ..protocol.keys import b58encode, decode_32
 from ..protocol.signing import order_id as protocol_order_id
+from .account_actions import ACCOUNT_ACTIONS, AccountDesk
 from .accounts import Ledger, check_leverage
 from .builder_codes import BuilderApprovals
-from .conditional import Conditional, ConditionalBook, StopFlag, stop_trigger
+from .conditional import Conditional, ConditionalBook, StopFlag, stop_trigger, trailing_level
 from .events import (
     AccountView,
     ActionStatus,
@@ -152,7 +160,7 @@ class _Tx:
     nonce: int
     now_ns: int
     events: list[EngineEvent] = attrs.field(factory=list)
-    follow_ups: list[tuple[str, tuple[Action, ...]]] = attrs.field(factory=list)
+    follow_ups: list[tuple[str, tuple[BaseAction, ...]]] = attrs.field(factory=list)
     """On-fill actions due to run, with the account they run as."""
     server_ids: bool = False
     """Nested actions (trigger baskets, on-fill, multisig proposals) get exchange-assigned ids:
@@ -209,7 +217,9 @@ class Engine:
         """How the ``d`` flag of stops and take-profits is read (see :class:`StopFlag`)."""
         self._conditionals = ConditionalBook()
         self._builders = BuilderApprovals()
-        self._on_fill: dict[str, tuple[Action, ...]] = {}
+        self._desk = AccountDesk(self._ledger, self._builders, has_orders=self._has_orders)
+        self._gate.master_of = self._desk.tree.master_of
+        self._on_fill: dict[str, tuple[BaseAction, ...]] = {}
         """Follow-up actions of on-fill orders that have not filled yet, by order id."""
         self._finished: OrderedDict[str, BookOrder] = OrderedDict()
         self._last_trusted_nonce = 0
@@ -352,7 +362,7 @@ class Engine:
         return Submission(ok=True, statuses=tuple(statuses), events=tuple(tx.events))
 
     def _refusal(
-        self, tx: _Tx, actions: Sequence[Action], problems: Sequence[str | None]
+        self, tx: _Tx, actions: Sequence[BaseAction], problems: Sequence[str | None]
     ) -> tuple[ActionStatus, ...]:
         first = next(index for index, problem in enumerate(problems) if problem)
         statuses = []
@@ -368,7 +378,7 @@ class Engine:
             statuses.append(ActionStatus("rejectedInvalid", body))
         return tuple(statuses)
 
-    def _problem(self, action: Action) -> str | None:
+    def _problem(self, action: BaseAction) -> str | None:
         """Why ``action`` can never execute here, or None.
 
         The action classes already refuse non-positive prices, sizes and amounts on construction.
@@ -382,15 +392,28 @@ class Engine:
             | ModifyOrder
             | OraclePrice
             | StopOrder
-            | TakeProfitOrder,
+            | TakeProfitOrder
+            | RangeOrder
+            | TrailingStop
+            | TriggerBasket,
         ):
             symbols = (action.symbol,)
+        elif isinstance(action, OnFill):
+            symbols = (action.trigger.symbol,)
         elif isinstance(action, CancelAll):
             symbols = action.symbols
         elif isinstance(action, UpdateLeverage):
             symbols = [symbol for symbol, _ in action.settings]
-        elif isinstance(action, Faucet | AgentWallet | BuilderCode):
+        elif isinstance(action, Faucet | AgentWallet | WhitelistFaucet) or isinstance(
+            action, ACCOUNT_ACTIONS
+        ):
             symbols = ()
+        elif isinstance(action, PythOracle):
+            symbols = ()
+            feeds = len(self.symbols)
+            for _, feed_index, _, _ in action.entries:
+                if feed_index >= feeds:
+                    return f"no market for oracle feed {feed_index} (feeds 0..{feeds - 1})"
         else:
             return f"{type(action).__name__} is not supported by the simulator"
         for symbol in symbols:
@@ -404,23 +427,51 @@ class Engine:
                     return str(problem)
         return None
 
-    def _execute(self, action: Action, seqno: int, tx: _Tx) -> ActionStatus:
+    def _execute(self, action: BaseAction, seqno: int, tx: _Tx) -> ActionStatus:
         status = self._dispatch(action, seqno, tx)
         while tx.follow_ups:
             account, follow_ups = tx.follow_ups.pop(0)
             self._run_nested(account, follow_ups, tx)
         return status
 
-    def _dispatch(self, action: Action, seqno: int, tx: _Tx) -> ActionStatus:
+    def _dispatch(self, action: BaseAction, seqno: int, tx: _Tx) -> ActionStatus:
         if isinstance(action, LimitOrder | MarketOrder):
             return self._place(action, seqno, tx)
+        if isinstance(action, OnFill):
+            return self._place(action.trigger, seqno, tx, follow_ups=action.actions)
         if isinstance(action, StopOrder | TakeProfitOrder):
             return self._place_stop(action, seqno, tx)
-        if isinstance(action, BuilderCode):
-            self._builders.approve(tx.account, action.to, action.fee)
+        if isinstance(action, RangeOrder):
+            return self._place_range(action, tx)
+        if isinstance(action, TrailingStop):
+            return self._place_trailing(action, tx)
+        if isinstance(action, TriggerBasket):
+            return self._wait(
+                "trigger",
+                action.symbol,
+                True,
+                0.0,
+                tx,
+                fires_above=action.is_above,
+                level=action.trigger_price,
+                limit=None,
+                actions=action.actions,
+            )
+        if isinstance(action, ACCOUNT_ACTIONS):
+            return self._desk.execute(
+                action,
+                account=tx.account,
+                now_ns=tx.now_ns,
+                run_as=lambda account, actions: self._run_nested(account, actions, tx),
+            )
+        if isinstance(action, PythOracle):
+            for _, feed_index, price, exponent in action.entries:
+                self._set_oracle(self.symbols[feed_index], price * 10.0**exponent)
+            return ActionStatus(OrderStatus.MODIFIED.value, {"oracles": len(action.entries)})
+        if isinstance(action, WhitelistFaucet):
             return ActionStatus(
                 OrderStatus.MODIFIED.value,
-                {"builderCodeApproval": {"recipient": action.to, "maxFee": action.fee}},
+                {"target": action.target, "whitelist": action.whitelist},
             )
         if isinstance(action, CancelOrder):
             return self._cancel(action, tx)
@@ -437,10 +488,8 @@ class Engine:
         if isinstance(action, UpdateLeverage):
             return self._update_leverage(action, tx)
         if isinstance(action, OraclePrice):
-            market = self._markets[action.symbol]
-            market.mark = market.oracle = float(action.price)
-            self._ledger.touch_positions(action.symbol)
-            return ActionStatus("modified", {"symbol": action.symbol, "oraclePrice": market.oracle})
+            self._set_oracle(action.symbol, action.price)
+            return ActionStatus("modified", {"symbol": action.symbol, "oraclePrice": action.price})
         # _problem refuses every other kind before anything runs.
         raise AssertionError(f"unexpected action {action!r}")
 
@@ -452,7 +501,7 @@ class Engine:
         seqno: int,
         tx: _Tx,
         *,
-        follow_ups: tuple[Action, ...] = (),
+        follow_ups: tuple[BaseAction, ...] = (),
     ) -> ActionStatus:
         oid = self._order_id(action, seqno, tx)
         if oid in self._live or oid in self._conditionals:
@@ -770,6 +819,68 @@ class Engine:
             builder_code=action.builder_code,
         )
 
+    def _place_range(self, action: RangeOrder, tx: _Tx) -> ActionStatus:
+        """Two reduce-only legs that cancel each other: the stop-loss (whose status is the
+        reply, with both ids in ``legs``) and the take-profit."""
+        protects_long = action.is_buy
+        legs = []
+        for level, limit, slippage, fires_above in (
+            (action.stop_loss_price, action.stop_loss_limit, action.sl_slippage_bps, False),
+            (action.take_profit_price, action.take_profit_limit, action.tp_slippage_bps, True),
+        ):
+            legs.append(
+                self._wait(
+                    "range",
+                    action.symbol,
+                    not protects_long,
+                    action.size,
+                    tx,
+                    fires_above=fires_above if protects_long else not fires_above,
+                    level=level,
+                    limit=limit,
+                    slippage_bps=slippage,
+                    builder_code=action.builder_code,
+                    reduce_only=True,
+                )
+            )
+        stop_loss, take_profit = (str(leg.body["oid"]) for leg in legs)
+        first, second = self._conditionals.get(stop_loss), self._conditionals.get(take_profit)
+        if first is None or second is None:  # refused (builder code): neither leg may wait
+            for leg in (first, second):
+                if leg is not None:
+                    self._conditionals.remove(leg.order.order_id)
+                    self._finish(leg.order, OrderStatus.REJECTED_INVALID, tx, "range refused")
+            return legs[0]
+        first.sibling, second.sibling = take_profit, stop_loss
+        for leg in (first, second):
+            leg.order.trigger = leg.spec()
+        return ActionStatus(legs[0].name, legs[0].body | {"legs": [stop_loss, take_profit]})
+
+    def _place_trailing(self, action: TrailingStop, tx: _Tx) -> ActionStatus:
+        mark = self._mark_of(action.symbol)
+        if mark is None:
+            return ActionStatus(
+                OrderStatus.REJECTED_INVALID.value,
+                {"reason": f"no mark price for {action.symbol} yet to trail"},
+            )
+        protects_long = action.protects_long
+        return self._wait(
+            "trailing",
+            action.symbol,
+            not protects_long,
+            action.size,
+            tx,
+            fires_above=not protects_long,
+            level=trailing_level(mark, action.trail_bps, protects_long=protects_long),
+            limit=action.limit_price,
+            slippage_bps=action.slippage_bps,
+            builder_code=action.builder_code,
+            reduce_only=True,
+            trail_bps=float(action.trail_bps),
+            step_bps=float(action.step_bps),
+            anchor=mark,
+        )
+
     def _wait(
         self,
         kind: str,
@@ -787,7 +898,7 @@ class Engine:
         **extra: Any,
     ) -> ActionStatus:
         """Park a conditional order until its trigger; ``extra`` goes to :class:`Conditional`."""
-        size_ticks = to_fixed(size, field="size")
+        size_ticks = to_fixed(size, field="size") if size else 0
         oid = self._server_order_id(tx, kind)
         price = to_fixed(limit if limit is not None else level, field="price")
         order = self._new_order(oid, symbol, is_buy, size_ticks, tx, tif=None, price=price)
@@ -877,7 +988,7 @@ class Engine:
         self._enter(order, limit, owner)
 
     def _run_nested(
-        self, account: str, actions: Sequence[Action], tx: _Tx
+        self, account: str, actions: Sequence[BaseAction], tx: _Tx
     ) -> tuple[ActionStatus, ...]:
         """Run actions as ``account`` inside ``tx`` (trigger baskets, on-fill, multisig): all or
         nothing is admitted, as for a transaction of their own."""
@@ -1017,6 +1128,15 @@ class Engine:
                 f"symbol {symbol!r} is not traded here (symbols: {', '.join(self.symbols)})"
             )
         return market
+
+    def _set_oracle(self, symbol: str, price: float) -> None:
+        market = self._markets[symbol]
+        market.mark = market.oracle = float(price)
+        self._ledger.touch_positions(symbol)
+
+    def _has_orders(self, account: str) -> bool:
+        state = self._ledger.peek(account)
+        return bool(state and state.open_orders) or bool(self._conditionals.of_account(account))
 
     def _tick(self, now_ns: int) -> None:
         self._clock_ns = max(self._clock_ns, now_ns)

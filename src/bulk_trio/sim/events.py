@@ -55,7 +55,7 @@ class OrderView:
     timestamp: int  # ns
     reason: str | None = None
     trigger: dict[str, object] | None = None
-    """A conditional order's trigger spec (``isAbove``, ``px``, ``lim``, ``oco``, ``trb``, ``stb``)."""
+    """A conditional order's wire trigger spec (``isAbove``, ``px``, ``lim``, ``oco``, ...)."""
 
 
 @attrs.frozen
