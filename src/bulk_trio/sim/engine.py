@@ -310,6 +310,17 @@ class Engine:
             builder_codes=self._builders.approvals(account),
         )
 
+    @property
+    def deposited(self) -> float:
+        """Every deposit ever made (faucet, :meth:`fund`)."""
+        return self._ledger.deposited
+
+    @property
+    def trading_fees(self) -> float:
+        """Trading fees the exchange collected. With them, the equity of all accounts adds up to
+        :attr:`deposited`: transfers and builder fees only move money between accounts."""
+        return self._ledger.trading_fees
+
     def is_funded(self, account: str) -> bool:
         state = self._ledger.peek(account)
         return state is not None and state.funded
