@@ -9,6 +9,7 @@ multisig proposal carries run through ``run_as``, the engine's nested execution.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from typing import TypeAlias
 
 from ..actions import (
     ApproveBuilderCode,
@@ -39,21 +40,22 @@ from .multisig import (
 )
 from .subaccounts import AccountTree, transfer_problem
 
-ACCOUNT_ACTIONS = (
-    ApproveBuilderCode,
-    RevokeBuilderCode,
-    CreateSubAccount,
-    RemoveSubAccount,
-    RenameSubAccount,
-    Transfer,
-    CreateMultisig,
-    MultisigPropose,
-    MultisigApprove,
-    MultisigReject,
-    MultisigCancel,
-    MultisigExecute,
-    MultisigUpdate,
+AccountAction: TypeAlias = (
+    ApproveBuilderCode
+    | RevokeBuilderCode
+    | CreateSubAccount
+    | RemoveSubAccount
+    | RenameSubAccount
+    | Transfer
+    | CreateMultisig
+    | MultisigPropose
+    | MultisigApprove
+    | MultisigReject
+    | MultisigCancel
+    | MultisigExecute
+    | MultisigUpdate
 )
+"""The actions :class:`AccountDesk` applies (usable with ``isinstance``)."""
 MARGIN_SYMBOL = "USDC"
 """The margin asset transfers report (the exchange's only one)."""
 
@@ -86,7 +88,7 @@ class AccountDesk:
         return self.tree.controls(signer, account)
 
     def execute(
-        self, action: BaseAction, *, account: str, now_ns: int, run_as: RunAs
+        self, action: AccountAction, *, account: str, now_ns: int, run_as: RunAs
     ) -> ActionStatus:
         if isinstance(action, ApproveBuilderCode):
             self.builders.approve(account, action.to, action.fee)

@@ -73,7 +73,7 @@ from ..enums import OrderStatus, TimeInForce
 from ..fixedpoint import from_fixed, to_fixed
 from ..protocol.keys import b58encode, decode_32
 from ..protocol.signing import order_id as protocol_order_id
-from .account_actions import ACCOUNT_ACTIONS, AccountDesk
+from .account_actions import AccountAction, AccountDesk
 from .accounts import Ledger, check_leverage
 from .builder_codes import BuilderApprovals
 from .conditional import Conditional, ConditionalBook, StopFlag, stop_trigger, trailing_level
@@ -415,9 +415,7 @@ class Engine:
             symbols = action.symbols
         elif isinstance(action, UpdateLeverage):
             symbols = [symbol for symbol, _ in action.settings]
-        elif isinstance(action, Faucet | AgentWallet | WhitelistFaucet) or isinstance(
-            action, ACCOUNT_ACTIONS
-        ):
+        elif isinstance(action, Faucet | AgentWallet | WhitelistFaucet | AccountAction):
             symbols = ()
         elif isinstance(action, PythOracle):
             symbols = ()
@@ -468,7 +466,7 @@ class Engine:
                 limit=None,
                 actions=action.actions,
             )
-        if isinstance(action, ACCOUNT_ACTIONS):
+        if isinstance(action, AccountAction):
             return self._desk.execute(
                 action,
                 account=tx.account,
