@@ -749,9 +749,10 @@ class Engine:
         for order in doomed:
             self._finish(order, OrderStatus.CANCELLED, tx)
         for waiting in self._conditionals.of_account(tx.account):
-            if waiting.order.symbol in symbols and waiting.order.order_id in self._conditionals:
+            if waiting.order.symbol in symbols:  # both legs of a range: each is cancelled
+                self._conditionals.remove(waiting.order.order_id)
+                self._finish(waiting.order, OrderStatus.CANCELLED, tx)
                 doomed.append(waiting.order)
-                self._cancel_conditional(waiting, tx)
         return ActionStatus(OrderStatus.CANCELLED.value, {"oids": [o.order_id for o in doomed]})
 
     def _modify(self, action: ModifyOrder, tx: _Tx) -> ActionStatus:
