@@ -17,6 +17,7 @@ from bulk_trio.actions import (
     OnFill,
     RangeOrder,
     StopOrder,
+    TakeProfitOrder,
     Transfer,
 )
 from bulk_trio.sim import Simulator, open_simulator
@@ -112,3 +113,23 @@ async def test_a_master_funds_and_trades_for_its_sub_account(
     assert sub_view.margin.total_balance == 5_000.0
     assert [o.order_id for o in sub_view.open_orders] == [placed.order_id]
     assert sim.engine.account_view(signer.public_key).open_orders == ()
+
+
+async def test_the_stop_flag_switch_is_checked_before_anything_runs() -> None:
+    with pytest.raises(ValueError, match="stop_flag must be one of 'is_above', 'is_buy'"):
+        async with open_simulator(stop_flag="above"):
+            pass  # pragma: no cover
+
+
+async def test_the_simulator_can_read_d_as_the_side(signer: TransactionSigner) -> None:
+    account = signer.public_key
+    async with open_simulator(
+        symbols=[BTC], fund={account: 1_000_000.0}, feed=False, takers=False, stop_flag="is_buy"
+    ) as sim:
+        # Read as "is buy", d=True on a take-profit buys back when the price falls to 95 000.
+        sim.submit_trusted(account, [TakeProfitOrder(BTC, True, 0.01, 95_000.0)])
+        sim.set_mark(BTC, 96_000.0)
+        assert sim.engine.account_view(account).positions == ()
+        sim.set_mark(BTC, 94_000.0)
+        (position,) = sim.engine.account_view(account).positions
+        assert position.size == 0.01

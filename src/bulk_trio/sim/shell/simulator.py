@@ -23,6 +23,7 @@ import trio
 from ...actions import Action
 from ...protocol.keys import decode_32
 from ..client_requests import MAX_REQUEST_CHARS, MAX_SUBSCRIPTIONS
+from ..conditional import StopFlag
 from ..engine import Engine
 from ..events import EngineEvent, Submission
 from ..faults import FaultState
@@ -315,6 +316,7 @@ async def open_simulator(
     candle_history: int = 300,
     faucet_amount: float = 100_000.0,
     default_leverage: float = 5.0,
+    stop_flag: StopFlag | str = StopFlag.IS_ABOVE,
 ) -> AsyncIterator[Simulator]:
     """Run a simulated BULK exchange on ``ws://host:port`` for the duration of the block.
 
@@ -331,6 +333,9 @@ async def open_simulator(
       ``max_request_chars`` and ``max_subscriptions`` bound what a client may send.
     * ``ping_interval`` (None: off) / ``ping_timeout``: the server's WebSocket keepalive;
       ``handshake_timeout``: how long a new TCP connection may take to complete its handshake.
+
+    * ``stop_flag`` says how the ``d`` flag of stops and take-profits is read
+      (:class:`~bulk_trio.sim.conditional.StopFlag`, docs/protocol.md decision 12).
 
     Bad arguments raise ValueError, and a port that cannot be bound OSError, before anything runs.
     """
@@ -354,6 +359,11 @@ async def open_simulator(
         decode_32(pubkey, field="fund account")
         if not (amount > 0 and math.isfinite(amount)):
             raise ValueError(f"fund amount for {pubkey} must be positive, got {amount!r}")
+    try:
+        flag = StopFlag(stop_flag)
+    except ValueError:
+        choices = ", ".join(repr(choice.value) for choice in StopFlag)
+        raise ValueError(f"stop_flag must be one of {choices}, got {stop_flag!r}") from None
     starting = start_prices(symbols, prices)
     engine = Engine(
         symbols,
@@ -361,6 +371,7 @@ async def open_simulator(
         allow_legacy_signatures=allow_legacy_signatures,
         initial_prices=starting,
         default_leverage=default_leverage,
+        stop_flag=flag,
         faucet_amount=faucet_amount,
     )
     market = MarketFeed(
