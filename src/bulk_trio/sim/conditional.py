@@ -14,13 +14,26 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Iterator, Sequence
+from typing import TypeAlias
 
 import attrs
 
-from ..actions import Action
+from ..actions import (
+    BaseAction,
+    BuilderCode,
+    RangeOrder,
+    StopOrder,
+    TakeProfitOrder,
+    TrailingStop,
+    TriggerBasket,
+)
 from .matching import BookOrder
 
 _BPS = 10_000
+
+ConditionalAction: TypeAlias = (
+    StopOrder | TakeProfitOrder | RangeOrder | TrailingStop | TriggerBasket
+)
 
 
 class StopFlag(enum.Enum):
@@ -49,6 +62,100 @@ def stop_trigger(kind: str, d_flag: bool, flag: StopFlag) -> tuple[bool, bool]:
     return not d_flag, d_flag
 
 
+@attrs.frozen
+class Leg:
+    """One order a conditional action parks: what it trades once triggered, and when."""
+
+    kind: str
+    """The wire ``ot``: stop, takeProfit, range, trailing or trigger."""
+    symbol: str
+    is_buy: bool
+    size: float
+    fires_above: bool
+    level: float
+    limit: float | None = None
+    slippage_bps: float | None = None
+    builder_code: BuilderCode | None = None
+    reduce_only: bool = False
+    trail_bps: float = 0.0
+    step_bps: float = 0.0
+    anchor: float | None = None
+    actions: tuple[BaseAction, ...] = ()
+
+
+def legs_of(action: ConditionalAction, *, flag: StopFlag, mark: float | None) -> list[Leg]:
+    """The orders ``action`` parks: one, or for a range its stop-loss and take-profit legs (in
+    that order), which cancel each other. ValueError says why it cannot wait (a trailing stop
+    needs a mark to trail)."""
+    if isinstance(action, StopOrder | TakeProfitOrder):
+        kind = "stop" if isinstance(action, StopOrder) else "takeProfit"
+        fires_above, is_buy = stop_trigger(kind, action.is_above, flag)
+        leg = Leg(kind, action.symbol, is_buy, action.size, fires_above, action.trigger_price)
+        return [
+            attrs.evolve(
+                leg,
+                limit=action.limit_price,
+                slippage_bps=action.slippage_bps,
+                builder_code=action.builder_code,
+            )
+        ]
+    if isinstance(action, RangeOrder):
+        # Both legs close the protected position: a long's stop-loss fires below, its
+        # take-profit above; a short's the other way round.
+        long = action.is_buy
+        return [
+            Leg(
+                "range",
+                action.symbol,
+                not long,
+                action.size,
+                fires_above,
+                level,
+                limit=limit,
+                slippage_bps=slippage,
+                builder_code=action.builder_code,
+                reduce_only=True,
+            )
+            for fires_above, level, limit, slippage in (
+                (not long, action.stop_loss_price, action.stop_loss_limit, action.sl_slippage_bps),
+                (long, action.take_profit_price, action.take_profit_limit, action.tp_slippage_bps),
+            )
+        ]
+    if isinstance(action, TrailingStop):
+        if mark is None:
+            raise ValueError(f"no mark price for {action.symbol} yet to trail")
+        long = action.protects_long
+        return [
+            Leg(
+                "trailing",
+                action.symbol,
+                not long,
+                action.size,
+                not long,
+                trailing_level(mark, action.trail_bps, protects_long=long),
+                limit=action.limit_price,
+                slippage_bps=action.slippage_bps,
+                builder_code=action.builder_code,
+                reduce_only=True,
+                trail_bps=float(action.trail_bps),
+                step_bps=float(action.step_bps),
+                anchor=mark,
+            )
+        ]
+    # A trigger basket trades nothing itself: it runs its actions.
+    return [
+        Leg(
+            "trigger",
+            action.symbol,
+            True,
+            0.0,
+            action.is_above,
+            action.trigger_price,
+            actions=action.actions,
+        )
+    ]
+
+
 @attrs.define(eq=False)
 class Conditional:
     """One waiting conditional order. ``order`` is what it places when it fires (its status is
@@ -67,8 +174,22 @@ class Conditional:
     step_bps: float = 0.0
     anchor: float | None = None
     """Trailing stops: the best mark seen (highest for a long's stop, lowest for a short's)."""
-    actions: tuple[Action, ...] = ()
+    actions: tuple[BaseAction, ...] = ()
     """Trigger baskets: the actions run when it fires."""
+
+    @classmethod
+    def waiting(cls, order: BookOrder, leg: Leg) -> Conditional:
+        return cls(
+            order,
+            leg.fires_above,
+            leg.level,
+            leg.limit,
+            leg.slippage_bps,
+            trail_bps=leg.trail_bps,
+            step_bps=leg.step_bps,
+            anchor=leg.anchor,
+            actions=leg.actions,
+        )
 
     @property
     def is_trailing(self) -> bool:

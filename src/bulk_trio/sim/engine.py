@@ -29,6 +29,19 @@ Semantics the server and tests rely on:
 * **Statuses** use only docs/protocol.md names. Where §7 has none, ``modified`` is used:
   ``modified {oid, sz, remainingSz}`` for a successful ``mod``, ``modified {leverage: [[symbol,
   leverage], ...]}`` for ``updateUserSettings`` and ``modified {symbol, oraclePrice}`` for ``px``.
+* **Conditional orders** (stop, take-profit, range legs, trailing stops, trigger baskets; see
+  :mod:`.conditional`) get exchange-assigned ids, wait off the book holding no margin, and are
+  checked whenever a mark may have moved: after every transaction, :meth:`Engine.set_mark` and
+  every feed step. One that is due fires once (``triggered``), then executes as a market order
+  (within its slippage) or a GTC limit order under the same id; a range leg that fires cancels
+  its sibling (``siblingCancelled``). A trigger basket runs its actions as its account and ends
+  ``filled`` (or ``triggerFailed`` when one of them fails).
+* **Nested actions** (trigger baskets, on-fill follow-ups, multisig proposals) are admitted all
+  or nothing like a transaction and get exchange-assigned order ids. On-fill follow-ups run once,
+  right after the action during which their order first filled.
+* **Builder codes, sub-accounts, transfers, multisig**: :mod:`.account_actions`. Money only
+  leaves the accounts as trading fees: all equity plus :attr:`Engine.trading_fees` is
+  :attr:`Engine.deposited`.
 * **Events**, in the order things happen: per fill ``TradeExecuted``, the maker's ``Filled`` and
   ``OrderChanged``, the taker's ``Filled``; an incoming order's own ``OrderChanged`` once it has its
   outcome; other orders' ``OrderChanged`` as they change. After the transaction's last action come
@@ -76,7 +89,7 @@ from ..protocol.signing import order_id as protocol_order_id
 from .account_actions import AccountAction, AccountDesk
 from .accounts import Ledger, check_leverage
 from .builder_codes import BuilderApprovals
-from .conditional import Conditional, ConditionalBook, StopFlag, stop_trigger, trailing_level
+from .conditional import Conditional, ConditionalAction, ConditionalBook, StopFlag, legs_of
 from .events import (
     AccountView,
     ActionStatus,
@@ -448,24 +461,8 @@ class Engine:
             return self._place(action, seqno, tx)
         if isinstance(action, OnFill):
             return self._place(action.trigger, seqno, tx, follow_ups=action.actions)
-        if isinstance(action, StopOrder | TakeProfitOrder):
-            return self._place_stop(action, seqno, tx)
-        if isinstance(action, RangeOrder):
-            return self._place_range(action, tx)
-        if isinstance(action, TrailingStop):
-            return self._place_trailing(action, tx)
-        if isinstance(action, TriggerBasket):
-            return self._wait(
-                "trigger",
-                action.symbol,
-                True,
-                0.0,
-                tx,
-                fires_above=action.is_above,
-                level=action.trigger_price,
-                limit=None,
-                actions=action.actions,
-            )
+        if isinstance(action, ConditionalAction):
+            return self._place_conditional(action, tx)
         if isinstance(action, AccountAction):
             return self._desk.execute(
                 action,
@@ -813,115 +810,34 @@ class Engine:
 
     # -- conditional orders ----------------------------------------------------------------
 
-    def _place_stop(self, action: StopOrder | TakeProfitOrder, seqno: int, tx: _Tx) -> ActionStatus:
-        kind = "stop" if isinstance(action, StopOrder) else "takeProfit"
-        fires_above, is_buy = stop_trigger(kind, action.is_above, self.stop_flag)
-        return self._wait(
-            kind,
-            action.symbol,
-            is_buy,
-            action.size,
-            tx,
-            fires_above=fires_above,
-            level=action.trigger_price,
-            limit=action.limit_price,
-            slippage_bps=action.slippage_bps,
-            builder_code=action.builder_code,
-        )
-
-    def _place_range(self, action: RangeOrder, tx: _Tx) -> ActionStatus:
-        """Two reduce-only legs that cancel each other: the stop-loss (whose status is the
-        reply, with both ids in ``legs``) and the take-profit."""
-        protects_long = action.is_buy
-        legs = []
-        for level, limit, slippage, fires_above in (
-            (action.stop_loss_price, action.stop_loss_limit, action.sl_slippage_bps, False),
-            (action.take_profit_price, action.take_profit_limit, action.tp_slippage_bps, True),
-        ):
-            legs.append(
-                self._wait(
-                    "range",
-                    action.symbol,
-                    not protects_long,
-                    action.size,
-                    tx,
-                    fires_above=fires_above if protects_long else not fires_above,
-                    level=level,
-                    limit=limit,
-                    slippage_bps=slippage,
-                    builder_code=action.builder_code,
-                    reduce_only=True,
-                )
-            )
-        stop_loss, take_profit = (str(leg.body["oid"]) for leg in legs)
-        first, second = self._conditionals.get(stop_loss), self._conditionals.get(take_profit)
-        if first is None or second is None:  # refused (builder code): neither leg may wait
-            for leg in (first, second):
-                if leg is not None:
-                    self._conditionals.remove(leg.order.order_id)
-                    self._finish(leg.order, OrderStatus.REJECTED_INVALID, tx, "range refused")
-            return legs[0]
-        first.sibling, second.sibling = take_profit, stop_loss
-        for leg in (first, second):
-            leg.order.trigger = leg.spec()
-        return ActionStatus(legs[0].name, legs[0].body | {"legs": [stop_loss, take_profit]})
-
-    def _place_trailing(self, action: TrailingStop, tx: _Tx) -> ActionStatus:
-        mark = self._mark_of(action.symbol)
-        if mark is None:
-            return ActionStatus(
-                OrderStatus.REJECTED_INVALID.value,
-                {"reason": f"no mark price for {action.symbol} yet to trail"},
-            )
-        protects_long = action.protects_long
-        return self._wait(
-            "trailing",
-            action.symbol,
-            not protects_long,
-            action.size,
-            tx,
-            fires_above=not protects_long,
-            level=trailing_level(mark, action.trail_bps, protects_long=protects_long),
-            limit=action.limit_price,
-            slippage_bps=action.slippage_bps,
-            builder_code=action.builder_code,
-            reduce_only=True,
-            trail_bps=float(action.trail_bps),
-            step_bps=float(action.step_bps),
-            anchor=mark,
-        )
-
-    def _wait(
-        self,
-        kind: str,
-        symbol: str,
-        is_buy: bool,
-        size: float,
-        tx: _Tx,
-        *,
-        fires_above: bool,
-        level: float,
-        limit: float | None,
-        slippage_bps: float | None = None,
-        builder_code: BuilderCode | None = None,
-        reduce_only: bool = False,
-        **extra: Any,
-    ) -> ActionStatus:
-        """Park a conditional order until its trigger; ``extra`` goes to :class:`Conditional`."""
-        size_ticks = to_fixed(size, field="size") if size else 0
-        oid = self._server_order_id(tx, kind)
-        price = to_fixed(limit if limit is not None else level, field="price")
-        order = self._new_order(oid, symbol, is_buy, size_ticks, tx, tif=None, price=price)
-        order.reduce_only = reduce_only
-        order.order_type = kind
-        problem = self._builder_problem(order, builder_code)
-        if problem:
-            return self._finish(order, OrderStatus.REJECTED_INVALID, tx, problem)
-        conditional = Conditional(
-            order, fires_above, level, limit, slippage_bps=slippage_bps, **extra
-        )
-        self._park(conditional, tx)
-        return self._status(order)
+    def _place_conditional(self, action: ConditionalAction, tx: _Tx) -> ActionStatus:
+        """Park the action's orders until their trigger. A range parks two legs that cancel
+        each other; its reply is the stop-loss leg's status with both ids in ``legs``."""
+        try:
+            legs = legs_of(action, flag=self.stop_flag, mark=self._mark_of(action.symbol))
+        except ValueError as refusal:
+            return ActionStatus(OrderStatus.REJECTED_INVALID.value, {"reason": str(refusal)})
+        waiting: list[Conditional] = []
+        for leg in legs:
+            oid = self._server_order_id(tx, leg.kind)
+            size = to_fixed(leg.size, field="size") if leg.size else 0
+            price = to_fixed(leg.limit if leg.limit is not None else leg.level, field="price")
+            order = self._new_order(oid, leg.symbol, leg.is_buy, size, tx, tif=None, price=price)
+            order.reduce_only = leg.reduce_only
+            order.order_type = leg.kind
+            problem = self._builder_problem(order, leg.builder_code)
+            if problem:  # the legs share their builder code: the first one decides
+                return self._finish(order, OrderStatus.REJECTED_INVALID, tx, problem)
+            waiting.append(Conditional.waiting(order, leg))
+        if len(waiting) == 2:
+            first, second = waiting
+            first.sibling, second.sibling = second.order.order_id, first.order.order_id
+        for conditional in waiting:
+            self._park(conditional, tx)
+        status = self._status(waiting[0].order)
+        if len(waiting) == 2:
+            status.body["legs"] = [c.order.order_id for c in waiting]
+        return status
 
     def _park(self, conditional: Conditional, tx: _Tx) -> None:
         order = conditional.order
