@@ -277,3 +277,13 @@ def test_an_unapproved_builder_code_is_refused_on_conditional_orders_too(engine:
     status = one(engine, A, RangeOrder(BTC, True, 1.0, 90.0, 110.0, builder_code=code))
     assert status.name == "rejectedInvalid"
     assert engine.open_orders(A) == []
+
+
+def test_on_fill_follow_ups_run_when_a_triggered_order_fills_the_entry(engine: Engine) -> None:
+    bracket = OnFill(LimitOrder(BTC, Side.BUY, 99.0, 1.0), [StopOrder(BTC, False, 1.0, 90.0)])
+    entry = str(one(engine, A, bracket).body["oid"])
+    one(engine, B, StopOrder(BTC, False, 1.0, 99.5))
+    events = engine.set_mark(BTC, 99.5, now_ns=2_000)  # B's stop sells into A's entry
+    assert updates(events, entry) == ["filled"]
+    (follow_up,) = engine.open_orders(A)
+    assert (follow_up.order_type, follow_up.status) == ("stop", "resting")

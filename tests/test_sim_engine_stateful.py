@@ -23,14 +23,17 @@ from bulk_trio.actions import (
     BuilderCode,
     CancelAll,
     CancelOrder,
+    CreateSubAccount,
     LimitOrder,
     MarketOrder,
     ModifyOrder,
+    OnFill,
     RangeOrder,
     StopOrder,
     TakeProfitOrder,
     TrailingStop,
     Transfer,
+    TriggerBasket,
     UpdateLeverage,
 )
 from bulk_trio.enums import OrderStatus, Side, TimeInForce
@@ -109,6 +112,11 @@ class EngineMachine(RuleBasedStateMachine):
         """Per book level, the ids resting there, oldest first: the test's own priority model."""
         self.on_book: dict[str, tuple[tuple[str, bool, float], int]] = {}
         self.range_legs: list[tuple[str, str]] = []
+        self.ranges_placed = 0
+        self.range_legs_seen = 0
+        """Range actions run: by the range rule, and by brackets once their entry filled."""
+        self.brackets: list[str] = []
+        self.sub_accounts: list[str] = []
         self.levels: dict[tuple[str, bool, float], tuple[float, int]] = {}
         self.fills: defaultdict[tuple[str, str], int] = defaultdict(int)
         self.orders: dict[str, Tracked] = {}
@@ -178,6 +186,8 @@ class EngineMachine(RuleBasedStateMachine):
                     assert not OrderStatus.parse(tracked.statuses[-1]).is_terminal(), (
                         f"{view.order_id} changed after its terminal {tracked.statuses[-1]}"
                     )
+                if not tracked.statuses and view.order_type == "range":
+                    self.range_legs_seen += 1
                 tracked.statuses.append(view.status)
                 assert tracked.statuses.count("triggered") <= 1, f"{view.order_id} fired twice"
                 self.track_queue(view, tracked)
@@ -307,6 +317,46 @@ class EngineMachine(RuleBasedStateMachine):
         legs = status.body["legs"]
         assert isinstance(legs, list)
         self.range_legs.append((str(legs[0]), str(legs[1])))
+        self.ranges_placed += 1
+
+    @rule(account=accounts, symbol=symbols, side=sides, step=steps, size=sizes)
+    def place_bracket(self, account: str, symbol: str, side: Side, step: int, size: float) -> None:
+        mark = self.engine.market(symbol).mark_price
+        assert mark is not None
+        below, above = round(mark * 0.9, 6), round(mark * 1.1, 6)
+        protect = RangeOrder(
+            symbol, side.is_buy, size, *((below, above) if side.is_buy else (above, below))
+        )
+        entry = LimitOrder(symbol, side, grid_price(symbol, step), size)
+        (status,) = self.submit(account, OnFill(entry, [protect])).statuses
+        assert status.name in PLACING
+        self.brackets.append(str(status.body["oid"]))
+
+    @rule(account=accounts, symbol=symbols, is_above=st.booleans(), step=steps, size=sizes)
+    def place_basket(
+        self, account: str, symbol: str, is_above: bool, step: int, size: float
+    ) -> None:
+        price = grid_price(symbol, step)
+        basket = TriggerBasket(symbol, is_above, price, [MarketOrder(symbol, Side.BUY, size)])
+        (status,) = self.submit(account, basket).statuses
+        assert status.name == "resting"
+
+    @rule(name=st.sampled_from(["a", "b"]), margin=st.integers(0, 500))
+    def create_sub_account(self, name: str, margin: int) -> None:
+        (status,) = self.submit(ACCOUNTS[0], CreateSubAccount(name, margin or None)).statuses
+        if status.name == "createSubAccount":
+            self.sub_accounts.append(str(status.body["sub"]))
+        else:
+            assert status.name == "createSubAccountFailed"
+
+    @rule(data=st.data(), amount=st.integers(1, 300), outwards=st.booleans())
+    def internal_transfer(self, data: st.DataObject, amount: int, outwards: bool) -> None:
+        if not self.sub_accounts:
+            return
+        sub = data.draw(st.sampled_from(self.sub_accounts))
+        source, destination = (ACCOUNTS[0], sub) if outwards else (sub, ACCOUNTS[0])
+        (status,) = self.submit(ACCOUNTS[0], Transfer(source, destination, amount)).statuses
+        assert status.name in {"transfer", "transferFailed"}
 
     @rule(
         account=accounts,
@@ -439,7 +489,7 @@ class EngineMachine(RuleBasedStateMachine):
         # Trades are zero-sum at one mark, transfers and builder fees only move money, so all
         # equity plus the exchange's trading fees is what was deposited.
         equity = 0.0
-        for account in (*ACCOUNTS, BUILDER):
+        for account in (*ACCOUNTS, BUILDER, *self.sub_accounts):
             margin = self.engine.account_view(account).margin
             equity += margin.total_balance
             assert (
@@ -448,6 +498,11 @@ class EngineMachine(RuleBasedStateMachine):
             cash = margin.total_balance - margin.unrealized_pnl
             assert cash >= -1e-6 or margin.fees > 0  # only fees can take cash below zero
         assert abs(equity + self.fees - sum(FUNDS.values())) < 1e-6
+
+    @invariant()
+    def on_fill_follow_ups_run_once_on_the_first_fill(self) -> None:
+        filled_entries = sum(1 for oid in self.brackets if self.order_fills[oid] > 0)
+        assert self.range_legs_seen == 2 * (self.ranges_placed + filled_entries)
 
     @invariant()
     def a_range_order_never_fires_both_legs(self) -> None:
@@ -475,7 +530,7 @@ class EngineMachine(RuleBasedStateMachine):
             else:
                 assert status in (OrderStatus.RESTING, OrderStatus.WORKING)
                 assert oid in live
-                assert resting > 0
+                assert resting > 0 or tracked.order_type == "trigger"  # a basket trades nothing
             if tracked.waits_for_trigger:
                 continue  # listed with its size, but not on the book and not filled
             # filled + resting + cancelled == submitted, with nothing cancelled while a plain order

@@ -451,10 +451,14 @@ class Engine:
 
     def _execute(self, action: BaseAction, seqno: int, tx: _Tx) -> ActionStatus:
         status = self._dispatch(action, seqno, tx)
+        self._run_follow_ups(tx)
+        return status
+
+    def _run_follow_ups(self, tx: _Tx) -> None:
+        """Run the on-fill actions of orders that filled for the first time just now."""
         while tx.follow_ups:
             account, follow_ups = tx.follow_ups.pop(0)
             self._run_nested(account, follow_ups, tx)
-        return status
 
     def _dispatch(self, action: BaseAction, seqno: int, tx: _Tx) -> ActionStatus:
         if isinstance(action, LimitOrder | MarketOrder):
@@ -876,6 +880,7 @@ class Engine:
                     # Gone already when its range sibling fired earlier in this loop.
                     if self._conditionals.remove(due.order.order_id) is not None:
                         self._fire(due, tx)
+                        self._run_follow_ups(tx)
                         fired = True
             if not fired:
                 return
