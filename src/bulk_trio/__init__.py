@@ -52,10 +52,22 @@ from .errors import (
     ConnectError,
     ConnectionLost,
     ExchangeError,
+    HttpError,
+    OrderOutcomeUnknown,
     ProtocolViolation,
     SubscriberOverflow,
 )
+from .http_models import (
+    ClosedPosition,
+    ExchangeStats,
+    FeeTier,
+    FundingPayment,
+    HistoryFill,
+    HistoryPage,
+    MarketSummary,
+)
 from .inventory import Inventory, Pnl, PositionView
+from .markets import Market, MarketRuleViolation
 from .models import (
     AccountSnapshot,
     BookLevel,
@@ -84,6 +96,7 @@ from .models import (
     UnknownMessage,
     UnsubscribeResponse,
 )
+from .networks import NetworkPreset, network_preset
 from .protocol.signing import TransactionSigner, order_id, order_ids
 from .protocol.subscriptions import Subscription
 
@@ -91,6 +104,7 @@ if TYPE_CHECKING:
     from .shell.client import BulkClient, open_bulk_client
     from .shell.connection import NotConnected
     from .shell.fanout import SubscriberStats
+    from .shell.http import BulkHttpClient, open_bulk_http
 
 __version__ = "0.1.0"
 
@@ -100,6 +114,8 @@ _SHELL_EXPORTS = {
     "open_bulk_client": ".shell.client",
     "NotConnected": ".shell.connection",
     "SubscriberStats": ".shell.fanout",
+    "BulkHttpClient": ".shell.http",
+    "open_bulk_http": ".shell.http",
 }
 
 
@@ -126,10 +142,12 @@ __all__ = [
     "BuilderCodeApproval",
     "BulkClient",
     "BulkError",
+    "BulkHttpClient",
     "CancelAll",
     "CancelOrder",
     "Candle",
     "ClientClosed",
+    "ClosedPosition",
     "ConnectError",
     "ConnectionLost",
     "ConnectionState",
@@ -138,9 +156,15 @@ __all__ = [
     "CreateSubAccount",
     "ErrorMessage",
     "ExchangeError",
+    "ExchangeStats",
     "Faucet",
+    "FeeTier",
     "Fill",
+    "FundingPayment",
     "HandlerError",
+    "HistoryFill",
+    "HistoryPage",
+    "HttpError",
     "Inventory",
     "L2Delta",
     "L2Snapshot",
@@ -149,7 +173,10 @@ __all__ = [
     "LimitOrder",
     "Margin",
     "MarginUpdate",
+    "Market",
     "MarketOrder",
+    "MarketRuleViolation",
+    "MarketSummary",
     "ModifyOrder",
     "MultisigApprove",
     "MultisigCancel",
@@ -157,10 +184,12 @@ __all__ = [
     "MultisigPropose",
     "MultisigReject",
     "MultisigUpdate",
+    "NetworkPreset",
     "NotConnected",
     "OnFill",
     "OraclePrice",
     "OrderBook",
+    "OrderOutcomeUnknown",
     "OrderResponse",
     "OrderState",
     "OrderStatus",
@@ -198,7 +227,9 @@ __all__ = [
     "UnsubscribeResponse",
     "UpdateLeverage",
     "WhitelistFaucet",
+    "network_preset",
     "open_bulk_client",
+    "open_bulk_http",
     "order_id",
     "order_ids",
 ]

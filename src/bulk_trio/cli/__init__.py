@@ -18,7 +18,8 @@ from collections.abc import Callable, Sequence
 from typing import NoReturn
 
 from .demo import run_demo
-from .endpoint import NETWORK_HELP, NETWORKS
+from .endpoint import NETWORK_HELP, NETWORKS, SIGNATURE_DOMAINS
+from .http_commands import register_http_commands
 from .keys import KEY_ENV, run_keygen
 from .runtime import (
     EXIT_FAILURE,
@@ -185,7 +186,7 @@ def _add_keygen(commands: argparse._SubParsersAction[_Parser]) -> None:
     )
     parser.add_argument(
         "--network",
-        choices=NETWORKS,
+        choices=SIGNATURE_DOMAINS,
         default="testnet",
         help="the network the printed next step uses (default: testnet)",
     )
@@ -269,6 +270,7 @@ def build_parser() -> argparse.ArgumentParser:
         _add_cancel_all,
     ):
         add(commands)
+    register_http_commands(commands)
     return parser
 
 

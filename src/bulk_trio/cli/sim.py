@@ -64,6 +64,12 @@ def add_sim_command(commands: argparse._SubParsersAction[_ParserT]) -> None:
     )
     parser.add_argument("--port", type=_port, default=SIM_DEFAULT_PORT, help="0 picks a free one")
     parser.add_argument(
+        "--http-port",
+        type=_port,
+        default=None,
+        help="port of the HTTP API (default: one below --port, as on a BULK node; 0 with --port 0)",
+    )
+    parser.add_argument(
         "--network",
         choices=("mainnet", "testnet", "devnet"),
         default="testnet",
@@ -99,6 +105,7 @@ async def _serve_sim(args: argparse.Namespace) -> None:
         async with open_simulator(
             host=SIM_HOST,
             port=args.port,
+            http_port=args.http_port if args.http_port is not None else max(0, args.port - 1),
             network=args.network,
             symbols=args.symbols,
             seed=args.seed,
@@ -106,7 +113,7 @@ async def _serve_sim(args: argparse.Namespace) -> None:
             fund=dict(args.fund),
         ) as sim:
             print(
-                f"bulk-trio simulator listening on {sim.url} "
+                f"bulk-trio simulator listening on {sim.url} and {sim.http_url} "
                 f"({sim.network}; {', '.join(sim.symbols)}) - Ctrl-C to stop",
                 flush=True,
             )

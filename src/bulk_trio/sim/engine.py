@@ -84,6 +84,7 @@ from ..actions import (
 )
 from ..enums import OrderStatus, TimeInForce
 from ..fixedpoint import from_fixed, to_fixed
+from ..markets import Market, markets_by_symbol, order_problem
 from ..protocol.keys import b58encode, decode_32
 from ..protocol.signing import order_id as protocol_order_id
 from .account_actions import AccountAction, AccountDesk
@@ -207,6 +208,7 @@ class Engine:
         maker_fee_bps: float = DEFAULT_MAKER_FEE_BPS,
         taker_fee_bps: float = DEFAULT_TAKER_FEE_BPS,
         stop_flag: StopFlag = StopFlag.IS_ABOVE,
+        markets: Iterable[Market] | None = None,
     ) -> None:
         if isinstance(symbols, str) or not symbols:
             raise ValueError("symbols must be a non-empty sequence of symbol names")
@@ -217,6 +219,9 @@ class Engine:
         _check_positive(faucet_amount, "faucet_amount")
         self.symbols: tuple[str, ...] = tuple(symbols)
         self.faucet_amount = faucet_amount
+        self.markets: dict[str, Market] = markets_by_symbol(markets or ())
+        """Per-symbol trading rules (tick, lot, minimum notional, maximum leverage) that orders
+        must meet; a symbol without an entry has none (docs/http-api.md, exchangeInfo)."""
         self._markets = {symbol: _Market(MatchingBook(symbol)) for symbol in self.symbols}
         self._ledger = Ledger(
             mark_of=self._mark_of,
@@ -447,6 +452,9 @@ class Engine:
                     check_leverage(leverage, field=f"leverage for {symbol}")
                 except ValueError as problem:
                     return str(problem)
+        violation = order_problem(self.markets, action)
+        if violation is not None:
+            return f"{violation.rule}: {violation}"
         return None
 
     def _execute(self, action: BaseAction, seqno: int, tx: _Tx) -> ActionStatus:

@@ -24,7 +24,7 @@ import logging
 import math
 import time
 from collections import deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 import trio
@@ -196,6 +196,9 @@ class ExchangeServer:
         """Per symbol, shown in the tickers' analytics fields (the simulator fills it in)."""
         self.generation = 0
         """Bumped by a restart: a handshake begun before it is not let in after it."""
+        self.event_listeners: list[Callable[[Sequence[EngineEvent]], None]] = []
+        """Called with every batch of engine events before it is routed (the HTTP API's history
+        log listens here, so it sees exactly what the account streams see)."""
         self._connections: dict[int, PeerConnection] = {}
         self._ids = itertools.count(1)
         self._connections_changed = trio.Event()
@@ -480,6 +483,9 @@ class ExchangeServer:
     def publish_events(self, events: Iterable[EngineEvent]) -> None:
         """Send what engine events mean to their subscribers, in the order the engine reported
         them (see :meth:`EventRouter.route`)."""
+        events = tuple(events)
+        for listener in self.event_listeners:
+            listener(events)
         self._fan_out_all(self.router.route(events, muted=self._market_muted()))
 
     def publish_tickers(self) -> None:
