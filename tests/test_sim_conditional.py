@@ -287,3 +287,21 @@ def test_on_fill_follow_ups_run_when_a_triggered_order_fills_the_entry(engine: E
     assert updates(events, entry) == ["filled"]
     (follow_up,) = engine.open_orders(A)
     assert (follow_up.order_type, follow_up.status) == ("stop", "resting")
+
+
+def test_conditional_orders_meet_the_markets_lot_and_tick_rules() -> None:
+    from bulk_trio.markets import Market
+
+    engine = Engine(
+        [BTC],
+        initial_prices={BTC: 100.0},
+        markets=[Market(symbol=BTC, tick_size=0.5, lot_size=0.1)],
+    )
+    engine.fund(A, 1_000_000.0, now_ns=0)
+    bad_lot = one(engine, A, StopOrder(BTC, False, 0.15, 95.0))
+    assert bad_lot.name == "rejectedInvalid"
+    assert "lot" in str(bad_lot.body["reason"])
+    bad_tick = one(engine, A, RangeOrder(BTC, True, 1.0, 95.0, 105.0, stop_loss_limit=94.7))
+    assert "tick" in str(bad_tick.body["reason"])
+    # Trigger prices are not orders: any price will do.
+    assert one(engine, A, StopOrder(BTC, False, 1.0, 95.3)).name == "resting"
