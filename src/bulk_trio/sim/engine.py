@@ -232,7 +232,8 @@ class Engine:
         self._gate = TransactionGate(domain=domain, allow_legacy_signatures=allow_legacy_signatures)
         self._live: dict[str, BookOrder] = {}
         self.stop_flag = stop_flag
-        """How the ``d`` flag of stops and take-profits is read (see :class:`StopFlag`)."""
+        """How the ``d`` flag of stops and take-profits is read (see
+        :class:`~bulk_trio.sim.conditional.StopFlag`)."""
         self._conditionals = ConditionalBook()
         self._builders = BuilderApprovals()
         self._desk = AccountDesk(self._ledger, self._builders, has_orders=self._has_orders)
