@@ -8,6 +8,7 @@ import pytest
 
 from bulk_trio.actions import (
     Action,
+    AgentWallet,
     ApproveBuilderCode,
     BuilderCode,
     CancelAll,
@@ -299,3 +300,16 @@ def test_a_proposal_whose_actions_are_invalid_fails(engine: Engine) -> None:
     run(engine, B, MultisigApprove(multisig, 1))
     failed = one(engine, A, MultisigExecute(multisig, 1))
     assert (failed.name, failed.body["status"]) == ("proposalFailed", "failed")
+
+
+def test_the_masters_agent_may_sign_for_the_sub_account_too(engine: Engine) -> None:
+    sub = create_sub(engine)
+    agent = TransactionSigner(b"\x33" * 32, domain="testnet")
+    grant = engine.submit(
+        MASTER.sign_transaction([AgentWallet(agent.public_key)], nonce=1), now_ns=NOW
+    )
+    assert grant.ok and grant.statuses[0].name == "agentWallet"
+    order = LimitOrder(BTC, Side.BUY, 90.0, 1.0)
+    submission = engine.submit(agent.sign_transaction([order], nonce=2, account=sub), now_ns=NOW)
+    assert submission.ok, submission.message
+    assert [o.account for o in engine.open_orders(sub)] == [sub]
