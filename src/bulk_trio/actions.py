@@ -30,18 +30,37 @@ from .protocol.wincode import Layout
 __all__ = [
     "Action",
     "AgentWallet",
+    "ApproveBuilderCode",
     "BaseAction",
     "BuilderCode",
     "CancelAll",
     "CancelOrder",
+    "CreateMultisig",
+    "CreateSubAccount",
     "Faucet",
     "LimitOrder",
     "MarketOrder",
     "ModifyOrder",
+    "MultisigApprove",
+    "MultisigCancel",
+    "MultisigExecute",
+    "MultisigPropose",
+    "MultisigReject",
+    "MultisigUpdate",
+    "OnFill",
     "OraclePrice",
+    "PythOracle",
+    "RangeOrder",
+    "RemoveSubAccount",
+    "RenameSubAccount",
+    "RevokeBuilderCode",
     "StopOrder",
     "TakeProfitOrder",
+    "TrailingStop",
+    "Transfer",
+    "TriggerBasket",
     "UpdateLeverage",
+    "WhitelistFaucet",
     "action_from_wire",
 ]
 
@@ -111,6 +130,14 @@ def _positive(value: object, field: str) -> float:
     return number
 
 
+def _optional_quantity(value: object, field: str) -> float | None:
+    return None if value is None else _quantity(value, field)
+
+
+def _optional_basis_points(value: object, field: str) -> float | None:
+    return None if value is None else _basis_points(value, field)
+
+
 def _quantity(value: object, field: str) -> float:
     """A positive price or size that is at least one tick of the 1e8 fixed point."""
     number = _positive(value, field)
@@ -133,6 +160,24 @@ def _hash_text(value: object, field: str) -> str:
     if not isinstance(value, str):
         raise ValueError(f"{field} must be a base58 string, got {type(value).__name__}")
     wincode.pubkey(value, field=field)
+    return value
+
+
+def _builder_fee(value: object, field: str = "fee") -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ValueError(f"{field} must be an integer number of basis points, got {value!r}")
+    if not MIN_BUILDER_FEE <= value <= MAX_BUILDER_FEE:
+        raise ValueError(f"{field} must be {MIN_BUILDER_FEE}..{MAX_BUILDER_FEE} bps, got {value}")
+    return value
+
+
+def _u32_int(value: object, field: str, *, minimum: int = 0) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ValueError(f"{field} must be an integer, got {value!r}")
+    if not minimum <= value <= wincode.U32_MAX:
+        raise ValueError(
+            f"{field} must be an integer in {minimum}..{wincode.U32_MAX}, got {value!r}"
+        )
     return value
 
 
@@ -173,27 +218,18 @@ class BaseAction(abc.ABC):
 
 
 @attrs.frozen(init=False)
-class BuilderCode(BaseAction):
-    """A builder code: ``fee`` basis points (1..15) of an order's notional go to ``to``.
+class BuilderCode:
+    """A builder code attached to an order (``builder_code=``): ``fee`` basis points (1..15) of the
+    order's notional go to ``to``.
 
-    Used in two places. Attached to an order (``builder_code=``) it is that order's
-    ``builderCode {to, fee}``. Sent as an action of its own it approves the code
-    (``abc``, "approveBuilderCode"), which the account must do before using it in orders.
+    The account must first approve the recipient with :class:`ApproveBuilderCode` (``abc``).
     """
-
-    TAG: ClassVar[str] = "abc"
-    DISCRIMINANT: ClassVar[int] = 40
 
     to: str
     fee: int
 
     def __init__(self, to: str, fee: int) -> None:
-        to = _hash_text(to, "to")
-        if isinstance(fee, bool) or not isinstance(fee, int):
-            raise ValueError(f"fee must be an integer number of basis points, got {fee!r}")
-        if not MIN_BUILDER_FEE <= fee <= MAX_BUILDER_FEE:
-            raise ValueError(f"fee must be {MIN_BUILDER_FEE}..{MAX_BUILDER_FEE} bps, got {fee}")
-        self.__attrs_init__(to, fee)
+        self.__attrs_init__(_hash_text(to, "to"), _builder_fee(fee))
 
     def fields(self) -> dict[str, Any]:
         """The ``{to, fee}`` object, as it appears inside an order."""
@@ -202,12 +238,6 @@ class BuilderCode(BaseAction):
     def encoded(self) -> bytes:
         """``32B to ‖ u8 fee``, the builder code inside an order body."""
         return wincode.pubkey(self.to, field="to") + wincode.u8(self.fee)
-
-    def to_wire(self) -> dict[str, Any]:
-        return {self.TAG: self.fields()}
-
-    def signed_body(self, layout: Layout) -> bytes:
-        return self.encoded()
 
 
 def _builder_code(value: object) -> BuilderCode | None:
@@ -699,6 +729,821 @@ class AgentWallet(BaseAction):
         return wincode.pubkey(self.agent, field="agent") + wincode.boolean(self.delete)
 
 
+# ---------------------------------------------------------------------------------------------
+# Conditional orders: range (OCO), trailing stop, trigger basket, on-fill
+
+
+def _nested_actions(value: object, field: str) -> tuple[BaseAction, ...]:
+    """A non-empty list of actions carried inside another action (``trig``, ``of``, ``msp``)."""
+    if isinstance(value, BaseAction) or not isinstance(value, Iterable) or isinstance(value, str):
+        raise ValueError(f"{field} must be a list of actions, got {value!r}")
+    listed = tuple(value)
+    if not listed:
+        raise ValueError(f"{field} must name at least one action")
+    for index, action in enumerate(listed):
+        if not isinstance(action, BaseAction):
+            raise ValueError(f"{field}[{index}] must be an action, got {type(action).__name__}")
+    return listed
+
+
+def _nested_layout(actions: Iterable[BaseAction]) -> Layout:
+    chosen = Layout.LEGACY
+    for action in actions:
+        wanted = action.preferred_layout
+        if wanted.value > chosen.value:
+            chosen = wanted
+    return chosen
+
+
+def _nested_bodies(actions: Iterable[BaseAction], layout: Layout) -> bytes:
+    """``u64 n ‖ n * (u32 discriminant ‖ body)``: children are signed in the parent's layout."""
+    return wincode.vec(
+        [wincode.u32(action.DISCRIMINANT) + action.signed_body(layout) for action in actions]
+    )
+
+
+def _conditional_tail(
+    layout: Layout,
+    builder_code: BuilderCode | None,
+    slippages: tuple[tuple[float | None, str], ...],
+) -> bytes:
+    """The trailing fields of a conditional order body (``st``, ``tp``, ``rng``, ``trl``).
+
+    Legacy bodies end before them; V2/V3 add the builder code; V4 (and V6) add the slippage
+    option(s) too.
+    """
+    carries_builder_code = layout.is_versioned
+    carries_slippage = layout in (Layout.V4, Layout.V6)
+    if builder_code is not None and not carries_builder_code:
+        raise ValueError("builder_code cannot be signed in the legacy layout")
+    tail = _optional_builder_code(builder_code) if carries_builder_code else b""
+    for value, field in slippages:
+        if value is not None and not carries_slippage:
+            raise ValueError(f"{field} cannot be signed in the {layout.name} layout")
+        if carries_slippage:
+            tail += _optional_fx(value, field)
+    return tail
+
+
+@attrs.frozen(init=False)
+class RangeOrder(BaseAction):
+    """A range order (``rng``, an OCO): protects a position with a stop-loss and a take-profit
+    leg; when one triggers the other is cancelled.
+
+    ``is_buy`` is the side of the protected position (``True`` protects a long). For a long the
+    stop loss lies below the take profit, for a short above it. Each leg triggers a market-style
+    order unless its ``*_limit`` price is given.
+    """
+
+    TAG: ClassVar[str] = "rng"
+    DISCRIMINANT: ClassVar[int] = 7
+
+    symbol: str
+    is_buy: bool
+    size: float
+    stop_loss_price: float
+    take_profit_price: float
+    stop_loss_limit: float | None = None
+    take_profit_limit: float | None = None
+    iso: bool = False
+    builder_code: BuilderCode | None = None
+    sl_slippage_bps: float | None = None
+    tp_slippage_bps: float | None = None
+
+    def __init__(
+        self,
+        symbol: str,
+        is_buy: bool,
+        size: float,
+        stop_loss_price: float,
+        take_profit_price: float,
+        stop_loss_limit: float | None = None,
+        take_profit_limit: float | None = None,
+        iso: bool = False,
+        builder_code: BuilderCode | Mapping[str, Any] | None = None,
+        sl_slippage_bps: float | None = None,
+        tp_slippage_bps: float | None = None,
+    ) -> None:
+        is_buy = _flag(is_buy, "is_buy")
+        stop_loss = _quantity(stop_loss_price, "stop_loss_price")
+        take_profit = _quantity(take_profit_price, "take_profit_price")
+        if (stop_loss >= take_profit) if is_buy else (stop_loss <= take_profit):
+            where = "below" if is_buy else "above"
+            position = "long" if is_buy else "short"
+            raise ValueError(
+                f"stop_loss_price {stop_loss!r} must lie {where} take_profit_price "
+                f"{take_profit!r} when protecting a {position} (is_buy={is_buy})"
+            )
+        self.__attrs_init__(
+            _symbol(symbol),
+            is_buy,
+            _quantity(size, "size"),
+            stop_loss,
+            take_profit,
+            _optional_quantity(stop_loss_limit, "stop_loss_limit"),
+            _optional_quantity(take_profit_limit, "take_profit_limit"),
+            _flag(iso, "iso"),
+            _builder_code(builder_code),
+            _optional_basis_points(sl_slippage_bps, "sl_slippage_bps"),
+            _optional_basis_points(tp_slippage_bps, "tp_slippage_bps"),
+        )
+
+    @property
+    def preferred_layout(self) -> Layout:
+        return Layout.V4
+
+    def to_wire(self) -> dict[str, Any]:
+        fields: dict[str, Any] = {
+            "c": self.symbol,
+            "d": self.is_buy,
+            "sz": self.size,
+            "pmin": self.stop_loss_price,
+            "pmax": self.take_profit_price,
+            "lmin": self.stop_loss_limit,
+            "lmax": self.take_profit_limit,
+            "i": self.iso,
+        }
+        if self.builder_code is not None:
+            fields["builderCode"] = self.builder_code.fields()
+        if self.sl_slippage_bps is not None:
+            fields["slSlippage"] = self.sl_slippage_bps
+        if self.tp_slippage_bps is not None:
+            fields["tpSlippage"] = self.tp_slippage_bps
+        return {self.TAG: fields}
+
+    def signed_body(self, layout: Layout) -> bytes:
+        body = b"".join(
+            (
+                wincode.string(self.symbol),
+                wincode.boolean(self.is_buy),
+                wincode.fx(self.size, field="size"),
+                wincode.fx(self.stop_loss_price, field="stop_loss_price"),
+                wincode.fx(self.take_profit_price, field="take_profit_price"),
+                _optional_fx(self.stop_loss_limit, "stop_loss_limit"),
+                _optional_fx(self.take_profit_limit, "take_profit_limit"),
+                wincode.boolean(self.iso),
+            )
+        )
+        slippages = (
+            (self.sl_slippage_bps, "sl_slippage_bps"),
+            (self.tp_slippage_bps, "tp_slippage_bps"),
+        )
+        return body + _conditional_tail(layout, self.builder_code, slippages)
+
+
+MAX_TRAIL_BPS = 9_999  # a trail of 100 % or more would put a long's stop at or below zero
+
+
+@attrs.frozen(init=False)
+class TrailingStop(BaseAction):
+    """A trailing stop (``trl``): its trigger follows the best mark price by ``trail_bps``, moving
+    in steps of ``step_bps``, and fires when the price turns back by the trail.
+
+    ``protects_long=True`` guards a long position (it sells); ``False`` guards a short (it buys).
+    """
+
+    TAG: ClassVar[str] = "trl"
+    DISCRIMINANT: ClassVar[int] = 9
+
+    symbol: str
+    protects_long: bool
+    size: float
+    trail_bps: int
+    step_bps: int
+    limit_price: float | None = None
+    iso: bool = False
+    builder_code: BuilderCode | None = None
+    slippage_bps: float | None = None
+
+    def __init__(
+        self,
+        symbol: str,
+        protects_long: bool,
+        size: float,
+        trail_bps: int,
+        step_bps: int,
+        limit_price: float | None = None,
+        iso: bool = False,
+        builder_code: BuilderCode | Mapping[str, Any] | None = None,
+        slippage_bps: float | None = None,
+    ) -> None:
+        trail = _u32_int(trail_bps, "trail_bps", minimum=1)
+        if trail > MAX_TRAIL_BPS:
+            raise ValueError(f"trail_bps must be 1..{MAX_TRAIL_BPS}, got {trail}")
+        step = _u32_int(step_bps, "step_bps")
+        if step > trail:
+            raise ValueError(f"step_bps {step} must not exceed trail_bps {trail}")
+        self.__attrs_init__(
+            _symbol(symbol),
+            _flag(protects_long, "protects_long"),
+            _quantity(size, "size"),
+            trail,
+            step,
+            _optional_quantity(limit_price, "limit_price"),
+            _flag(iso, "iso"),
+            _builder_code(builder_code),
+            _optional_basis_points(slippage_bps, "slippage_bps"),
+        )
+
+    @property
+    def preferred_layout(self) -> Layout:
+        return Layout.V4
+
+    def to_wire(self) -> dict[str, Any]:
+        fields: dict[str, Any] = {
+            "c": self.symbol,
+            "b": self.protects_long,
+            "sz": self.size,
+            "trb": self.trail_bps,
+            "stb": self.step_bps,
+            "lim": self.limit_price,
+            "i": self.iso,
+        }
+        if self.builder_code is not None:
+            fields["builderCode"] = self.builder_code.fields()
+        if self.slippage_bps is not None:
+            fields["slippage"] = self.slippage_bps
+        return {self.TAG: fields}
+
+    def signed_body(self, layout: Layout) -> bytes:
+        body = b"".join(
+            (
+                wincode.string(self.symbol),
+                wincode.boolean(self.protects_long),
+                wincode.fx(self.size, field="size"),
+                wincode.u32(self.trail_bps),
+                wincode.u32(self.step_bps),
+                _optional_fx(self.limit_price, "limit_price"),
+                wincode.boolean(self.iso),
+            )
+        )
+        slippages = ((self.slippage_bps, "slippage_bps"),)
+        return body + _conditional_tail(layout, self.builder_code, slippages)
+
+
+@attrs.frozen(init=False)
+class TriggerBasket(BaseAction):
+    """A trigger basket (``trig``): when the price of ``symbol`` crosses ``trigger_price``
+    (upwards with ``is_above=True``), run ``actions`` in order."""
+
+    TAG: ClassVar[str] = "trig"
+    DISCRIMINANT: ClassVar[int] = 8
+
+    symbol: str
+    is_above: bool
+    trigger_price: float
+    actions: tuple[BaseAction, ...]
+
+    def __init__(
+        self, symbol: str, is_above: bool, trigger_price: float, actions: Iterable[BaseAction]
+    ) -> None:
+        self.__attrs_init__(
+            _symbol(symbol),
+            _flag(is_above, "is_above"),
+            _quantity(trigger_price, "trigger_price"),
+            _nested_actions(actions, "actions"),
+        )
+
+    @property
+    def preferred_layout(self) -> Layout:
+        return _nested_layout(self.actions)
+
+    def to_wire(self) -> dict[str, Any]:
+        return {
+            self.TAG: {
+                "c": self.symbol,
+                "d": self.is_above,
+                "tr": self.trigger_price,
+                "actions": [action.to_wire() for action in self.actions],
+            }
+        }
+
+    def signed_body(self, layout: Layout) -> bytes:
+        return (
+            wincode.string(self.symbol)
+            + wincode.boolean(self.is_above)
+            + wincode.fx(self.trigger_price, field="trigger_price")
+            + _nested_bodies(self.actions, layout)
+        )
+
+
+@attrs.frozen(init=False)
+class OnFill(BaseAction):
+    """An order with follow-ups (``of``): ``actions`` run once, on the first fill of ``trigger``
+    (a limit or market order). A bracket is an entry with its stop-loss and take-profit."""
+
+    TAG: ClassVar[str] = "of"
+    DISCRIMINANT: ClassVar[int] = 10
+
+    trigger: LimitOrder | MarketOrder
+    actions: tuple[BaseAction, ...]
+
+    def __init__(self, trigger: LimitOrder | MarketOrder, actions: Iterable[BaseAction]) -> None:
+        if not isinstance(trigger, LimitOrder | MarketOrder):
+            raise ValueError(
+                f"trigger must be a LimitOrder or MarketOrder, got {type(trigger).__name__}"
+            )
+        self.__attrs_init__(trigger, _nested_actions(actions, "actions"))
+
+    @property
+    def preferred_layout(self) -> Layout:
+        return _nested_layout((self.trigger, *self.actions))
+
+    def to_wire(self) -> dict[str, Any]:
+        return {
+            self.TAG: {
+                "trigger": self.trigger.to_wire(),
+                "actions": [action.to_wire() for action in self.actions],
+            }
+        }
+
+    def signed_body(self, layout: Layout) -> bytes:
+        trigger = wincode.u32(self.trigger.DISCRIMINANT) + self.trigger.signed_body(layout)
+        return trigger + _nested_bodies(self.actions, layout)
+
+
+# ---------------------------------------------------------------------------------------------
+# Builder codes, sub-accounts, transfers
+
+
+@attrs.frozen(init=False)
+class ApproveBuilderCode(BaseAction):
+    """Approve builder code recipient ``to`` for fees up to ``fee`` basis points (``abc``).
+
+    Orders may then carry ``builder_code=BuilderCode(to, fee)`` with at most that fee.
+    """
+
+    TAG: ClassVar[str] = "abc"
+    DISCRIMINANT: ClassVar[int] = 40
+
+    to: str
+    fee: int
+
+    def __init__(self, to: str, fee: int) -> None:
+        self.__attrs_init__(_hash_text(to, "to"), _builder_fee(fee))
+
+    def to_wire(self) -> dict[str, Any]:
+        return {self.TAG: {"to": self.to, "fee": self.fee}}
+
+    def signed_body(self, layout: Layout) -> bytes:
+        return wincode.pubkey(self.to, field="to") + wincode.u8(self.fee)
+
+
+@attrs.frozen(init=False)
+class RevokeBuilderCode(BaseAction):
+    """Withdraw the approval of builder code recipient ``to`` (``rbc``)."""
+
+    TAG: ClassVar[str] = "rbc"
+    DISCRIMINANT: ClassVar[int] = 41
+
+    to: str
+
+    def __init__(self, to: str) -> None:
+        self.__attrs_init__(_hash_text(to, "to"))
+
+    def to_wire(self) -> dict[str, Any]:
+        return {self.TAG: {"to": self.to}}
+
+    def signed_body(self, layout: Layout) -> bytes:
+        return wincode.pubkey(self.to, field="to")
+
+
+def _name(value: object, field: str = "name") -> str:
+    if not isinstance(value, str):
+        raise ValueError(f"{field} must be a string, got {type(value).__name__}")
+    if not value.strip():
+        raise ValueError(f"{field} must not be empty or whitespace")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValueError(f"{field} is not encodable as UTF-8") from None
+    return value
+
+
+@attrs.frozen(init=False)
+class CreateSubAccount(BaseAction):
+    """Create a sub-account called ``name``, optionally funded with ``margin_amount`` from the
+    account (``createSubAccount``)."""
+
+    TAG: ClassVar[str] = "createSubAccount"
+    DISCRIMINANT: ClassVar[int] = 27
+
+    name: str
+    margin_amount: float | None = None
+
+    def __init__(self, name: str, margin_amount: float | None = None) -> None:
+        self.__attrs_init__(
+            _name(name),
+            None if margin_amount is None else _positive(margin_amount, "margin_amount"),
+        )
+
+    def to_wire(self) -> dict[str, Any]:
+        fields: dict[str, Any] = {"name": self.name}
+        if self.margin_amount is not None:
+            fields["marginAmount"] = self.margin_amount
+        return {self.TAG: fields}
+
+    def signed_body(self, layout: Layout) -> bytes:
+        amount = None if self.margin_amount is None else wincode.f64(self.margin_amount)
+        return wincode.string(self.name) + wincode.option(amount)
+
+
+@attrs.frozen(init=False)
+class RemoveSubAccount(BaseAction):
+    """Remove the sub-account ``sub_account`` (``removeSubAccount``)."""
+
+    TAG: ClassVar[str] = "removeSubAccount"
+    DISCRIMINANT: ClassVar[int] = 28
+
+    sub_account: str
+
+    def __init__(self, sub_account: str) -> None:
+        self.__attrs_init__(_hash_text(sub_account, "sub_account"))
+
+    def to_wire(self) -> dict[str, Any]:
+        return {self.TAG: {"toRemove": self.sub_account}}
+
+    def signed_body(self, layout: Layout) -> bytes:
+        return wincode.pubkey(self.sub_account, field="sub_account")
+
+
+@attrs.frozen(init=False)
+class RenameSubAccount(BaseAction):
+    """Give the sub-account ``sub_account`` a new ``name`` (``rsa``)."""
+
+    TAG: ClassVar[str] = "rsa"
+    DISCRIMINANT: ClassVar[int] = 37
+
+    sub_account: str
+    name: str
+
+    def __init__(self, sub_account: str, name: str) -> None:
+        self.__attrs_init__(_hash_text(sub_account, "sub_account"), _name(name))
+
+    def to_wire(self) -> dict[str, Any]:
+        return {self.TAG: {"a": self.sub_account, "n": self.name}}
+
+    def signed_body(self, layout: Layout) -> bytes:
+        return wincode.pubkey(self.sub_account, field="sub_account") + wincode.string(self.name)
+
+
+@attrs.frozen(init=False)
+class Transfer(BaseAction):
+    """Move ``amount`` of margin from ``source`` to ``destination`` (``transfer``).
+
+    Internal transfers move margin between an account and its sub-accounts; ``external=True``
+    sends it to another account, optionally naming the margin ``symbol``.
+    """
+
+    TAG: ClassVar[str] = "transfer"
+    DISCRIMINANT: ClassVar[int] = 29
+
+    source: str
+    destination: str
+    amount: float
+    external: bool = False
+    symbol: str | None = None
+
+    def __init__(
+        self,
+        source: str,
+        destination: str,
+        amount: float,
+        external: bool = False,
+        symbol: str | None = None,
+    ) -> None:
+        source = _hash_text(source, "source")
+        destination = _hash_text(destination, "destination")
+        if source == destination:
+            raise ValueError("destination must differ from source")
+        self.__attrs_init__(
+            source,
+            destination,
+            _positive(amount, "amount"),
+            _flag(external, "external"),
+            None if symbol is None else _symbol(symbol),
+        )
+
+    @property
+    def preferred_layout(self) -> Layout:
+        return Layout.V6
+
+    def to_wire(self) -> dict[str, Any]:
+        fields: dict[str, Any] = {
+            "k": "external" if self.external else "internal",
+            "from": self.source,
+            "to": self.destination,
+            "marginAmount": self.amount,
+        }
+        if self.symbol is not None:
+            fields["symbol"] = self.symbol
+        return {self.TAG: fields}
+
+    def signed_body(self, layout: Layout) -> bytes:
+        body = b"".join(
+            (
+                wincode.u32(1 if self.external else 0),
+                wincode.pubkey(self.source, field="source"),
+                wincode.pubkey(self.destination, field="destination"),
+                wincode.f64(self.amount),
+            )
+        )
+        if layout is Layout.V6:
+            return body + wincode.option(
+                None if self.symbol is None else wincode.string(self.symbol)
+            )
+        if self.symbol is not None:
+            raise ValueError(f"symbol cannot be signed in the {layout.name} layout")
+        return body
+
+
+# ---------------------------------------------------------------------------------------------
+# Multisig accounts
+
+
+def _signers(value: object, field: str = "signers") -> tuple[str, ...]:
+    if not isinstance(value, Iterable) or isinstance(value, str):
+        raise ValueError(f"{field} must be a list of base58 public keys, got {value!r}")
+    listed = tuple(_hash_text(key, f"{field}[{index}]") for index, key in enumerate(value))
+    if not listed:
+        raise ValueError(f"{field} must name at least one signer")
+    if len(set(listed)) != len(listed):
+        raise ValueError(f"{field} names a signer twice")
+    return listed
+
+
+def _policy(
+    signers: object, threshold: object, time_lock_secs: object, proposal_lifetime_secs: object
+) -> tuple[tuple[str, ...], int, int, int]:
+    """Checked signers, threshold (1..number of signers), time lock and proposal lifetime."""
+    listed = _signers(signers)
+    count = _u32_int(threshold, "threshold", minimum=1)
+    if count > len(listed):
+        raise ValueError(f"threshold {count} exceeds the {len(listed)} signers")
+    lifetime = _u32_int(proposal_lifetime_secs, "proposal_lifetime_secs", minimum=1)
+    return listed, count, _u32_int(time_lock_secs, "time_lock_secs"), lifetime
+
+
+def _policy_body(
+    signers: tuple[str, ...], threshold: int, time_lock_secs: int, lifetime_secs: int
+) -> bytes:
+    return (
+        wincode.vec([wincode.pubkey(key, field="signers") for key in signers])
+        + wincode.u32(threshold)
+        + wincode.u32(time_lock_secs)
+        + wincode.u32(lifetime_secs)
+    )
+
+
+@attrs.frozen(init=False)
+class CreateMultisig(BaseAction):
+    """Create a multisig account (``createMultisig``): proposals need ``threshold`` of
+    ``signers``, may execute ``time_lock_secs`` after approval and expire after
+    ``proposal_lifetime_secs``."""
+
+    TAG: ClassVar[str] = "createMultisig"
+    DISCRIMINANT: ClassVar[int] = 30
+
+    signers: tuple[str, ...]
+    threshold: int
+    time_lock_secs: int
+    proposal_lifetime_secs: int
+
+    def __init__(
+        self,
+        signers: Iterable[str],
+        threshold: int,
+        time_lock_secs: int,
+        proposal_lifetime_secs: int,
+    ) -> None:
+        self.__attrs_init__(*_policy(signers, threshold, time_lock_secs, proposal_lifetime_secs))
+
+    def to_wire(self) -> dict[str, Any]:
+        return {
+            self.TAG: {
+                "signers": list(self.signers),
+                "threshold": self.threshold,
+                "timeLockSecs": self.time_lock_secs,
+                "proposalLifetimeSecs": self.proposal_lifetime_secs,
+            }
+        }
+
+    def signed_body(self, layout: Layout) -> bytes:
+        return _policy_body(
+            self.signers, self.threshold, self.time_lock_secs, self.proposal_lifetime_secs
+        )
+
+
+@attrs.frozen(init=False)
+class MultisigPropose(BaseAction):
+    """Propose ``actions`` for the multisig account ``multisig`` (``msp``); ``lifetime_secs``
+    overrides the policy's proposal lifetime."""
+
+    TAG: ClassVar[str] = "msp"
+    DISCRIMINANT: ClassVar[int] = 31
+
+    multisig: str
+    actions: tuple[BaseAction, ...]
+    lifetime_secs: int | None = None
+
+    def __init__(
+        self, multisig: str, actions: Iterable[BaseAction], lifetime_secs: int | None = None
+    ) -> None:
+        self.__attrs_init__(
+            _hash_text(multisig, "multisig"),
+            _nested_actions(actions, "actions"),
+            None if lifetime_secs is None else _u32_int(lifetime_secs, "lifetime_secs", minimum=1),
+        )
+
+    @property
+    def preferred_layout(self) -> Layout:
+        return _nested_layout(self.actions)
+
+    def to_wire(self) -> dict[str, Any]:
+        fields: dict[str, Any] = {
+            "m": self.multisig,
+            "a": [action.to_wire() for action in self.actions],
+        }
+        if self.lifetime_secs is not None:
+            fields["l"] = self.lifetime_secs
+        return {self.TAG: fields}
+
+    def signed_body(self, layout: Layout) -> bytes:
+        lifetime = None if self.lifetime_secs is None else wincode.u32(self.lifetime_secs)
+        return (
+            wincode.pubkey(self.multisig, field="multisig")
+            + _nested_bodies(self.actions, layout)
+            + wincode.option(lifetime)
+        )
+
+
+@attrs.frozen(init=False)
+class _MultisigProposalAction(BaseAction):
+    """Fields and encoding shared by the actions on one proposal: ``32B m ‖ u64 p``."""
+
+    multisig: str
+    proposal_id: int
+
+    def __init__(self, multisig: str, proposal_id: int) -> None:
+        self.__attrs_init__(_hash_text(multisig, "multisig"), _u64_int(proposal_id, "proposal_id"))
+
+    def to_wire(self) -> dict[str, Any]:
+        return {self.TAG: {"m": self.multisig, "p": self.proposal_id}}
+
+    def signed_body(self, layout: Layout) -> bytes:
+        return wincode.pubkey(self.multisig, field="multisig") + wincode.u64(self.proposal_id)
+
+
+@attrs.frozen(init=False)
+class MultisigApprove(_MultisigProposalAction):
+    """Approve proposal ``proposal_id`` of ``multisig`` (``msa``)."""
+
+    TAG: ClassVar[str] = "msa"
+    DISCRIMINANT: ClassVar[int] = 32
+
+
+@attrs.frozen(init=False)
+class MultisigReject(_MultisigProposalAction):
+    """Reject proposal ``proposal_id`` of ``multisig`` (``msr``)."""
+
+    TAG: ClassVar[str] = "msr"
+    DISCRIMINANT: ClassVar[int] = 33
+
+
+@attrs.frozen(init=False)
+class MultisigCancel(_MultisigProposalAction):
+    """Cancel proposal ``proposal_id`` of ``multisig`` (``msc``; its proposer)."""
+
+    TAG: ClassVar[str] = "msc"
+    DISCRIMINANT: ClassVar[int] = 34
+
+
+@attrs.frozen(init=False)
+class MultisigExecute(_MultisigProposalAction):
+    """Execute the approved proposal ``proposal_id`` of ``multisig`` (``mse``)."""
+
+    TAG: ClassVar[str] = "mse"
+    DISCRIMINANT: ClassVar[int] = 35
+
+
+@attrs.frozen(init=False)
+class MultisigUpdate(BaseAction):
+    """Replace the policy of ``multisig`` (``msu``); fields as in :class:`CreateMultisig`."""
+
+    TAG: ClassVar[str] = "msu"
+    DISCRIMINANT: ClassVar[int] = 36
+
+    multisig: str
+    signers: tuple[str, ...]
+    threshold: int
+    time_lock_secs: int
+    proposal_lifetime_secs: int
+
+    def __init__(
+        self,
+        multisig: str,
+        signers: Iterable[str],
+        threshold: int,
+        time_lock_secs: int,
+        proposal_lifetime_secs: int,
+    ) -> None:
+        self.__attrs_init__(
+            _hash_text(multisig, "multisig"),
+            *_policy(signers, threshold, time_lock_secs, proposal_lifetime_secs),
+        )
+
+    def to_wire(self) -> dict[str, Any]:
+        return {
+            self.TAG: {
+                "m": self.multisig,
+                "signers": list(self.signers),
+                "threshold": self.threshold,
+                "timeLockSecs": self.time_lock_secs,
+                "proposalLifetimeSecs": self.proposal_lifetime_secs,
+            }
+        }
+
+    def signed_body(self, layout: Layout) -> bytes:
+        return wincode.pubkey(self.multisig, field="multisig") + _policy_body(
+            self.signers, self.threshold, self.time_lock_secs, self.proposal_lifetime_secs
+        )
+
+
+# ---------------------------------------------------------------------------------------------
+# Oracle and faucet administration
+
+
+@attrs.frozen(init=False)
+class PythOracle(BaseAction):
+    """Pyth oracle prices (``o``; oracle keys only): ``entries`` of
+    ``(timestamp, feed_index, price, exponent)``, the price being ``price * 10**exponent``."""
+
+    TAG: ClassVar[str] = "o"
+    DISCRIMINANT: ClassVar[int] = 13
+
+    entries: tuple[tuple[int, int, int, int], ...]
+
+    def __init__(self, entries: Iterable[tuple[int, int, int, int]]) -> None:
+        if not isinstance(entries, Iterable) or isinstance(entries, str):
+            raise ValueError(f"entries must be a list of 4-tuples, got {entries!r}")
+        checked: list[tuple[int, int, int, int]] = []
+        for index, entry in enumerate(entries):
+            name = f"entries[{index}]"
+            if not isinstance(entry, tuple | list) or len(entry) != 4:
+                raise ValueError(
+                    f"{name} must be (timestamp, feed_index, price, exponent), got {entry!r}"
+                )
+            timestamp, feed_index, price, exponent = entry
+            if isinstance(exponent, bool) or not isinstance(exponent, int):
+                raise ValueError(f"{name} exponent must be an integer, got {exponent!r}")
+            if not -(2**15) <= exponent < 2**15:
+                raise ValueError(f"{name} exponent must fit in an i16, got {exponent}")
+            checked.append(
+                (
+                    _u64_int(timestamp, f"{name} timestamp"),
+                    _u64_int(feed_index, f"{name} feed_index"),
+                    _u64_int(price, f"{name} price"),
+                    exponent,
+                )
+            )
+        if not checked:
+            raise ValueError("entries must hold at least one price")
+        self.__attrs_init__(tuple(checked))
+
+    def to_wire(self) -> dict[str, Any]:
+        oracles = [{"t": t, "fi": fi, "px": px, "e": e} for t, fi, px, e in self.entries]
+        return {self.TAG: {"oracles": oracles}}
+
+    def signed_body(self, layout: Layout) -> bytes:
+        return wincode.vec(
+            [
+                wincode.u64(t) + wincode.u64(fi) + wincode.u64(px) + wincode.i16(e)
+                for t, fi, px, e in self.entries
+            ]
+        )
+
+
+@attrs.frozen(init=False)
+class WhitelistFaucet(BaseAction):
+    """Allow (or forbid) ``target`` to ask the faucet for custom amounts (``whitelistFaucet``;
+    admin keys only)."""
+
+    TAG: ClassVar[str] = "whitelistFaucet"
+    DISCRIMINANT: ClassVar[int] = 19
+
+    target: str
+    whitelist: bool
+
+    def __init__(self, target: str, whitelist: bool) -> None:
+        self.__attrs_init__(_hash_text(target, "target"), _flag(whitelist, "whitelist"))
+
+    def to_wire(self) -> dict[str, Any]:
+        return {self.TAG: {"target": self.target, "whitelist": self.whitelist}}
+
+    def signed_body(self, layout: Layout) -> bytes:
+        return wincode.pubkey(self.target, field="target") + wincode.boolean(self.whitelist)
+
+
 Action: TypeAlias = (
     LimitOrder
     | MarketOrder
@@ -711,7 +1556,25 @@ Action: TypeAlias = (
     | Faucet
     | UpdateLeverage
     | AgentWallet
-    | BuilderCode
+    | RangeOrder
+    | TriggerBasket
+    | TrailingStop
+    | OnFill
+    | ApproveBuilderCode
+    | RevokeBuilderCode
+    | CreateSubAccount
+    | RemoveSubAccount
+    | RenameSubAccount
+    | Transfer
+    | CreateMultisig
+    | MultisigPropose
+    | MultisigApprove
+    | MultisigReject
+    | MultisigCancel
+    | MultisigExecute
+    | MultisigUpdate
+    | PythOracle
+    | WhitelistFaucet
 )
 """Every action this package can sign."""
 
@@ -766,6 +1629,12 @@ class _WireFields:
         value = self.get(key)
         if isinstance(value, str) and value.isascii() and value.isdigit():
             return int(value)
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ValueError(f"{self.name(key)} must be an integer, got {value!r}")
+        return value
+
+    def signed_integer(self, key: str) -> int:
+        value = self.get(key)
         if isinstance(value, bool) or not isinstance(value, int):
             raise ValueError(f"{self.name(key)} must be an integer, got {value!r}")
         return value
@@ -873,6 +1742,136 @@ def _cancel_all_from_wire(w: _WireFields) -> CancelAll:
     return CancelAll(symbols)
 
 
+def _nested_from_wire(w: _WireFields, key: str) -> list[Action]:
+    items = w.get(key)
+    if not isinstance(items, list):
+        raise ValueError(f"{w.name(key)} must be a list of actions, got {items!r}")
+    children: list[Action] = []
+    for index, item in enumerate(items):
+        try:
+            children.append(action_from_wire(item))
+        except ValueError as error:
+            raise ValueError(f"{w.name(key)}[{index}]: {error}") from None
+    return children
+
+
+def _range_from_wire(w: _WireFields) -> RangeOrder:
+    return RangeOrder(
+        w.text("c"),
+        w.flag("d"),
+        w.number("sz"),
+        w.number("pmin"),
+        w.number("pmax"),
+        stop_loss_limit=w.optional_number("lmin"),
+        take_profit_limit=w.optional_number("lmax"),
+        iso=w.flag("i", False),
+        builder_code=w.builder_code(),
+        sl_slippage_bps=w.optional_number("slSlippage"),
+        tp_slippage_bps=w.optional_number("tpSlippage"),
+    )
+
+
+def _trailing_from_wire(w: _WireFields) -> TrailingStop:
+    return TrailingStop(
+        w.text("c"),
+        w.flag("b"),
+        w.number("sz"),
+        w.integer("trb"),
+        w.integer("stb"),
+        limit_price=w.optional_number("lim"),
+        iso=w.flag("i", False),
+        builder_code=w.builder_code(),
+        slippage_bps=w.optional_number("slippage"),
+    )
+
+
+def _basket_from_wire(w: _WireFields) -> TriggerBasket:
+    return TriggerBasket(w.text("c"), w.flag("d"), w.number("tr"), _nested_from_wire(w, "actions"))
+
+
+def _on_fill_from_wire(w: _WireFields) -> OnFill:
+    try:
+        trigger = action_from_wire(w.get("trigger"))
+    except ValueError as error:
+        raise ValueError(f"{w.name('trigger')}: {error}") from None
+    if not isinstance(trigger, LimitOrder | MarketOrder):
+        raise ValueError(f"{w.name('trigger')} must be a limit (l) or market (m) order")
+    return OnFill(trigger, _nested_from_wire(w, "actions"))
+
+
+def _transfer_from_wire(w: _WireFields) -> Transfer:
+    kind = w.get("k", "internal")
+    if kind not in ("internal", "external"):
+        raise ValueError(f"{w.name('k')} must be 'internal' or 'external', got {kind!r}")
+    symbol = w.get("symbol", None)
+    if symbol is not None and not isinstance(symbol, str):
+        raise ValueError(f"{w.name('symbol')} must be a string, got {symbol!r}")
+    return Transfer(
+        w.text("from"), w.text("to"), w.number("marginAmount"), kind == "external", symbol
+    )
+
+
+def _pubkeys_from_wire(w: _WireFields, key: str) -> list[str]:
+    keys = w.get(key)
+    if not isinstance(keys, list):
+        raise ValueError(f"{w.name(key)} must be a list of base58 public keys, got {keys!r}")
+    return keys
+
+
+def _create_multisig_from_wire(w: _WireFields) -> CreateMultisig:
+    return CreateMultisig(
+        _pubkeys_from_wire(w, "signers"),
+        w.integer("threshold"),
+        w.integer("timeLockSecs"),
+        w.integer("proposalLifetimeSecs"),
+    )
+
+
+def _update_multisig_from_wire(w: _WireFields) -> MultisigUpdate:
+    return MultisigUpdate(
+        w.text("m"),
+        _pubkeys_from_wire(w, "signers"),
+        w.integer("threshold"),
+        w.integer("timeLockSecs"),
+        w.integer("proposalLifetimeSecs"),
+    )
+
+
+def _propose_from_wire(w: _WireFields) -> MultisigPropose:
+    lifetime = w.get("l", None)
+    return MultisigPropose(
+        w.text("m"),
+        _nested_from_wire(w, "a"),
+        None if lifetime is None else w.integer("l"),
+    )
+
+
+def _pyth_from_wire(w: _WireFields) -> PythOracle:
+    oracles = w.get("oracles")
+    if not isinstance(oracles, list):
+        raise ValueError(f"{w.name('oracles')} must be a list, got {oracles!r}")
+    entries: list[tuple[int, int, int, int]] = []
+    for index, item in enumerate(oracles):
+        entry = _WireFields(f"{w.name('oracles')}[{index}]", item)
+        entries.append(
+            (
+                entry.integer("t"),
+                entry.integer("fi"),
+                entry.signed_integer("px"),
+                entry.signed_integer("e"),
+            )
+        )
+        entry.finish()
+    return PythOracle(entries)
+
+
+_Proposal = TypeVar("_Proposal", bound=_MultisigProposalAction)
+
+
+def _proposal_from_wire(cls: type[_Proposal]) -> Callable[[_WireFields], _Proposal]:
+    return lambda w: cls(w.text("m"), w.integer("p"))
+
+
 _PARSERS: dict[str, Callable[[_WireFields], Action]] = {
     "l": _limit_from_wire,
     "m": _market_from_wire,
@@ -885,8 +1884,30 @@ _PARSERS: dict[str, Callable[[_WireFields], Action]] = {
     "faucet": lambda w: Faucet(w.text("u"), w.optional_number("amount")),
     "updateUserSettings": _settings_from_wire,
     "agentWalletCreation": lambda w: AgentWallet(w.text("a"), w.flag("d", False)),
-    "abc": lambda w: BuilderCode(w.text("to"), w.integer("fee")),
-    "approveBuilderCode": lambda w: BuilderCode(w.text("to"), w.integer("fee")),
+    "abc": lambda w: ApproveBuilderCode(w.text("to"), w.integer("fee")),
+    "approveBuilderCode": lambda w: ApproveBuilderCode(w.text("to"), w.integer("fee")),
+    "rbc": lambda w: RevokeBuilderCode(w.text("to")),
+    "revokeBuilderCode": lambda w: RevokeBuilderCode(w.text("to")),
+    "rng": _range_from_wire,
+    "trig": _basket_from_wire,
+    "trl": _trailing_from_wire,
+    "of": _on_fill_from_wire,
+    "createSubAccount": lambda w: CreateSubAccount(
+        w.text("name"), w.optional_number("marginAmount")
+    ),
+    "removeSubAccount": lambda w: RemoveSubAccount(w.text("toRemove")),
+    "rsa": lambda w: RenameSubAccount(w.text("a"), w.text("n")),
+    "renameSubAccount": lambda w: RenameSubAccount(w.text("a"), w.text("n")),
+    "transfer": _transfer_from_wire,
+    "createMultisig": _create_multisig_from_wire,
+    "msp": _propose_from_wire,
+    "msa": _proposal_from_wire(MultisigApprove),
+    "msr": _proposal_from_wire(MultisigReject),
+    "msc": _proposal_from_wire(MultisigCancel),
+    "mse": _proposal_from_wire(MultisigExecute),
+    "msu": _update_multisig_from_wire,
+    "o": _pyth_from_wire,
+    "whitelistFaucet": lambda w: WhitelistFaucet(w.text("target"), w.flag("whitelist")),
 }
 
 

@@ -4,7 +4,8 @@
 :class:`Envelope` or raises :class:`TransactionRefused` with a message for the reply. The checks,
 in order: shape of the envelope; every action parses; the Ed25519 signature verifies with the
 ``signer`` key over the message re-encoded from the received actions under some candidate layout;
-the signer is the account or an agent the account authorized; the nonce is new for the account;
+the signer is the account, an agent the account authorized, or (for a sub-account) its master or
+one of the master's agents; the nonce is new for the account;
 the account has been funded (unless the transaction only holds faucet actions). A nonce is recorded
 as soon as signature and signer check out, so a transaction refused later cannot be replayed.
 """
@@ -181,8 +182,12 @@ class AgentBook:
         agents.discard(agent)
         return True
 
-    def may_sign(self, account: str, signer: str) -> bool:
-        return signer == account or signer in self._agents.get(account, ())
+    def may_sign(self, account: str, signer: str, *, master: str | None = None) -> bool:
+        """The account itself, its agents, and, for a sub-account, its master and the master's
+        agents."""
+        if signer == account or signer in self._agents.get(account, ()):
+            return True
+        return master is not None and (signer == master or signer in self._agents.get(master, ()))
 
 
 class TransactionGate:
@@ -193,6 +198,8 @@ class TransactionGate:
         self.allow_legacy_signatures = allow_legacy_signatures
         self.nonces = NonceBook()
         self.agents = AgentBook()
+        self.master_of: Callable[[str], str | None] = lambda account: None
+        """Set by the engine once sub-accounts exist: a master may sign for its sub-accounts."""
 
     def admit(self, payload: object, *, is_funded: Callable[[str], bool]) -> Envelope:
         envelope = parse_envelope(payload)
@@ -200,7 +207,8 @@ class TransactionGate:
             envelope, domain=self.domain, allow_legacy=self.allow_legacy_signatures
         ):
             raise TransactionRefused("Invalid signature")
-        if not self.agents.may_sign(envelope.account, envelope.signer):
+        master = self.master_of(envelope.account)
+        if not self.agents.may_sign(envelope.account, envelope.signer, master=master):
             raise TransactionRefused("Unauthorized signer")
         self.nonces.check(envelope.account, envelope.nonce)
         self.nonces.record(envelope.account, envelope.nonce)
