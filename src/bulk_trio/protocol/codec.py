@@ -24,6 +24,7 @@ from typing import Any, SupportsIndex
 
 import orjson
 
+from ..checks import json_type
 from ..enums import OrderStatus, Side, TimeInForce
 from ..fixedpoint import U64_MAX
 from ..models import (
@@ -83,22 +84,6 @@ class _Missing(KeyError):
         self.names = names
 
 
-def _json_type(value: object) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "bool"
-    if isinstance(value, int | float):
-        return f"number {value!r}"
-    if isinstance(value, str):
-        return f"string {value[:40]!r}"
-    if isinstance(value, list):
-        return "array"
-    if isinstance(value, dict):
-        return "object"
-    return type(value).__name__
-
-
 def _num(value: Any) -> float:
     """A JSON number or numeric string as a float."""
     cls = value.__class__
@@ -113,7 +98,7 @@ def _num(value: Any) -> float:
             number = math.nan
         if math.isfinite(number):
             return number
-    raise _BadValue(f"expected a number, got {_json_type(value)}")
+    raise _BadValue(f"expected a number, got {json_type(value)}")
 
 
 def _int(value: Any) -> int:
@@ -128,25 +113,25 @@ def _int(value: Any) -> int:
             pass
     elif cls is float and value.is_integer():
         return int(value)
-    raise _BadValue(f"expected an integer, got {_json_type(value)}")
+    raise _BadValue(f"expected an integer, got {json_type(value)}")
 
 
 def _str(value: Any) -> str:
     if value.__class__ is str:
         return value
-    raise _BadValue(f"expected a string, got {_json_type(value)}")
+    raise _BadValue(f"expected a string, got {json_type(value)}")
 
 
 def _bool(value: Any) -> bool:
     if value is True or value is False:
         return value
-    raise _BadValue(f"expected true or false, got {_json_type(value)}")
+    raise _BadValue(f"expected true or false, got {json_type(value)}")
 
 
 def _list(value: Any) -> list[Any]:
     if isinstance(value, list):
         return value
-    raise _BadValue(f"expected an array, got {_json_type(value)}")
+    raise _BadValue(f"expected an array, got {json_type(value)}")
 
 
 def _opt_num(value: Any) -> float | None:
@@ -327,7 +312,7 @@ def _level(level: Any) -> BookLevel:
 def _levels(side: Any) -> tuple[BookLevel, ...]:
     if isinstance(side, list):
         return tuple(map(_level, side)) if side else ()
-    raise _BadValue(f"expected an array of levels, got {_json_type(side)}")
+    raise _BadValue(f"expected an array of levels, got {json_type(side)}")
 
 
 def _l2_snapshot(msg: Any) -> L2Snapshot:
@@ -549,7 +534,7 @@ def _account(msg: Any) -> InboundMessage:
 def _order_response(entry: Any) -> OrderResponse:
     # Each status is a single-key object ``{statusName: body}`` (docs/protocol.md).
     if not isinstance(entry, dict):
-        raise _BadValue(f"expected a {{status: body}} object, got {_json_type(entry)}")
+        raise _BadValue(f"expected a {{status: body}} object, got {json_type(entry)}")
     if len(entry) != 1:
         raise _BadValue(f"expected one status name, got {len(entry)} keys")
     (name,) = entry.keys()
@@ -588,7 +573,7 @@ def _post(msg: Any) -> PostReply:
     # tolerated (an older reply form); any other explicit type is not a reply we understand.
     kind = _opt_str(data.get("type"))
     if kind not in ("ack", "action") and (kind is not None or "type" in data):
-        raise _BadValue(f"expected 'ack' or 'action', got {_json_type(data.get('type'))}")
+        raise _BadValue(f"expected 'ack' or 'action', got {json_type(data.get('type'))}")
     if kind == "ack":
         ok = data.get("ok")
         return PostReply(
@@ -646,10 +631,10 @@ def decode(frame: str | bytes) -> InboundMessage:
     except (ValueError, TypeError) as exc:
         return ProtocolError(f"malformed JSON: {exc}", _excerpt(frame))
     if msg.__class__ is not dict:
-        return ProtocolError(f"expected a JSON object, got {_json_type(msg)}", _excerpt(frame))
+        return ProtocolError(f"expected a JSON object, got {json_type(msg)}", _excerpt(frame))
     kind = msg.get("type")
     if kind.__class__ is not str:
-        what = " missing" if kind is None else f": expected a string, got {_json_type(kind)}"
+        what = " missing" if kind is None else f": expected a string, got {json_type(kind)}"
         return ProtocolError(f"type{what}", _excerpt(frame))
     decoder = _DECODERS.get(kind)
     if decoder is None:
@@ -760,7 +745,7 @@ def _describe(exc: Exception, trail: _Trail) -> str:
     if isinstance(exc, _BadValue):
         return f"{path}: {exc}"
     if isinstance(exc, TypeError | AttributeError | ValueError):
-        return f"{path}: unexpected {_json_type(trail.value)}"
+        return f"{path}: unexpected {json_type(trail.value)}"
     return f"{path}: {type(exc).__name__}: {exc}"
 
 

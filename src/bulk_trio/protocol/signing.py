@@ -18,8 +18,9 @@ import nacl.bindings
 import nacl.exceptions
 import nacl.utils
 
-from ..actions import BaseAction, LimitOrder, MarketOrder
+from ..actions import BaseAction
 from . import wincode
+from .action_bytes import encode_action, layout_for, order_id_body
 from .keys import (
     SEED_SIZE,
     SIGNATURE_SIZE,
@@ -91,24 +92,14 @@ def _domain_suffix(domain: str | None) -> bytes:
 
 
 def choose_layout(actions: Actions) -> Layout:
-    """The layout keychain 0.1.31 picks (§5.4), which is also decision 2 of docs/protocol.md.
+    """The layout keychain 0.1.31 picks, which is also decision 2 of docs/protocol.md.
 
-    First match wins: V6 for transfers (not supported here), V4 for any stop or take-profit, V3 for
-    any builder code, V2 for a market order with slippage, else legacy.
+    First match wins: V6 for a transfer, V4 for any stop, take-profit, range or trailing stop, V3
+    for any builder code, V2 for a market order with slippage, else legacy; nested actions count.
     """
-    return _layout_for(_action_list(actions))
+    return layout_for(_action_list(actions))
 
 
-def _layout_for(actions: Sequence[BaseAction]) -> Layout:
-    chosen = Layout.LEGACY
-    for action in actions:
-        wanted = action.preferred_layout
-        if wanted.value > chosen.value:  # values are in order of precedence
-            chosen = wanted
-    return chosen
-
-
-_U32 = wincode.packer("I")
 _U64 = wincode.packer("Q")
 
 
@@ -116,9 +107,19 @@ def _message(
     actions: Sequence[BaseAction], layout: Layout, nonce: int, account: bytes, suffix: bytes
 ) -> bytes:
     """The message of already validated parts (the signing hot path)."""
+    if len(actions) == 1:
+        return b"".join(
+            (
+                layout.prefix,
+                _U64(1),
+                encode_action(actions[0], layout),
+                _U64(nonce),
+                account,
+                suffix,
+            )
+        )
     parts = [layout.prefix, _U64(len(actions))]
-    for action in actions:
-        parts += (_U32(action.DISCRIMINANT), action.signed_body(layout))
+    parts += [encode_action(action, layout) for action in actions]
     parts += (_U64(nonce), account, suffix)
     return b"".join(parts)
 
@@ -140,7 +141,7 @@ def encode_message(
     """
     action_list = _action_list(actions)
     if layout is None:
-        layout = _layout_for(action_list)
+        layout = layout_for(action_list)
     elif not isinstance(layout, Layout):
         raise ValueError(f"layout must be a Layout or None, got {layout!r}")
     return _message(
@@ -187,11 +188,8 @@ def order_id(
     ``None``. So does a market order with slippage (decision 3: sources disagree on its id), unless
     ``keychain_slippage=True`` asks for the id keychain 0.1.31 computes for it.
     """
-    if isinstance(action, LimitOrder):
-        body = action.order_id_body()
-    elif isinstance(action, MarketOrder) and (action.slippage_bps is None or keychain_slippage):
-        body = action.order_id_body(keychain_slippage=keychain_slippage)
-    else:
+    body = order_id_body(action, keychain_slippage=keychain_slippage)
+    if body is None:
         return None
     if isinstance(seqno, bool) or not isinstance(seqno, int) or not 0 <= seqno <= wincode.U32_MAX:
         raise ValueError(f"seqno must be an integer that fits in a u32, got {seqno!r}")
@@ -307,7 +305,7 @@ class TransactionSigner:
         """The bytes :meth:`sign_transaction` would sign (``account=None``: this signer's key)."""
         action_list = _action_list(actions)
         _, account_bytes = self._account(account)
-        layout = _layout_for(action_list)
+        layout = layout_for(action_list)
         return _message(
             action_list, layout, _checked_nonce(nonce), account_bytes, self._domain_suffix
         )
@@ -322,7 +320,7 @@ class TransactionSigner:
         """
         action_list = _action_list(actions)
         account_text, account_bytes = self._account(account)
-        layout = _layout_for(action_list)
+        layout = layout_for(action_list)
         nonce = self._use_nonce(nonce)
         message = _message(action_list, layout, nonce, account_bytes, self._domain_suffix)
         signed = nacl.bindings.crypto_sign(message, self._secret_key)

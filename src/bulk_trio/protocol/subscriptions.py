@@ -13,6 +13,7 @@ from typing import Any
 
 import attrs
 
+from ..checks import check_symbol as check_symbol  # the one symbol rule, re-exported
 from ..enums import Topic
 from .keys import decode_32
 
@@ -56,15 +57,6 @@ def wire_interval(interval: object) -> str:
         accepted = ", ".join(CANDLE_INTERVALS)
         raise ValueError(f"interval {interval!r} is not a candle interval (one of {accepted})")
     return wire
-
-
-def check_symbol(symbol: object, *, field: str = "symbol") -> str:
-    """``symbol`` if it is a non-empty string without whitespace, else ValueError."""
-    if not isinstance(symbol, str) or not symbol:
-        raise ValueError(f"{field} must be a non-empty string, got {symbol!r}")
-    if any(char.isspace() for char in symbol):
-        raise ValueError(f"{field} must not contain whitespace, got {symbol!r}")
-    return symbol
 
 
 def check_pubkey(pubkey: object, *, field: str = "user") -> str:
