@@ -85,8 +85,7 @@ def __getattr__(name: str) -> Any:
 # (a plain float, a Side, a known symbol) is tested first and the full checks run otherwise.
 
 
-def _symbol(value: object, field: str = "symbol") -> str:
-    return check_symbol(value, field=field)
+_symbol = check_symbol  # the one symbol rule (bulk_trio.checks), under the local naming
 
 
 def _flag(value: object, field: str) -> bool:
@@ -279,7 +278,7 @@ class LimitOrder(BaseAction):
             "b": self.side is Side.BUY,
             "px": self.price,
             "sz": self.size,
-            "tif": self.time_in_force.value,
+            "tif": self.time_in_force._value_,  # _value_: skips Enum's slow .value property
             "r": self.reduce_only,
             "i": self.iso,
         }
@@ -468,9 +467,9 @@ class CancelAll(BaseAction):
         if symbols is None:
             listed: tuple[str, ...] = ()
         elif isinstance(symbols, str):
-            listed = (_symbol(symbols, "symbols"),)
+            listed = (_symbol(symbols, field="symbols"),)
         elif isinstance(symbols, Iterable):
-            listed = tuple(_symbol(s, f"symbols[{i}]") for i, s in enumerate(symbols))
+            listed = tuple(_symbol(s, field=f"symbols[{i}]") for i, s in enumerate(symbols))
         else:
             raise ValueError(f"symbols must be a list of symbols or None, got {symbols!r}")
         self.__attrs_init__(listed)
@@ -556,7 +555,7 @@ class UpdateLeverage(BaseAction):
                 raise ValueError(
                     f"settings[{index}] must be a (symbol, leverage) pair, got {pair!r}"
                 )
-            symbol = _symbol(pair[0], f"settings[{index}] symbol")
+            symbol = _symbol(pair[0], field=f"settings[{index}] symbol")
             if symbol in checked:
                 raise ValueError(f"settings names {symbol!r} twice")
             checked[symbol] = _positive(pair[1], f"settings[{symbol!r}] leverage")

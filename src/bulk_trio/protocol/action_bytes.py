@@ -75,10 +75,11 @@ __all__ = [
 
 _NONE = wincode.NONE
 _SOME = wincode.SOME
+_LEGACY = Layout.LEGACY
 _U32 = struct.Struct("<I").pack
 _LIMIT_FIELDS = struct.Struct("<?QQI??").pack  # b, px, sz, tif, r, i
 _MARKET_FIELDS = struct.Struct("<?Q??").pack  # b, sz, r, i
-_TIF_ORDINALS = {tif: tif.ordinal for tif in TimeInForce}
+_GTC = TimeInForce.GTC
 _DISCRIMINANTS: dict[type[BaseAction], bytes] = {}
 
 # Encoded symbols: a bot signs the same few symbols over and over.
@@ -113,11 +114,13 @@ def _optional_fx(value: float | None, field: str) -> bytes:
 
 
 def _limit_legacy_body(order: LimitOrder) -> bytes:
+    tif = order.time_in_force
     return _symbol(order.symbol) + _LIMIT_FIELDS(
         order.side is Side.BUY,
         to_fixed(order.price, field="price"),
         to_fixed(order.size, field="size"),
-        _TIF_ORDINALS[order.time_in_force],
+        # GTC by identity: the ordinal property hashes the enum member, in Python code.
+        0 if tif is _GTC else tif.ordinal,
         order.reduce_only,
         order.iso,
     )
@@ -132,7 +135,7 @@ def _market_legacy_body(order: MarketOrder) -> bytes:
 def _limit(order: LimitOrder, layout: Layout, embedded: bool) -> bytes:
     body = _limit_legacy_body(order)
     code = order.builder_code
-    if layout is Layout.LEGACY and not embedded:
+    if layout is _LEGACY and not embedded:
         return body if code is None else body + _SOME + builder_code_bytes(code)
     return body + _optional_builder_code(code)
 
@@ -353,6 +356,7 @@ _ENCODERS: dict[type[BaseAction], _Encoder] = {
     RevokeBuilderCode: lambda a, _l, _e: wincode.pubkey(a.to, field="to"),
 }
 _DISCRIMINANTS.update({cls: _U32(cls.DISCRIMINANT) for cls in _ENCODERS})
+_LIMIT_DISCRIMINANT = _DISCRIMINANTS[LimitOrder]
 
 
 def _encoder(action: BaseAction) -> _Encoder:
@@ -363,8 +367,10 @@ def _encoder(action: BaseAction) -> _Encoder:
 
 
 def _encode(action: BaseAction, layout: Layout, embedded: bool) -> bytes:
-    encode = _encoder(action)
-    return _DISCRIMINANTS[action.__class__] + encode(action, layout, embedded)
+    cls = action.__class__
+    if cls is LimitOrder:  # the hot path: skip the table lookups
+        return _LIMIT_DISCRIMINANT + _limit(action, layout, embedded)  # type: ignore[arg-type]
+    return _DISCRIMINANTS[cls] + _encoder(action)(action, layout, embedded)
 
 
 def signed_body(action: BaseAction, layout: Layout) -> bytes:
@@ -385,6 +391,8 @@ def encode_action(action: BaseAction, layout: Layout) -> bytes:
 
 def preferred_layout(action: BaseAction) -> Layout:
     """The layout ``action`` alone needs (its nested actions included)."""
+    if action.__class__ is LimitOrder:  # the hot path
+        return _LEGACY if action.builder_code is None else Layout.V3
     if isinstance(action, LimitOrder | MarketOrder):
         if action.builder_code is not None:
             return Layout.V3
@@ -407,10 +415,10 @@ def layout_for(actions: Iterable[BaseAction]) -> Layout:
 
     ``Layout`` values are declared in order of precedence, so the highest one wins.
     """
-    chosen = Layout.LEGACY
+    chosen = _LEGACY
     for action in actions:
         wanted = preferred_layout(action)
-        if wanted.value > chosen.value:
+        if wanted is not chosen and wanted.value > chosen.value:
             chosen = wanted
     return chosen
 
