@@ -43,6 +43,7 @@ from ..models import (
     MarginUpdate,
     OrderResponse,
     OrderState,
+    OrderTrigger,
     Position,
     PositionUpdate,
     PostReply,
@@ -425,6 +426,34 @@ def _time_in_force(value: Any) -> TimeInForce | None:
         return None  # a TIF this version does not know must not hide the order
 
 
+def _order_trigger(t: Any) -> OrderTrigger | None:
+    """The ``trigger`` object of a conditional order (docs/protocol.md, orderUpdate)."""
+    if t is None:
+        return None
+    get = t.get
+    # Each value is checked right after it is read, so that the slow path names it.
+    price = _num(t["px"])
+    is_above = get("isAbove")
+    is_above = None if is_above is None else _bool(is_above)
+    limit_price = _opt_num(get("lim"))
+    price_high = _opt_num(get("pxHi"))
+    limit_high = _opt_num(get("limHi"))
+    trail_bps = _opt_num(get("trb"))
+    step_bps = _opt_num(get("stb"))
+    oco = get("oco")
+    return OrderTrigger(
+        price=price,
+        is_above=is_above,
+        limit_price=limit_price,
+        # The sources leave the type of ``oco`` open: an id is kept, anything else is not.
+        oco=oco if oco.__class__ is str else None,
+        price_high=price_high,
+        limit_high=limit_high,
+        trail_bps=trail_bps,
+        step_bps=step_bps,
+    )
+
+
 def _order_state(o: Any, account: str) -> OrderState:
     raw_status = _str(o["status"])
     size = _num_or_zero(_first_or_none(o, _SIZE_KEYS))
@@ -447,6 +476,7 @@ def _order_state(o: Any, account: str) -> OrderState:
         reason=_opt_str(o.get("reason")),
         account=account,
         raw_status=raw_status,
+        trigger=_order_trigger(o.get("trigger")),
     )
 
 
