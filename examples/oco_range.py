@@ -62,7 +62,7 @@ async def mark_price(client: BulkClient) -> float:
     async with client.events(Topic.TICKER) as tickers:
         async for ticker in tickers:
             if ticker.symbol == SYMBOL and ticker.mark_price is not None:
-                return ticker.mark_price
+                return float(ticker.mark_price)
     raise RuntimeError("the ticker stream ended")  # pragma: no cover
 
 

@@ -38,9 +38,13 @@ async def main(url: str | None = None, duration: float = 0.0) -> Outcome:
         async with open_bulk_client(exchange, symbols=[SYMBOL], signer=signer) as main_account:
             await ensure_funds(main_account)
             created = await main_account.create_sub_account("example-bot")
+            if created.is_error:
+                raise SystemExit(f"no sub-account: {created.raw_status} {created.message or ''}")
             # The exchange names the new account in the status (the simulator as ``sub``).
             outcome.sub_account = str(created.meta.get("sub") or created.meta.get("account"))
             moved = await main_account.transfer(outcome.sub_account, FUNDING)
+            if moved.is_error:
+                raise SystemExit(f"transfer refused: {moved.raw_status} {moved.message or ''}")
             print(f"sub-account {outcome.sub_account}: {created.raw_status}, {moved.raw_status}")
         async with open_bulk_client(
             exchange, symbols=[SYMBOL], signer=signer, account=outcome.sub_account
