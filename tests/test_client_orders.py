@@ -25,6 +25,7 @@ from bulk_trio import (
     MultisigUpdate,
     OnFill,
     OrderResponse,
+    OrderStatus,
     RangeOrder,
     RemoveSubAccount,
     RenameSubAccount,
@@ -216,14 +217,45 @@ async def sim(signer: TransactionSigner) -> AsyncIterator[Simulator]:
         yield simulator
 
 
-async def test_builder_code_approval_and_revocation(
+# The simulator implements these actions from the version whose OrderStatus knows "triggered".
+needs_simulator_support = pytest.mark.skipif(
+    not hasattr(OrderStatus, "TRIGGERED"),
+    reason="this simulator does not implement builder codes, conditional orders and accounts yet",
+)
+
+
+async def approvals(sim: Simulator, signer: TransactionSigner) -> list[tuple[str, int]]:
+    """The builder-code approvals of the account snapshot a new connection receives."""
+    async with open_bulk_client(sim.url, symbols=[BTC], signer=signer) as client:
+        snapshot = client.account_snapshot
+        assert snapshot is not None
+        return [(a.recipient, a.max_fee) for a in snapshot.builder_code_approvals]
+
+
+@needs_simulator_support
+async def test_builder_code_approval_shows_in_the_snapshot_and_revocation_removes_it(
     sim: Simulator, signer: TransactionSigner
 ) -> None:
     with trio.fail_after(TIMEOUT):
         async with open_bulk_client(sim.url, symbols=[BTC], signer=signer) as client:
             approved = await client.approve_builder_code(OTHER, 5)
+        assert not approved.is_error, approved
+        assert await approvals(sim, signer) == [(OTHER, 5)]
+        async with open_bulk_client(sim.url, symbols=[BTC], signer=signer) as client:
             revoked = await client.revoke_builder_code(OTHER)
-    for response in (approved, revoked):
-        if "not supported by the simulator" in (response.message or ""):
-            pytest.skip("this simulator does not implement builder-code approvals yet")
-        assert not response.is_error, response
+        assert not revoked.is_error, revoked
+        assert await approvals(sim, signer) == []
+
+
+@needs_simulator_support
+async def test_a_stop_order_rests_until_the_mark_crosses_it(
+    sim: Simulator, signer: TransactionSigner
+) -> None:
+    with trio.fail_after(TIMEOUT):
+        async with open_bulk_client(sim.url, symbols=[BTC], signer=signer) as client:
+            await client.place_market_order(BTC, Side.BUY, 0.01)
+            stop = await client.place_stop_order(BTC, False, 0.01, 95_000.0)
+            assert stop.raw_status == "resting" and stop.order_id is not None
+            resting = client.get_order_map()[stop.order_id]
+            assert resting.order_type == "stop"
+            assert resting.trigger is not None and resting.trigger.price == 95_000.0
