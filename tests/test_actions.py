@@ -301,6 +301,17 @@ def test_conditional_and_account_wire_shapes() -> None:
     }
 
 
+def test_range_legs_are_low_and_high_on_the_wire() -> None:
+    # pmin/lmin is the low trigger (the official Rust client's collar_min), pmax/lmax the high
+    # one: the stop-loss of a short is its high leg.
+    short = RangeOrder("BTC-USD", False, 1.0, 110.0, 90.0, 111.0, 89.0)
+    fields = short.to_wire()["rng"]
+    assert (fields["pmin"], fields["lmin"], fields["pmax"], fields["lmax"]) == (90, 89, 110, 111)
+    assert action_from_wire(short.to_wire()) == short
+    long = RangeOrder("BTC-USD", True, 1.0, 90.0, 110.0, 89.0, 111.0)
+    assert long.to_wire()["rng"]["pmin"] == 90.0 and long.low_leg() == short.low_leg()
+
+
 def test_alias_tags_parse_to_the_same_actions() -> None:
     assert action_from_wire({"revokeBuilderCode": {"to": OID}}) == RevokeBuilderCode(OID)
     assert action_from_wire({"renameSubAccount": {"a": OID, "n": "x"}}) == RenameSubAccount(

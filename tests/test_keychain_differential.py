@@ -189,18 +189,19 @@ def ranges(draw: st.DrawFn) -> Pair:
         draw(st.none() | bps),
         draw(st.none() | bps),
     )
+    (low, low_limit), (high, high_limit) = order.low_leg(), order.high_leg()
     item: dict[str, Any] = {
         "type": "range",
         "symbol": order.symbol,
         "is_buy": order.is_buy,
         "size": order.size,
-        "pmin": order.stop_loss_price,
-        "pmax": order.take_profit_price,
+        "pmin": low,
+        "pmax": high,
         "iso": order.iso,
     }
     optional = {
-        "lmin": order.stop_loss_limit,
-        "lmax": order.take_profit_limit,
+        "lmin": low_limit,
+        "lmax": high_limit,
         "sl_slippage": order.sl_slippage_bps,
         "tp_slippage": order.tp_slippage_bps,
     }

@@ -608,6 +608,10 @@ class RangeOrder(BaseAction):
     ``is_buy`` is the side of the protected position (``True`` protects a long). For a long the
     stop loss lies below the take profit, for a short above it. Each leg triggers a market-style
     order unless its ``*_limit`` price is given.
+
+    On the wire the legs are the low and the high trigger (``pmin``/``lmin``, ``pmax``/``lmax``,
+    as the official Rust client names them ``collar_min``/``collar_max``): the stop-loss is the
+    low leg of a long and the high leg of a short. :meth:`low_leg` and :meth:`high_leg` give them.
     """
 
     TAG: ClassVar[str] = "rng"
@@ -663,15 +667,28 @@ class RangeOrder(BaseAction):
             _optional_basis_points(tp_slippage_bps, "tp_slippage_bps"),
         )
 
+    def low_leg(self) -> tuple[float, float | None]:
+        """(trigger, limit) of the leg that fires when the price falls: ``pmin``, ``lmin``."""
+        if self.is_buy:
+            return self.stop_loss_price, self.stop_loss_limit
+        return self.take_profit_price, self.take_profit_limit
+
+    def high_leg(self) -> tuple[float, float | None]:
+        """(trigger, limit) of the leg that fires when the price rises: ``pmax``, ``lmax``."""
+        if self.is_buy:
+            return self.take_profit_price, self.take_profit_limit
+        return self.stop_loss_price, self.stop_loss_limit
+
     def to_wire(self) -> dict[str, Any]:
+        (low_price, low_limit), (high_price, high_limit) = self.low_leg(), self.high_leg()
         fields: dict[str, Any] = {
             "c": self.symbol,
             "d": self.is_buy,
             "sz": self.size,
-            "pmin": self.stop_loss_price,
-            "pmax": self.take_profit_price,
-            "lmin": self.stop_loss_limit,
-            "lmax": self.take_profit_limit,
+            "pmin": low_price,
+            "pmax": high_price,
+            "lmin": low_limit,
+            "lmax": high_limit,
             "i": self.iso,
         }
         if self.builder_code is not None:

@@ -188,15 +188,16 @@ def _triggered(order: StopOrder | TakeProfitOrder, layout: Layout, embedded: boo
 
 
 def _range(order: RangeOrder, layout: Layout, embedded: bool) -> bytes:
+    (low, low_limit), (high, high_limit) = order.low_leg(), order.high_leg()
     body = b"".join(
         (
             _symbol(order.symbol),
             wincode.boolean(order.is_buy),
             wincode.fx(order.size, field="size"),
-            wincode.fx(order.stop_loss_price, field="stop_loss_price"),
-            wincode.fx(order.take_profit_price, field="take_profit_price"),
-            _optional_fx(order.stop_loss_limit, "stop_loss_limit"),
-            _optional_fx(order.take_profit_limit, "take_profit_limit"),
+            wincode.fx(low, field="pmin"),
+            wincode.fx(high, field="pmax"),
+            _optional_fx(low_limit, "lmin"),
+            _optional_fx(high_limit, "lmax"),
             wincode.boolean(order.iso),
         )
     )

@@ -225,14 +225,22 @@ def _nested_from_wire(w: _WireFields, key: str) -> list[Action]:
 
 
 def _range_from_wire(w: _WireFields) -> RangeOrder:
+    # pmin/lmin is the low leg: the stop-loss of a long, the take-profit of a short.
+    is_buy = w.flag("d")
+    low, high = w.number("pmin"), w.number("pmax")
+    low_limit, high_limit = w.optional_number("lmin"), w.optional_number("lmax")
+    stop_loss, take_profit = (low, high) if is_buy else (high, low)
+    stop_loss_limit, take_profit_limit = (
+        (low_limit, high_limit) if is_buy else (high_limit, low_limit)
+    )
     return RangeOrder(
         w.text("c"),
-        w.flag("d"),
+        is_buy,
         w.number("sz"),
-        w.number("pmin"),
-        w.number("pmax"),
-        stop_loss_limit=w.optional_number("lmin"),
-        take_profit_limit=w.optional_number("lmax"),
+        stop_loss,
+        take_profit,
+        stop_loss_limit=stop_loss_limit,
+        take_profit_limit=take_profit_limit,
         iso=w.flag("i", False),
         builder_code=w.builder_code(),
         sl_slippage_bps=w.optional_number("slSlippage"),
