@@ -52,10 +52,22 @@ from .errors import (
     ConnectError,
     ConnectionLost,
     ExchangeError,
+    HttpError,
+    OrderOutcomeUnknown,
     ProtocolViolation,
     SubscriberOverflow,
 )
+from .http_models import (
+    ClosedPosition,
+    ExchangeStats,
+    FeeTier,
+    FundingPayment,
+    HistoryFill,
+    HistoryPage,
+    MarketSummary,
+)
 from .inventory import Inventory, Pnl, PositionView
+from .markets import Market, MarketRuleViolation
 from .models import (
     AccountSnapshot,
     BookLevel,
@@ -85,6 +97,7 @@ from .models import (
     UnknownMessage,
     UnsubscribeResponse,
 )
+from .networks import NetworkPreset, network_preset
 from .protocol.signing import TransactionSigner, order_id, order_ids
 from .protocol.subscriptions import Subscription
 
@@ -92,6 +105,7 @@ if TYPE_CHECKING:
     from .shell.client import BulkClient, open_bulk_client
     from .shell.connection import NotConnected
     from .shell.fanout import SubscriberStats
+    from .shell.http import BulkHttpClient, open_bulk_http
 
 __version__ = "0.1.0"
 
@@ -101,6 +115,8 @@ _SHELL_EXPORTS = {
     "open_bulk_client": ".shell.client",
     "NotConnected": ".shell.connection",
     "SubscriberStats": ".shell.fanout",
+    "BulkHttpClient": ".shell.http",
+    "open_bulk_http": ".shell.http",
 }
 
 
@@ -127,10 +143,12 @@ __all__ = [
     "BuilderCodeApproval",
     "BulkClient",
     "BulkError",
+    "BulkHttpClient",
     "CancelAll",
     "CancelOrder",
     "Candle",
     "ClientClosed",
+    "ClosedPosition",
     "ConnectError",
     "ConnectionLost",
     "ConnectionState",
@@ -139,9 +157,15 @@ __all__ = [
     "CreateSubAccount",
     "ErrorMessage",
     "ExchangeError",
+    "ExchangeStats",
     "Faucet",
+    "FeeTier",
     "Fill",
+    "FundingPayment",
     "HandlerError",
+    "HistoryFill",
+    "HistoryPage",
+    "HttpError",
     "Inventory",
     "L2Delta",
     "L2Snapshot",
@@ -150,7 +174,10 @@ __all__ = [
     "LimitOrder",
     "Margin",
     "MarginUpdate",
+    "Market",
     "MarketOrder",
+    "MarketRuleViolation",
+    "MarketSummary",
     "ModifyOrder",
     "MultisigApprove",
     "MultisigCancel",
@@ -158,10 +185,12 @@ __all__ = [
     "MultisigPropose",
     "MultisigReject",
     "MultisigUpdate",
+    "NetworkPreset",
     "NotConnected",
     "OnFill",
     "OraclePrice",
     "OrderBook",
+    "OrderOutcomeUnknown",
     "OrderResponse",
     "OrderState",
     "OrderStatus",
@@ -200,7 +229,9 @@ __all__ = [
     "UnsubscribeResponse",
     "UpdateLeverage",
     "WhitelistFaucet",
+    "network_preset",
     "open_bulk_client",
+    "open_bulk_http",
     "order_id",
     "order_ids",
 ]
