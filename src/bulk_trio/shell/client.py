@@ -850,7 +850,8 @@ class BulkClient:
         nonce: int | None = None,
     ) -> OrderResponse:
         """A stop order: when the mark crosses ``trigger_price`` (upwards if ``is_above``),
-        trade ``size`` at market, or at ``limit_price`` when given (:class:`StopOrder`)."""
+        trade ``size`` at market, or at ``limit_price`` when given
+        (:class:`~bulk_trio.actions.StopOrder`)."""
         order = StopOrder(
             symbol, is_above, size, trigger_price, limit_price, iso, builder_code, slippage_bps
         )
@@ -870,7 +871,8 @@ class BulkClient:
         timeout: float | None = None,
         nonce: int | None = None,
     ) -> OrderResponse:
-        """A take-profit order; arguments as :meth:`place_stop_order` (:class:`TakeProfitOrder`)."""
+        """A take-profit order; arguments as :meth:`place_stop_order`
+        (:class:`~bulk_trio.actions.TakeProfitOrder`)."""
         order = TakeProfitOrder(
             symbol, is_above, size, trigger_price, limit_price, iso, builder_code, slippage_bps
         )
@@ -894,7 +896,8 @@ class BulkClient:
         nonce: int | None = None,
     ) -> OrderResponse:
         """A range (OCO) protecting a position (``is_buy=True``: a long) with a stop-loss and a
-        take-profit leg; when one fires the other is cancelled (:class:`RangeOrder`)."""
+        take-profit leg; when one fires the other is cancelled
+        (:class:`~bulk_trio.actions.RangeOrder`)."""
         order = RangeOrder(
             symbol,
             is_buy,
@@ -926,7 +929,8 @@ class BulkClient:
         nonce: int | None = None,
     ) -> OrderResponse:
         """A trailing stop ``trail_bps`` behind the best mark, moving in ``step_bps`` steps;
-        ``protects_long=True`` sells when a long gives back the trail (:class:`TrailingStop`)."""
+        ``protects_long=True`` sells when a long gives back the trail
+        (:class:`~bulk_trio.actions.TrailingStop`)."""
         order = TrailingStop(
             symbol,
             protects_long,
@@ -958,8 +962,9 @@ class BulkClient:
     ) -> OrderResponse:
         """An entry with its exits, in one transaction: a limit order at ``price`` (a market
         order when ``price`` is None) whose first fill places a range (OCO) of ``stop_loss`` and
-        ``take_profit`` for the same size (:class:`OnFill`). When one exit fires, the other is
-        cancelled. For a buy, ``stop_loss < price < take_profit``; for a sell, the reverse."""
+        ``take_profit`` for the same size (:class:`~bulk_trio.actions.OnFill`). When one exit
+        fires, the other is cancelled. For a buy, ``stop_loss < price < take_profit``; for a
+        sell, the reverse."""
         entry: LimitOrder | MarketOrder
         if price is None:
             entry = MarketOrder(symbol, side, size, iso=iso)
