@@ -4,6 +4,7 @@ right action, and every mistake is a usage error before anything is signed."""
 from __future__ import annotations
 
 import pytest
+import trio
 
 from bulk_trio.actions import (
     BaseAction,
@@ -15,10 +16,12 @@ from bulk_trio.actions import (
     TakeProfitOrder,
     TrailingStop,
 )
-from bulk_trio.cli import build_parser
+from bulk_trio.cli import build_parser, main
 from bulk_trio.cli.order_types import describe_order_type, order_type_action
 from bulk_trio.cli.runtime import UsageError
-from bulk_trio.enums import Side
+from bulk_trio.enums import OrderStatus, Side
+from bulk_trio.protocol.signing import TransactionSigner
+from bulk_trio.sim import open_simulator
 
 BTC = "BTC-USD"
 
@@ -91,3 +94,31 @@ def test_mistakes_are_usage_errors(argv: list[str], problem: str) -> None:
 def test_order_types_exclude_each_other() -> None:
     with pytest.raises(UsageError, match="not allowed with argument --stop"):
         build_parser().parse_args(["order", BTC, "sell", "1", "--stop", "1", "--trail", "5"])
+
+
+# -- end to end, against the simulator ----------------------------------------------------------
+
+needs_order_types = pytest.mark.skipif(
+    not hasattr(OrderStatus, "TRIGGERED"),
+    reason="this simulator does not implement conditional orders yet",
+)
+
+
+@needs_order_types
+async def test_a_bracket_from_the_command_line_rests_its_exits(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    key = TransactionSigner.generate_account(domain="testnet")
+    monkeypatch.setenv("BULK_PRIVATE_KEY", key.private_key)
+    with trio.fail_after(30):
+        async with open_simulator(
+            seed=3, fund={key.public_key: 1e6}, feed=False, takers=False
+        ) as sim:
+            sim.set_mark(BTC, 100_000.0)
+            argv = ["order", BTC, "buy", "0.01", "--bracket", "95000", "105000"]
+            argv += ["--url", sim.url, "--network", "testnet"]
+            status = await trio.to_thread.run_sync(main, argv)
+            output = capsys.readouterr().out
+            assert status == 0, output
+            assert "bracket BTC-USD buy" in output and "stop-loss 95,000" in output
+            assert sim.engine.account_view(key.public_key).positions != ()
