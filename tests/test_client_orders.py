@@ -12,6 +12,7 @@ import trio
 from bulk_trio import (
     ApproveBuilderCode,
     BulkClient,
+    CancelAll,
     CancelOrder,
     CreateMultisig,
     CreateSubAccount,
@@ -259,3 +260,27 @@ async def test_a_stop_order_rests_until_the_mark_crosses_it(
             resting = client.get_order_map()[stop.order_id]
             assert resting.order_type == "stop"
             assert resting.trigger is not None and resting.trigger.price == 95_000.0
+
+
+@needs_simulator_support
+async def test_a_two_of_two_multisig_proposal_runs_once_both_approve(sim: Simulator) -> None:
+    alice = TransactionSigner.generate_account(domain="testnet")
+    bob = TransactionSigner.generate_account(domain="testnet")
+    for signer in (alice, bob):
+        sim.fund(signer.public_key, 1_000.0)
+    with trio.fail_after(TIMEOUT):
+        async with (
+            open_bulk_client(sim.url, symbols=[BTC], signer=alice) as as_alice,
+            open_bulk_client(sim.url, symbols=[BTC], signer=bob) as as_bob,
+        ):
+            created = await as_alice.create_multisig([alice.public_key, bob.public_key], 2, 0, 600)
+            assert not created.is_error, created
+            multisig = str(created.meta["pubkey"])
+            proposed = await as_alice.multisig_propose(multisig, CancelAll([BTC]))
+            assert not proposed.is_error, proposed
+            proposal = int(proposed.meta["proposalId"])  # type: ignore[call-overload]
+            early = await as_bob.multisig_execute(multisig, proposal)
+            assert early.is_error  # one approval of two: not yet
+            assert not (await as_bob.multisig_approve(multisig, proposal)).is_error
+            executed = await as_bob.multisig_execute(multisig, proposal)
+            assert executed.raw_status == "proposalExecuted", executed
