@@ -8,8 +8,10 @@ events; timeouts are ``trio.TooSlowError``.
 
 from __future__ import annotations
 
+import functools
 import inspect
 import logging
+import ssl
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from types import MappingProxyType
@@ -19,13 +21,32 @@ import trio
 
 from ..actions import (
     AgentWallet,
+    ApproveBuilderCode,
     BaseAction,
+    BuilderCode,
     CancelAll,
     CancelOrder,
+    CreateMultisig,
+    CreateSubAccount,
     Faucet,
     LimitOrder,
     MarketOrder,
     ModifyOrder,
+    MultisigApprove,
+    MultisigCancel,
+    MultisigExecute,
+    MultisigPropose,
+    MultisigReject,
+    MultisigUpdate,
+    OnFill,
+    RangeOrder,
+    RemoveSubAccount,
+    RenameSubAccount,
+    RevokeBuilderCode,
+    StopOrder,
+    TakeProfitOrder,
+    TrailingStop,
+    Transfer,
     UpdateLeverage,
 )
 from ..backoff import Backoff
@@ -33,6 +54,7 @@ from ..book import OrderBook
 from ..enums import ConnectionState, Side, TimeInForce, Topic
 from ..errors import BulkError, ClientClosed, ExchangeError
 from ..inventory import Inventory, Pnl
+from ..limits import DEFAULT_MAX_MESSAGES_PER_SECOND, check_rate_limit, check_subscription_room
 from ..markets import Market, markets_by_symbol, order_problem
 from ..models import (
     AccountSnapshot,
@@ -88,6 +110,8 @@ async def open_bulk_client(
     cancel_after_disconnect: float | None = None,
     network: str | NetworkPreset | None = None,
     markets: Iterable[Market] | str | None = None,
+    ssl_context: ssl.SSLContext | None = None,
+    max_messages_per_second: int | None = DEFAULT_MAX_MESSAGES_PER_SECOND,
 ) -> AsyncIterator[BulkClient]:
     """Connect to BULK and yield a :class:`BulkClient` for the duration of the block.
 
@@ -111,6 +135,12 @@ async def open_bulk_client(
     trading methods raise :class:`~bulk_trio.MarketRuleViolation` (a ValueError) before signing
     a price or size the exchange would reject.
 
+    ``ssl_context`` verifies a ``wss://`` server (default: the system's trust store; give one
+    that trusts your corporate or test certificate authority). ``max_messages_per_second`` shapes
+    what the client sends: no one-second window holds more (default 900, under the exchange's
+    1,000; None turns the limiter off); a burst waits its turn, inside each request's timeout.
+    The exchange allows 100 subscriptions per connection: a 101st raises ValueError.
+
     Leaving the block cancels every task and closes the socket. Errors of the client leave it as
     one :class:`~bulk_trio.BulkError`; exceptions of your own code pass through unchanged.
     """
@@ -121,6 +151,17 @@ async def open_bulk_client(
             raise ValueError(
                 f"the signer signs for {signer.domain}, but {preset.name} expects {preset.domain}"
             )
+    check_rate_limit(max_messages_per_second)
+    if ssl_context is not None and not url.startswith("wss://"):
+        raise ValueError(f"ssl_context is given but {url} is not a wss:// URL: use wss://")
+    if connector is open_transport:
+        connector = functools.partial(
+            open_transport,
+            ssl_context=ssl_context,
+            max_messages_per_second=max_messages_per_second,
+        )
+    elif ssl_context is not None:
+        raise ValueError("give ssl_context or a connector, not both: the connector makes the TLS")
     rules = await _load_markets(markets)
     if backoff is None:
         backoff = Backoff(max_attempts=max_reconnects)
@@ -309,10 +350,12 @@ class BulkClient:
         self._handlers: list[tuple[Topic, Handler, Subscriber]] = []
         self._closed = False
         self.symbols = tuple(symbols)
-        for symbol in self.symbols:
-            self._session.remember(Subscription.ticker(symbol))
+        initial = [Subscription.ticker(symbol) for symbol in self.symbols]
         if self.account is not None and signer is not None:
-            self._session.remember(Subscription.account(self.account))
+            initial.append(Subscription.account(self.account))
+        check_subscription_room([], [topic for sub in initial for topic in sub.topics])
+        for subscription in initial:
+            self._session.remember(subscription)
 
     @property
     def account(self) -> str | None:
@@ -406,6 +449,8 @@ class BulkClient:
 
     async def _subscribe(self, subscription: Subscription) -> None:
         self._check_open()
+        held = [topic for held in self._session.subscriptions for topic in held.topics]
+        check_subscription_room(held, subscription.topics)
         await self._connection.subscribe(subscription, self.default_timeout)
 
     async def subscribe_ticker(self, symbol: str) -> None:
@@ -811,6 +856,301 @@ class BulkClient:
     def inventory(self) -> Inventory:
         """Positions and P&L tracked from this client's fills, marked by tickers."""
         return self._state.inventory
+
+    # -- order types and account actions (docs/guides/orders.md) ------------------------------
+    # Each builds its action first, so a bad argument is a ValueError before anything is signed.
+    # Each returns the action's OrderResponse; see place_orders for timeouts and errors.
+
+    async def place_stop_order(
+        self,
+        symbol: str,
+        is_above: bool,
+        size: float,
+        trigger_price: float,
+        limit_price: float | None = None,
+        *,
+        iso: bool = False,
+        builder_code: BuilderCode | None = None,
+        slippage_bps: float | None = None,
+        timeout: float | None = None,
+        nonce: int | None = None,
+    ) -> OrderResponse:
+        """A stop order: when the mark crosses ``trigger_price`` (upwards if ``is_above``),
+        trade ``size`` at market, or at ``limit_price`` when given
+        (:class:`~bulk_trio.actions.StopOrder`)."""
+        order = StopOrder(
+            symbol, is_above, size, trigger_price, limit_price, iso, builder_code, slippage_bps
+        )
+        return await self._post_one(order, timeout, nonce)
+
+    async def place_take_profit(
+        self,
+        symbol: str,
+        is_above: bool,
+        size: float,
+        trigger_price: float,
+        limit_price: float | None = None,
+        *,
+        iso: bool = False,
+        builder_code: BuilderCode | None = None,
+        slippage_bps: float | None = None,
+        timeout: float | None = None,
+        nonce: int | None = None,
+    ) -> OrderResponse:
+        """A take-profit order; arguments as :meth:`place_stop_order`
+        (:class:`~bulk_trio.actions.TakeProfitOrder`)."""
+        order = TakeProfitOrder(
+            symbol, is_above, size, trigger_price, limit_price, iso, builder_code, slippage_bps
+        )
+        return await self._post_one(order, timeout, nonce)
+
+    async def place_range_order(
+        self,
+        symbol: str,
+        is_buy: bool,
+        size: float,
+        stop_loss_price: float,
+        take_profit_price: float,
+        stop_loss_limit: float | None = None,
+        take_profit_limit: float | None = None,
+        *,
+        iso: bool = False,
+        builder_code: BuilderCode | None = None,
+        sl_slippage_bps: float | None = None,
+        tp_slippage_bps: float | None = None,
+        timeout: float | None = None,
+        nonce: int | None = None,
+    ) -> OrderResponse:
+        """A range (OCO) protecting a position (``is_buy=True``: a long) with a stop-loss and a
+        take-profit leg; when one fires the other is cancelled
+        (:class:`~bulk_trio.actions.RangeOrder`)."""
+        order = RangeOrder(
+            symbol,
+            is_buy,
+            size,
+            stop_loss_price,
+            take_profit_price,
+            stop_loss_limit,
+            take_profit_limit,
+            iso,
+            builder_code,
+            sl_slippage_bps,
+            tp_slippage_bps,
+        )
+        return await self._post_one(order, timeout, nonce)
+
+    async def place_trailing_stop(
+        self,
+        symbol: str,
+        protects_long: bool,
+        size: float,
+        trail_bps: int,
+        step_bps: int,
+        limit_price: float | None = None,
+        *,
+        iso: bool = False,
+        builder_code: BuilderCode | None = None,
+        slippage_bps: float | None = None,
+        timeout: float | None = None,
+        nonce: int | None = None,
+    ) -> OrderResponse:
+        """A trailing stop ``trail_bps`` behind the best mark, moving in ``step_bps`` steps;
+        ``protects_long=True`` sells when a long gives back the trail
+        (:class:`~bulk_trio.actions.TrailingStop`)."""
+        order = TrailingStop(
+            symbol,
+            protects_long,
+            size,
+            trail_bps,
+            step_bps,
+            limit_price,
+            iso,
+            builder_code,
+            slippage_bps,
+        )
+        return await self._post_one(order, timeout, nonce)
+
+    async def place_bracket(
+        self,
+        symbol: str,
+        side: Side | str,
+        size: float,
+        price: float | None,
+        stop_loss: float,
+        take_profit: float,
+        *,
+        time_in_force: TimeInForce | str = TimeInForce.GTC,
+        stop_loss_limit: float | None = None,
+        take_profit_limit: float | None = None,
+        iso: bool = False,
+        timeout: float | None = None,
+        nonce: int | None = None,
+    ) -> OrderResponse:
+        """An entry with its exits, in one transaction: a limit order at ``price`` (a market
+        order when ``price`` is None) whose first fill places a range (OCO) of ``stop_loss`` and
+        ``take_profit`` for the same size (:class:`~bulk_trio.actions.OnFill`). When one exit
+        fires, the other is cancelled. For a buy, ``stop_loss < price < take_profit``; for a
+        sell, the reverse."""
+        entry: LimitOrder | MarketOrder
+        if price is None:
+            entry = MarketOrder(symbol, side, size, iso=iso)
+        else:
+            entry = LimitOrder(symbol, side, price, size, time_in_force=time_in_force, iso=iso)
+        is_buy = entry.side is Side.BUY
+        if price is not None and not (
+            stop_loss < price < take_profit if is_buy else take_profit < price < stop_loss
+        ):
+            order = (
+                "stop_loss < price < take_profit" if is_buy else "take_profit < price < stop_loss"
+            )
+            raise ValueError(
+                f"a {entry.side.value} bracket needs {order}, got {stop_loss=}, "
+                f"{price=}, {take_profit=}"
+            )
+        exits = RangeOrder(
+            symbol, is_buy, size, stop_loss, take_profit, stop_loss_limit, take_profit_limit, iso
+        )
+        return await self._post_one(OnFill(entry, [exits]), timeout, nonce)
+
+    async def approve_builder_code(
+        self, to: str, fee: int, timeout: float | None = None, nonce: int | None = None
+    ) -> OrderResponse:
+        """Let orders carry ``builder_code=BuilderCode(to, f)`` with ``f <= fee`` basis points
+        (``abc``; the official SDK's name)."""
+        return await self._post_one(ApproveBuilderCode(to, fee), timeout, nonce)
+
+    async def revoke_builder_code(
+        self, to: str, timeout: float | None = None, nonce: int | None = None
+    ) -> OrderResponse:
+        """Withdraw the approval of builder code recipient ``to`` (``rbc``)."""
+        return await self._post_one(RevokeBuilderCode(to), timeout, nonce)
+
+    async def create_sub_account(
+        self,
+        name: str,
+        margin_amount: float | None = None,
+        timeout: float | None = None,
+        nonce: int | None = None,
+    ) -> OrderResponse:
+        """Create a sub-account owned by the trading account, optionally funded with
+        ``margin_amount`` from it."""
+        return await self._post_one(CreateSubAccount(name, margin_amount), timeout, nonce)
+
+    async def remove_sub_account(
+        self, sub_account: str, timeout: float | None = None, nonce: int | None = None
+    ) -> OrderResponse:
+        """Remove the sub-account ``sub_account``."""
+        return await self._post_one(RemoveSubAccount(sub_account), timeout, nonce)
+
+    async def rename_sub_account(
+        self, sub_account: str, name: str, timeout: float | None = None, nonce: int | None = None
+    ) -> OrderResponse:
+        """Rename the sub-account ``sub_account``."""
+        return await self._post_one(RenameSubAccount(sub_account, name), timeout, nonce)
+
+    async def transfer(
+        self,
+        destination: str,
+        amount: float,
+        *,
+        source: str | None = None,
+        external: bool = False,
+        symbol: str | None = None,
+        timeout: float | None = None,
+        nonce: int | None = None,
+    ) -> OrderResponse:
+        """Move ``amount`` of margin to ``destination`` (from the trading account unless
+        ``source`` names one of its sub-accounts); ``external=True`` sends it to another
+        account."""
+        origin = source if source is not None else self.account
+        if origin is None:
+            raise RuntimeError("transfer needs a signer or a source account")
+        return await self._post_one(
+            Transfer(origin, destination, amount, external, symbol), timeout, nonce
+        )
+
+    async def create_multisig(
+        self,
+        signers: Iterable[str],
+        threshold: int,
+        time_lock_secs: int,
+        proposal_lifetime_secs: int,
+        timeout: float | None = None,
+        nonce: int | None = None,
+    ) -> OrderResponse:
+        """Create a multisig account whose proposals need ``threshold`` of ``signers``."""
+        action = CreateMultisig(signers, threshold, time_lock_secs, proposal_lifetime_secs)
+        return await self._post_one(action, timeout, nonce)
+
+    async def multisig_propose(
+        self,
+        multisig: str,
+        actions: BaseAction | Sequence[BaseAction],
+        lifetime_secs: int | None = None,
+        timeout: float | None = None,
+        nonce: int | None = None,
+    ) -> OrderResponse:
+        """Propose ``actions`` to run as the multisig account ``multisig``."""
+        proposed = [actions] if isinstance(actions, BaseAction) else list(actions)
+        return await self._post_one(
+            MultisigPropose(multisig, proposed, lifetime_secs), timeout, nonce
+        )
+
+    async def multisig_approve(
+        self,
+        multisig: str,
+        proposal_id: int,
+        timeout: float | None = None,
+        nonce: int | None = None,
+    ) -> OrderResponse:
+        """Approve proposal ``proposal_id`` of ``multisig``."""
+        return await self._post_one(MultisigApprove(multisig, proposal_id), timeout, nonce)
+
+    async def multisig_reject(
+        self,
+        multisig: str,
+        proposal_id: int,
+        timeout: float | None = None,
+        nonce: int | None = None,
+    ) -> OrderResponse:
+        """Reject proposal ``proposal_id`` of ``multisig``."""
+        return await self._post_one(MultisigReject(multisig, proposal_id), timeout, nonce)
+
+    async def multisig_cancel(
+        self,
+        multisig: str,
+        proposal_id: int,
+        timeout: float | None = None,
+        nonce: int | None = None,
+    ) -> OrderResponse:
+        """Cancel (as its proposer) proposal ``proposal_id`` of ``multisig``."""
+        return await self._post_one(MultisigCancel(multisig, proposal_id), timeout, nonce)
+
+    async def multisig_execute(
+        self,
+        multisig: str,
+        proposal_id: int,
+        timeout: float | None = None,
+        nonce: int | None = None,
+    ) -> OrderResponse:
+        """Execute the approved proposal ``proposal_id`` of ``multisig``."""
+        return await self._post_one(MultisigExecute(multisig, proposal_id), timeout, nonce)
+
+    async def multisig_update(
+        self,
+        multisig: str,
+        signers: Iterable[str],
+        threshold: int,
+        time_lock_secs: int,
+        proposal_lifetime_secs: int,
+        timeout: float | None = None,
+        nonce: int | None = None,
+    ) -> OrderResponse:
+        """Replace the signers and policy of ``multisig``."""
+        action = MultisigUpdate(
+            multisig, signers, threshold, time_lock_secs, proposal_lifetime_secs
+        )
+        return await self._post_one(action, timeout, nonce)
 
 
 def _handler_name(handler: Handler) -> str:

@@ -15,6 +15,7 @@ import ipaddress
 import logging
 import math
 import os
+import ssl
 import time
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
@@ -22,8 +23,11 @@ from contextlib import asynccontextmanager
 import trio
 
 from ...actions import Action
+from ...limits import EXCHANGE_MAX_MESSAGES_PER_SECOND
 from ...markets import Market
 from ...protocol.keys import decode_32
+from ..client_requests import MAX_REQUEST_CHARS, MAX_SUBSCRIPTIONS
+from ..conditional import StopFlag
 from ..engine import DEFAULT_MAKER_FEE_BPS, DEFAULT_TAKER_FEE_BPS, Engine
 from ..events import EngineEvent, Submission
 from ..faults import FaultState
@@ -32,9 +36,11 @@ from ..history import HistoryLog
 from ..http_api import API_PREFIX, HttpFaults, SimHttpApi
 from ..market_defaults import default_markets
 from ..replay import ReplayFeed, replay_markets
+from ..stats import SimStats
 from .http_server import HttpServer
 from .replayer import Replayer, check_speed, read_header
-from .server import MAX_REQUEST_CHARS, MAX_SUBSCRIPTIONS, ExchangeServer, SimStats
+from .server import ExchangeServer
+from .tls import SimulatorTLS, make_tls
 
 __all__ = ["FeedSettings", "SimStats", "Simulator", "open_simulator"]
 
@@ -64,6 +70,7 @@ class Simulator:
         port: int,
         network: str,
         nursery: trio.Nursery,
+        tls: SimulatorTLS | None = None,
         replayer: Replayer | None = None,
     ) -> None:
         self.engine = engine
@@ -89,6 +96,12 @@ class Simulator:
         self.history: HistoryLog | None = None
         """The accounts' fills, finished orders and closed positions, as ``POST /account``
         serves them."""
+        self._tls = tls
+        self.ssl_context: ssl.SSLContext | None = tls.client_context if tls else None
+        """With ``tls=True``: an SSL context that trusts this run's throwaway certificate
+        authority; pass it to ``open_bulk_client(sim.url, ssl_context=sim.ssl_context)``."""
+        self.ca_pem: bytes | None = tls.ca_pem if tls else None
+        """With ``tls=True``: that certificate authority in PEM form (for ``--ca-file``)."""
         self.replayer = replayer
         """The replay of a recording (``open_simulator(replay=...)``), else None."""
 
@@ -97,9 +110,9 @@ class Simulator:
 
     @property
     def url(self) -> str:
-        """``ws://127.0.0.1:<port>``: what a client connects to."""
+        """``ws://127.0.0.1:<port>`` (``wss://`` with ``tls=True``): what a client connects to."""
         host = f"[{self.host}]" if ":" in self.host else self.host
-        return f"ws://{host}:{self.port}"
+        return f"{'wss' if self._tls else 'ws'}://{host}:{self.port}"
 
     @property
     def http_url(self) -> str:
@@ -319,15 +332,20 @@ class Simulator:
         self,
         listeners: list[trio.SocketListener],
         *,
-        task_status: trio.TaskStatus[list[trio.SocketListener]] = trio.TASK_STATUS_IGNORED,
+        task_status: trio.TaskStatus[
+            list[trio.abc.Listener[trio.abc.Stream]]
+        ] = trio.TASK_STATUS_IGNORED,
     ) -> None:
         self._listen_scope = trio.CancelScope()
         self._listen_done = trio.Event()
+        serving: list[trio.abc.Listener[trio.abc.Stream]] = list(listeners)
+        if self._tls is not None:
+            serving = list(self._tls.wrap(listeners))
         try:
             with self._listen_scope:
                 await trio.serve_listeners(
                     self._server.handle_stream,
-                    listeners,
+                    serving,
                     handler_nursery=self._nursery,
                     task_status=task_status,
                 )
@@ -407,10 +425,13 @@ async def open_simulator(
     candle_history: int = 300,
     faucet_amount: float = 100_000.0,
     default_leverage: float = 5.0,
+    stop_flag: StopFlag | str = StopFlag.IS_ABOVE,
     markets: Sequence[Market] | None = None,
     http: bool = True,
     http_port: int = 0,
     http_executor_timeout: float = 2.0,
+    tls: bool = False,
+    max_messages_per_second: int = EXCHANGE_MAX_MESSAGES_PER_SECOND,
     replay: str | os.PathLike[str] | None = None,
     speed: float = 1.0,
 ) -> AsyncIterator[Simulator]:
@@ -436,6 +457,14 @@ async def open_simulator(
     * ``http`` serves the HTTP API too, on ``http_port`` (0: any free port), at
       :attr:`Simulator.http_url`; ``http_executor_timeout`` is when a slow ``/order`` or
       ``/account`` gets 408 (see :meth:`Simulator.delay_http_replies`).
+    * ``tls=True`` serves ``wss://`` with a certificate from a throwaway certificate authority
+      (needs trustme: ``pip install 'bulk-trio[sim-tls]'``); clients trust it through
+      :attr:`Simulator.ssl_context` (or :attr:`Simulator.ca_pem` written to a file).
+    * As the exchange does (docs/protocol.md), a connection that sends more than
+      ``max_messages_per_second`` messages within one second, or asks for more than
+      ``max_subscriptions`` subscriptions, is disconnected with close code 1008 and the reason.
+    * ``stop_flag`` says how the ``d`` flag of stops and take-profits is read
+      (:class:`~bulk_trio.sim.conditional.StopFlag`, docs/protocol.md decision 12).
     * ``replay``: a file written by ``open_recorder`` / ``bulk-trio record`` becomes the market
       instead of the synthetic feed (docs/guides/replay.md): its books, trades and tickers,
       with the recorded spacing divided by ``speed`` (``math.inf``: as fast as possible). Clients'
@@ -472,10 +501,17 @@ async def open_simulator(
         _check_interval(value, name)
     if send_queue_size < 1 or max_subscriptions < 1 or max_request_chars < 1:
         raise ValueError("send_queue_size, max_subscriptions and max_request_chars must be >= 1")
+    if max_messages_per_second < 1:
+        raise ValueError(f"max_messages_per_second must be >= 1, got {max_messages_per_second!r}")
     for pubkey, amount in (fund or {}).items():
         decode_32(pubkey, field="fund account")
         if not (amount > 0 and math.isfinite(amount)):
             raise ValueError(f"fund amount for {pubkey} must be positive, got {amount!r}")
+    try:
+        flag = StopFlag(stop_flag)
+    except ValueError:
+        choices = ", ".join(repr(choice.value) for choice in StopFlag)
+        raise ValueError(f"stop_flag must be one of {choices}, got {stop_flag!r}") from None
     starting = start_prices(symbols, prices)
     rules = list(markets) if markets is not None else default_markets(starting)
     if markets is None and recording is not None:
@@ -486,6 +522,7 @@ async def open_simulator(
         allow_legacy_signatures=allow_legacy_signatures,
         initial_prices=starting,
         default_leverage=default_leverage,
+        stop_flag=flag,
         faucet_amount=faucet_amount,
         markets=rules,
     )
@@ -507,6 +544,7 @@ async def open_simulator(
         send_queue_size=send_queue_size,
         max_request_chars=max_request_chars,
         max_subscriptions=max_subscriptions,
+        max_messages_per_second=max_messages_per_second,
         candle_history=candle_history,
         ping_interval=ping_interval,
         ping_timeout=ping_timeout,
@@ -519,12 +557,13 @@ async def open_simulator(
     market.open(now_ns)
     for pubkey, amount in (fund or {}).items():
         engine.fund(pubkey, amount, now_ns=now_ns)
+    certificates = make_tls(host) if tls else None
     listeners = await trio.open_tcp_listeners(port, host=host)
     replayer = None
     if recording is not None:
         replay_feed = ReplayFeed(engine)
         replay_feed.open(now_ns)
-        server.ticker_source = replay_feed.last_ticker
+        server.router.ticker_source = replay_feed.last_ticker
         try:
             replayer = Replayer(
                 recording, feed=replay_feed, server=server, faults=faults, speed=speed
@@ -545,6 +584,7 @@ async def open_simulator(
                 port=bound_port,
                 network=network,
                 nursery=nursery,
+                tls=certificates,
                 replayer=replayer,
             )
             await nursery.start(sim._listen, listeners)
@@ -576,8 +616,14 @@ async def open_simulator(
             log.info("simulator: listening on %s (%s)", sim.url, network)
             if sim.http_port is not None:
                 log.info("simulator: HTTP API on %s", sim.http_url)
-            yield sim
-            nursery.cancel_scope.cancel()
+            try:
+                yield sim
+            finally:
+                # A clean shutdown says goodbye: a close frame (1001) to every client, bounded.
+                with trio.move_on_after(1.0) as farewell:
+                    farewell.shield = True
+                    await server.close_all(1001, "simulator shutting down")
+                nursery.cancel_scope.cancel()
     except BaseExceptionGroup as group:
         # Strict exception groups would wrap the caller's own exception: hand it back as is.
         raise _unwrap(group) from None
