@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import statistics
 import subprocess
 import sys
 import time
@@ -81,16 +82,20 @@ print(json.dumps(max(rates)))
 
 
 def best_rates(
-    operations: dict[str, Callable[[], object]], runs: int, count: int
+    operations: dict[str, Callable[[float], object]], prices: list[float], runs: int
 ) -> dict[str, float]:
-    """Best burst rate of each operation; bursts interleave so that load hits all alike."""
+    """Best burst rate of each operation; bursts interleave so that load hits all alike.
+
+    A burst calls the operation once per price: every call signs a different order, as a bot
+    does, so nothing computed for one order can be reused for the next.
+    """
     rates: dict[str, list[float]] = {name: [] for name in operations}
     for _ in range(runs):
         for name, operation in operations.items():
             start = time.perf_counter()
-            for _ in range(count):
-                operation()
-            rates[name].append(count / (time.perf_counter() - start))
+            for price in prices:
+                operation(price)
+            rates[name].append(len(prices) / (time.perf_counter() - start))
     return {name: max(values) for name, values in rates.items()}
 
 
@@ -109,7 +114,7 @@ def sdk_rate(python: str, runs: int, count: int) -> float | None:
     return float(json.loads(completed.stdout))
 
 
-def keychain_operations(seed: bytes) -> dict[str, Callable[[], object]]:
+def keychain_operations(seed: bytes) -> dict[str, Callable[[float], object]]:
     """keychain signing the order from the dict a user writes, with and without its order id."""
     if bulk_keychain is None:
         return {}
@@ -117,19 +122,20 @@ def keychain_operations(seed: bytes) -> dict[str, Callable[[], object]]:
     without_id = bulk_keychain.Signer(bulk_keychain.Keypair(seed), "mainnet")
     without_id.set_compute_order_id(False)
 
-    def order() -> dict[str, object]:
+    def order(price: float) -> dict[str, object]:
         return {
             "type": "order",
             "symbol": "BTC-USD",
             "is_buy": True,
-            "price": 100000.0,
+            "price": price,
             "size": 0.1,
             "order_type": {"type": "limit", "tif": "GTC"},
         }
 
+    # Like bulk-trio's, keychain's default nonce is the time in ns, new on every call.
     return {
-        KEYCHAIN_DEFAULT: lambda: with_id.sign(order()),
-        KEYCHAIN_NO_ID: lambda: without_id.sign(order()),
+        KEYCHAIN_DEFAULT: lambda price: with_id.sign(order(price)),
+        KEYCHAIN_NO_ID: lambda price: without_id.sign(order(price)),
     }
 
 
@@ -140,62 +146,86 @@ TRIO_BUILD = "bulk-trio build LimitOrder + sign_transaction"
 TRIO_WITH_ID = "bulk-trio build + sign + order id"
 
 
+def distinct_prices(count: int) -> list[float]:
+    """``count`` different limit prices, one per signature of a burst."""
+    return [100000.0 + 0.5 * index for index in range(count)]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--runs", type=int, default=300)
-    parser.add_argument("--count", type=int, default=100)
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--runs", type=int, default=60, help="bursts per round")
+    parser.add_argument("--count", type=int, default=100, help="signatures per burst")
     parser.add_argument("--sdk-python", default=DEFAULT_SDK_PYTHON)
     args = parser.parse_args()
 
     seed = bytes.fromhex(SEED_HEX)
     signer = TransactionSigner(seed, domain="mainnet")
     account = signer.public_key
-    order = LimitOrder("BTC-USD", Side.BUY, 100000.0, 0.1)
+    prices = distinct_prices(args.count)
     nonce = time.time_ns()
-    message = signer.message_bytes(order, nonce=nonce)
     nacl_key = nacl.signing.SigningKey(seed)
-    payload = signer.sign_transaction(order, nonce=nonce)
-    if nacl_key.sign(message).signature != b58decode(payload["signature"]):
-        raise SystemExit("bulk-trio and the floor do not sign the same bytes")
-    if bulk_keychain is not None:
-        reference = bulk_keychain.Signer(bulk_keychain.Keypair(seed), "mainnet")
-        theirs = reference.sign(
-            {
-                "type": "order",
-                "symbol": "BTC-USD",
-                "is_buy": True,
-                "price": 100000.0,
-                "size": 0.1,
-                "order_type": {"type": "limit", "tif": "GTC"},
-            },
-            nonce=nonce,
-        )
-        if theirs["signature"] != payload["signature"]:
-            raise SystemExit("bulk-trio and bulk-keychain do not sign the same bytes")
+    for price in (prices[0], prices[-1]):
+        order = LimitOrder("BTC-USD", Side.BUY, price, 0.1)
+        message = signer.message_bytes(order, nonce=nonce)
+        payload = signer.sign_transaction(order, nonce=nonce)
+        if nacl_key.sign(message).signature != b58decode(payload["signature"]):
+            raise SystemExit("bulk-trio and the floor do not sign the same bytes")
+        if bulk_keychain is not None:
+            reference = bulk_keychain.Signer(bulk_keychain.Keypair(seed), "mainnet")
+            theirs = reference.sign(
+                {
+                    "type": "order",
+                    "symbol": "BTC-USD",
+                    "is_buy": True,
+                    "price": price,
+                    "size": 0.1,
+                    "order_type": {"type": "limit", "tif": "GTC"},
+                },
+                nonce=nonce,
+            )
+            if theirs["signature"] != payload["signature"]:
+                raise SystemExit("bulk-trio and bulk-keychain do not sign the same bytes")
 
-    def sign_with_id() -> object:
-        built = LimitOrder("BTC-USD", Side.BUY, 100000.0, 0.1)
+    # What a user's one-line place_limit_order does before sending: build and sign.
+    def build_and_sign(price: float) -> object:
+        return signer.sign_transaction(LimitOrder("BTC-USD", Side.BUY, price, 0.1))
+
+    def sign_with_id(price: float) -> object:
+        built = LimitOrder("BTC-USD", Side.BUY, price, 0.1)
         signed = signer.sign_transaction(built)
         return signed, order_ids(built, nonce=signed["nonce"], account=account)
 
+    # The prebuilt rows and the floors still take a different order (message) per call.
+    prebuilt = {price: LimitOrder("BTC-USD", Side.BUY, price, 0.1) for price in prices}
+    messages = {price: signer.message_bytes(prebuilt[price], nonce=nonce) for price in prices}
     secret_key = seed + bytes(nacl_key.verify_key)
     floor_name = "PyNaCl SigningKey.sign of the same bytes (floor)"
     sdk_name = "official SDK bulk-client 0.1.2 (to_api + sign_transaction)"
-    operations: dict[str, Callable[[], object]] = {
-        floor_name: lambda: nacl_key.sign(message),
-        "PyNaCl bindings.crypto_sign, no wrapper": lambda: crypto_sign(message, secret_key),
-        TRIO_PREBUILT: lambda: signer.sign_transaction(order),
-        TRIO_BUILD: lambda: signer.sign_transaction(LimitOrder("BTC-USD", Side.BUY, 100000.0, 0.1)),
+    operations: dict[str, Callable[[float], object]] = {
+        floor_name: lambda price: nacl_key.sign(messages[price]),
+        "PyNaCl bindings.crypto_sign, no wrapper": lambda price: crypto_sign(
+            messages[price], secret_key
+        ),
+        TRIO_PREBUILT: lambda price: signer.sign_transaction(prebuilt[price]),
+        TRIO_BUILD: build_and_sign,
         TRIO_WITH_ID: sign_with_id,
         **keychain_operations(seed),
     }
-    results: dict[str, float | None] = dict(best_rates(operations, args.runs, args.count))
-    results[sdk_name] = sdk_rate(args.sdk_python, args.runs, args.count)
+    rounds = [best_rates(operations, prices, args.runs) for _ in range(args.rounds)]
+    results: dict[str, float | None] = {
+        name: statistics.median(found[name] for found in rounds) for name in operations
+    }
+    results[sdk_name] = sdk_rate(args.sdk_python, args.rounds * args.runs, args.count)
 
     floor = results[floor_name]
     keychain = results.get(KEYCHAIN_DEFAULT)
-    print(f"one-limit-order transaction, {len(message)}-byte message")
-    print(f"best of {args.runs} interleaved bursts x {args.count} signatures\n")
+    print(f"one-limit-order transaction, {len(messages[prices[0]])}-byte message")
+    print(
+        f"{args.rounds} rounds of {args.runs} interleaved bursts x {args.count} signatures, "
+        "each of a different order; per operation: the median over rounds of each round's "
+        "best burst\n"
+    )
     print(f"{'':58} {'tx/s':>9} {'vs floor':>9} {'vs keychain':>12}")
     for name, rate in results.items():
         if rate is None:
@@ -208,13 +238,16 @@ def main() -> None:
         print("\nbulk-keychain is not installed (pip install -e '.[test]'): no reference ratio")
         return
     pairs = [
-        (TRIO_BUILD, KEYCHAIN_NO_ID, "both without order id"),
+        (TRIO_BUILD, KEYCHAIN_NO_ID, "both without order id: like for like"),
         (TRIO_WITH_ID, KEYCHAIN_DEFAULT, "both with order id"),
         (TRIO_BUILD, KEYCHAIN_DEFAULT, "each signer's default call"),
+        (TRIO_PREBUILT, KEYCHAIN_NO_ID, "prebuilt order, keychain without order id"),
     ]
-    print("\nratio bulk-trio / bulk-keychain (above 1.00: bulk-trio is faster)")
+    print("\nratio bulk-trio / bulk-keychain (above 1.00: bulk-trio is faster), one per round")
     for ours, theirs, what in pairs:
-        print(f"  {ours} / {theirs}: {results[ours] / results[theirs]:.2f}  ({what})")
+        ratios = [found[ours] / found[theirs] for found in rounds]
+        each = " ".join(f"{ratio:.2f}" for ratio in ratios)
+        print(f"  {ours} / {theirs}: median {statistics.median(ratios):.2f}  [{each}]  ({what})")
 
 
 if __name__ == "__main__":
