@@ -187,14 +187,17 @@ def main() -> None:
             if theirs["signature"] != payload["signature"]:
                 raise SystemExit("bulk-trio and bulk-keychain do not sign the same bytes")
 
-    # What a user's one-line place_limit_order does before sending: build and sign.
+    # What a user's one-line place_limit_order does before sending: build the order, then sign
+    # it the way BulkClient._post calls the signer (a one-element list and the account).
     def build_and_sign(price: float) -> object:
-        return signer.sign_transaction(LimitOrder("BTC-USD", Side.BUY, price, 0.1))
+        built = LimitOrder("BTC-USD", Side.BUY, price, 0.1)
+        return signer.sign_transaction([built], nonce=None, account=account)
 
+    # The same plus the order id the client precomputes (session.reconcile_reply).
     def sign_with_id(price: float) -> object:
         built = LimitOrder("BTC-USD", Side.BUY, price, 0.1)
-        signed = signer.sign_transaction(built)
-        return signed, order_ids(built, nonce=signed["nonce"], account=account)
+        signed = signer.sign_transaction([built], nonce=None, account=account)
+        return signed, order_ids([built], nonce=signed["nonce"], account=signed["account"])
 
     # The prebuilt rows and the floors still take a different order (message) per call.
     prebuilt = {price: LimitOrder("BTC-USD", Side.BUY, price, 0.1) for price in prices}

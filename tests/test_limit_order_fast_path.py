@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from nacl.signing import SigningKey
 
 from bulk_trio.actions import (
     LimitOrder,
@@ -24,7 +25,7 @@ from bulk_trio.actions import (
     _symbol,
     _time_in_force,
 )
-from bulk_trio.base58 import decode_32
+from bulk_trio.base58 import b58encode, decode_32
 from bulk_trio.enums import Side, TimeInForce
 from bulk_trio.protocol.action_bytes import single_limit_message
 from bulk_trio.protocol.signing import DOMAINS, TransactionSigner, encode_message
@@ -134,16 +135,35 @@ def test_fast_signing_equals_the_general_path(
     except ValueError:
         return  # out of range for the 1e8 fixed point; covered above
     signer = TransactionSigner(SEED, domain=domain)
-    # A one-element list is not a lone LimitOrder, so it takes the general path.
-    general = signer.sign_transaction([order], nonce=nonce)
-    fast = signer.sign_transaction(order, nonce=nonce)
-    assert fast == general
-    # Ed25519 is deterministic, so equal signatures mean equal messages; check them directly too.
+    # The reference payload from the general message builder and PyNaCl's own signing key.
+    message = encode_message([order], nonce=nonce, account=signer.public_key, domain=domain)
+    expected = {
+        "actions": [order.to_wire()],
+        "nonce": nonce,
+        "account": signer.public_key,
+        "signer": signer.public_key,
+        "signature": b58encode(SigningKey(SEED).sign(message).signature),
+    }
+    # Every form of the call that means "one limit order for my own account", including the
+    # one-element list with account= that the client's place_limit_order passes.
+    assert signer.sign_transaction(order, nonce=nonce) == expected
+    assert signer.sign_transaction([order], nonce=nonce, account=signer.public_key) == expected
+    assert signer.sign_transaction((order,), nonce=nonce) == expected
+    assert signer.message_bytes(order, nonce=nonce) == message
     account = decode_32(signer.public_key, field="account")
     tail = account + (bytes([DOMAINS[domain]]) if domain else b"")
-    assert single_limit_message(order, nonce, tail) == encode_message(
-        [order], nonce=nonce, account=signer.public_key, domain=domain
-    )
+    assert single_limit_message(order, nonce, tail) == message
+
+
+def test_an_agent_signing_for_another_account_signs_that_account() -> None:
+    agent = TransactionSigner(SEED)
+    account = TransactionSigner(bytes(32)).public_key
+    order = LimitOrder("BTC-USD", Side.BUY, 100.0, 0.1)
+    payload = agent.sign_transaction([order], nonce=7, account=account)
+    message = encode_message([order], nonce=7, account=account, domain="mainnet")
+    assert payload["account"] == account
+    assert payload["signer"] == agent.public_key
+    assert payload["signature"] == b58encode(SigningKey(SEED).sign(message).signature)
 
 
 def test_fast_signing_uses_a_fresh_nonce_per_order() -> None:

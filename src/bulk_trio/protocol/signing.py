@@ -330,15 +330,21 @@ class TransactionSigner:
         account; another account means this signer acts as that account's agent wallet.
         """
         # Every order is signed here, so the common case (one limit order without builder code,
-        # own account) takes no detours: its message comes from one struct call.
+        # for the signer's own account, alone or as the one-element list that the client's
+        # place_limit_order passes) takes no detours: its message comes from one struct call.
         # benchmarks/bench_signing.py measures it against keychain.
-        if type(actions) is LimitOrder and account is None and actions.builder_code is None:
+        order = actions[0] if type(actions) is list and len(actions) == 1 else actions
+        if (
+            type(order) is LimitOrder
+            and order.builder_code is None
+            and (account is None or account == self._public_key)
+        ):
             nonce = self.next_nonce() if nonce is None else self._use_nonce(nonce)
-            message = single_limit_message(actions, nonce, self._own_tail)
+            message = single_limit_message(order, nonce, self._own_tail)
             # crypto_sign returns signature ‖ message; the signature is the first 64 bytes.
             signature = _crypto_sign(message, self._secret_key)[:SIGNATURE_SIZE]
             return {
-                "actions": [actions.to_wire()],
+                "actions": [order.to_wire()],
                 "nonce": nonce,
                 "account": self._public_key,
                 "signer": self._public_key,
