@@ -155,15 +155,24 @@ def test_fast_signing_equals_the_general_path(
     assert single_limit_message(order, nonce, tail) == message
 
 
-def test_an_agent_signing_for_another_account_signs_that_account() -> None:
-    agent = TransactionSigner(SEED)
+@given(order_arguments, nonces, domains)
+def test_an_agent_signing_for_another_account_signs_that_account(
+    order_args: tuple[Any, ...], nonce: int, domain: str | None
+) -> None:
+    try:
+        order = LimitOrder(*order_args)
+    except ValueError:
+        return
+    agent = TransactionSigner(SEED, domain=domain)
     account = TransactionSigner(bytes(32)).public_key
-    order = LimitOrder("BTC-USD", Side.BUY, 100.0, 0.1)
-    payload = agent.sign_transaction([order], nonce=7, account=account)
-    message = encode_message([order], nonce=7, account=account, domain="mainnet")
-    assert payload["account"] == account
-    assert payload["signer"] == agent.public_key
-    assert payload["signature"] == b58encode(SigningKey(SEED).sign(message).signature)
+    message = encode_message([order], nonce=nonce, account=account, domain=domain)
+    for actions in (order, [order]):
+        payload = agent.sign_transaction(actions, nonce=nonce, account=account)
+        assert payload["account"] == account
+        assert payload["signer"] == agent.public_key
+        assert payload["signature"] == b58encode(SigningKey(SEED).sign(message).signature)
+    with pytest.raises(ValueError, match="account"):
+        agent.sign_transaction(order, nonce=nonce, account="not base58 0OIl")
 
 
 def test_fast_signing_uses_a_fresh_nonce_per_order() -> None:

@@ -330,23 +330,24 @@ class TransactionSigner:
         account; another account means this signer acts as that account's agent wallet.
         """
         # Every order is signed here, so the common case (one limit order without builder code,
-        # for the signer's own account, alone or as the one-element list that the client's
-        # place_limit_order passes) takes no detours: its message comes from one struct call.
-        # benchmarks/bench_signing.py measures it against keychain.
+        # alone or as the one-element list that the client's place_limit_order passes) takes no
+        # detours: its message comes from one struct call. benchmarks/bench_signing.py measures
+        # it against keychain.
         order = actions[0] if type(actions) is list and len(actions) == 1 else actions
-        if (
-            type(order) is LimitOrder
-            and order.builder_code is None
-            and (account is None or account == self._public_key)
-        ):
+        if type(order) is LimitOrder and order.builder_code is None:
+            if account is None or account == self._public_key:
+                account_text, tail = self._public_key, self._own_tail
+            else:  # an agent wallet signing for the account
+                account_text, account_bytes = self._account(account)
+                tail = account_bytes + self._domain_suffix
             nonce = self.next_nonce() if nonce is None else self._use_nonce(nonce)
-            message = single_limit_message(order, nonce, self._own_tail)
+            message = single_limit_message(order, nonce, tail)
             # crypto_sign returns signature ‖ message; the signature is the first 64 bytes.
             signature = _crypto_sign(message, self._secret_key)[:SIGNATURE_SIZE]
             return {
                 "actions": [order.to_wire()],
                 "nonce": nonce,
-                "account": self._public_key,
+                "account": account_text,
                 "signer": self._public_key,
                 "signature": b58encode(signature),
             }
