@@ -347,7 +347,7 @@ def _expect(response: OrderResponse, wanted: Collection[OrderStatus], what: str)
 
 
 async def _first(
-    channel: trio.MemoryReceiveChannel[Any], matches: Callable[[Any], bool], what: str
+    channel: trio.abc.ReceiveChannel[Any], matches: Callable[[Any], bool], what: str
 ) -> Any:
     """The next item of ``channel`` that ``matches``, within STEP_TIMEOUT."""
     with trio.move_on_after(STEP_TIMEOUT):
