@@ -26,6 +26,7 @@ from .actions import (
 )
 from .backoff import Backoff, ReconnectGaveUp
 from .book import OrderBook
+from .book_view import BookView
 from .enums import ConnectionState, OrderStatus, Side, StatusKind, TimeInForce, Topic
 from .errors import (
     BulkError,
@@ -71,7 +72,8 @@ from .protocol.subscriptions import Subscription
 if TYPE_CHECKING:
     from .shell.client import BulkClient, open_bulk_client
     from .shell.connection import NotConnected
-    from .shell.fanout import SubscriberStats
+    from .shell.fanout import EventChannel, SubscriberStats
+    from .shell.watch import LatestValue
 
 __version__ = "0.1.0"
 
@@ -81,6 +83,8 @@ _SHELL_EXPORTS = {
     "open_bulk_client": ".shell.client",
     "NotConnected": ".shell.connection",
     "SubscriberStats": ".shell.fanout",
+    "EventChannel": ".shell.fanout",
+    "LatestValue": ".shell.watch",
 }
 
 
@@ -102,6 +106,7 @@ __all__ = [
     "AgentWallet",
     "Backoff",
     "BookLevel",
+    "BookView",
     "BuilderCode",
     "BuilderCodeApproval",
     "BulkClient",
@@ -115,6 +120,7 @@ __all__ = [
     "ConnectionState",
     "ConnectionStatus",
     "ErrorMessage",
+    "EventChannel",
     "ExchangeError",
     "Faucet",
     "Fill",
@@ -122,6 +128,7 @@ __all__ = [
     "Inventory",
     "L2Delta",
     "L2Snapshot",
+    "LatestValue",
     "LeverageSetting",
     "LeverageUpdate",
     "LimitOrder",

@@ -187,7 +187,7 @@ class ClientEvents:
             async for item in subscriber.receive_channel:
                 try:
                     result = handler(item)
-                    if inspect.isawaitable(result):
+                    if result is not None and inspect.isawaitable(result):
                         await result
                 except Exception as exc:
                     self._log.exception("handler %s for %s raised", name, topic.value)
