@@ -989,7 +989,8 @@ def report(contenders: list[Contender], frame_count: int) -> None:
         # is steadier on a loaded machine than the ratio of the medians.
         ratio = "-"
         if sdk is not None:
-            ratios = [mine / theirs for mine, theirs in zip(contender.rates, sdk.rates, strict=True)]
+            pairs = zip(contender.rates, sdk.rates, strict=True)
+            ratios = [mine / theirs for mine, theirs in pairs]
             ratio = f"{statistics.median(ratios):.2f}"
         idle = statistics.median(contender.idle_dropped) if contender.idle_dropped else 0
         idle_text = f"{idle:,.0f}" if contender.consumer == "async-for+idle" else "-"
