@@ -16,9 +16,10 @@ from contextlib import asynccontextmanager
 import trio
 
 from bulk_trio import BulkClient, Topic, TransactionSigner
+from bulk_trio.literals import DomainName
 from bulk_trio.sim import open_simulator
 
-NETWORK = "testnet"
+NETWORK: DomainName = "testnet"
 
 
 @asynccontextmanager

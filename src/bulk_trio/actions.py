@@ -24,6 +24,7 @@ import attrs
 
 from .enums import Side, TimeInForce
 from .fixedpoint import to_fixed
+from .literals import SideName, TimeInForceName
 from .protocol import wincode
 from .protocol.wincode import Layout
 
@@ -272,11 +273,11 @@ class LimitOrder(BaseAction):
     def __init__(
         self,
         symbol: str,
-        side: Side | str,
+        side: Side | SideName,
         price: float,
         size: float,
         reduce_only: bool = False,
-        time_in_force: TimeInForce | str = TimeInForce.GTC,
+        time_in_force: TimeInForce | TimeInForceName = TimeInForce.GTC,
         iso: bool = False,
         builder_code: BuilderCode | Mapping[str, Any] | None = None,
     ) -> None:
@@ -342,7 +343,7 @@ class MarketOrder(BaseAction):
     def __init__(
         self,
         symbol: str,
-        side: Side | str,
+        side: Side | SideName,
         size: float,
         reduce_only: bool = False,
         iso: bool = False,
@@ -537,7 +538,7 @@ class CancelOrder(BaseAction):
     oid: str
     side: Side | None = attrs.field(default=None, eq=False)
 
-    def __init__(self, symbol: str, oid: str, side: Side | str | None = None) -> None:
+    def __init__(self, symbol: str, oid: str, side: Side | SideName | None = None) -> None:
         self.__attrs_init__(
             _symbol(symbol), _hash_text(oid, "oid"), None if side is None else _side(side)
         )
@@ -810,7 +811,7 @@ def _limit_from_wire(w: _WireFields) -> LimitOrder:
         w.number("px"),
         w.number("sz"),
         reduce_only=w.flag("r"),
-        time_in_force=w.text("tif"),
+        time_in_force=TimeInForce.parse(w.text("tif")),
         iso=w.flag("i", False),
         builder_code=w.builder_code(),
     )

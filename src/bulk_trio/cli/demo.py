@@ -23,6 +23,7 @@ import trio
 from ..actions import CancelOrder, LimitOrder
 from ..enums import OrderStatus, Side, TimeInForce, Topic
 from ..fixedpoint import to_fixed
+from ..literals import DomainName
 from ..models import OrderResponse
 from ..protocol.signing import TransactionSigner
 from ..shell.client import BulkClient, open_bulk_client
@@ -46,7 +47,7 @@ from .runtime import (
 )
 from .terminal import Line, Screen, keep_drawing, supports_live_view
 
-NETWORK = "testnet"
+NETWORK: DomainName = "testnet"
 SYMBOL = "BTC-USD"
 CLIP = 0.01
 """Size of each ladder order (BTC)."""

@@ -33,6 +33,7 @@ from ..book import OrderBook
 from ..enums import ConnectionState, OrderStatus, Side, TimeInForce, Topic
 from ..errors import BulkError, ClientClosed, ExchangeError
 from ..inventory import Inventory, Pnl
+from ..literals import CandleInterval, SideName, TimeInForceName
 from ..models import (
     AccountSnapshot,
     LeverageSetting,
@@ -314,7 +315,7 @@ class BulkClient(ClientEvents):
         for symbol in [symbols] if isinstance(symbols, str) else list(symbols):
             await self._subscribe(Subscription.trades(symbol))
 
-    async def subscribe_candles(self, symbol: str, interval: str) -> None:
+    async def subscribe_candles(self, symbol: str, interval: CandleInterval) -> None:
         """Candles; intervals in either spelling ("1m" or "1min", "5m" or "5min", ...)."""
         await self._subscribe(Subscription.candle(symbol, interval))
 
@@ -457,11 +458,11 @@ class BulkClient(ClientEvents):
     async def place_limit_order(
         self,
         symbol: str,
-        side: Side | str,
+        side: Side | SideName,
         price: float,
         size: float,
         reduce_only: bool = False,
-        time_in_force: TimeInForce | str = TimeInForce.GTC,
+        time_in_force: TimeInForce | TimeInForceName = TimeInForce.GTC,
         timeout: float | None = None,
         nonce: int | None = None,
         *,
@@ -476,7 +477,7 @@ class BulkClient(ClientEvents):
     async def place_market_order(
         self,
         symbol: str,
-        side: Side | str,
+        side: Side | SideName,
         size: float,
         reduce_only: bool = False,
         timeout: float | None = None,
@@ -490,7 +491,7 @@ class BulkClient(ClientEvents):
 
     async def cancel_order(
         self,
-        side: Side | str | None = None,
+        side: Side | SideName | None = None,
         symbol: str | None = None,
         order_id: str | None = None,
         timeout: float | None = None,

@@ -18,6 +18,7 @@ import trio
 from ..book_view import BookView
 from ..enums import ConnectionState, Topic
 from ..errors import SubscriberOverflow
+from ..literals import CandleInterval
 from ..models import (
     AccountSnapshot,
     Candle,
@@ -151,7 +152,7 @@ class ClientEvents:
     @overload
     def on(self, topic: Literal[Topic.STATUS], handler: Callable[[ConnectionStatus], object]) -> None: ...  # noqa: E501
     @overload
-    def on(self, topic: Topic, handler: Handler) -> None: ...
+    def on(self, topic: Topic, handler: Callable[[object], object]) -> None: ...
     # fmt: on
 
     def on(self, topic: Topic, handler: Handler) -> None:
@@ -206,7 +207,7 @@ class ClientEvents:
     ) -> AbstractAsyncContextManager[LatestValue[Ticker]]: ...
     @overload
     def watch(
-        self, topic: Literal[Topic.CANDLE], symbol: str, interval: str
+        self, topic: Literal[Topic.CANDLE], symbol: str, interval: CandleInterval
     ) -> AbstractAsyncContextManager[LatestValue[Candle]]: ...
 
     def watch(
