@@ -52,6 +52,12 @@ async def ensure_funds(client: BulkClient) -> None:
                     return
 
 
+async def run_for(duration: float, stop: trio.Event | None = None) -> None:
+    """Return after ``duration`` seconds, or as soon as ``stop`` is set if one is given."""
+    with trio.move_on_after(duration):
+        await (trio.Event() if stop is None else stop).wait()
+
+
 def command_line(description: str, duration: float) -> argparse.Namespace:
     """``--url URL`` and ``--duration SECONDS``, as every example takes them."""
     parser = argparse.ArgumentParser(description=description)
