@@ -34,10 +34,22 @@ from .errors import (
     ConnectError,
     ConnectionLost,
     ExchangeError,
+    HttpError,
+    OrderOutcomeUnknown,
     ProtocolViolation,
     SubscriberOverflow,
 )
+from .http_models import (
+    ClosedPosition,
+    ExchangeStats,
+    FeeTier,
+    FundingPayment,
+    HistoryFill,
+    HistoryPage,
+    MarketSummary,
+)
 from .inventory import Inventory, Pnl, PositionView
+from .markets import Market, MarketRuleViolation
 from .models import (
     AccountSnapshot,
     BookLevel,
@@ -66,6 +78,7 @@ from .models import (
     UnknownMessage,
     UnsubscribeResponse,
 )
+from .networks import NetworkPreset, network_preset
 from .protocol.signing import TransactionSigner, order_id, order_ids
 from .protocol.subscriptions import Subscription
 
@@ -73,6 +86,7 @@ if TYPE_CHECKING:
     from .shell.client import BulkClient, open_bulk_client
     from .shell.connection import NotConnected
     from .shell.fanout import EventChannel, SubscriberStats
+    from .shell.http import BulkHttpClient, open_bulk_http
     from .shell.watch import LatestValue
 
 __version__ = "0.1.0"
@@ -85,6 +99,8 @@ _SHELL_EXPORTS = {
     "SubscriberStats": ".shell.fanout",
     "EventChannel": ".shell.fanout",
     "LatestValue": ".shell.watch",
+    "BulkHttpClient": ".shell.http",
+    "open_bulk_http": ".shell.http",
 }
 
 
@@ -111,10 +127,12 @@ __all__ = [
     "BuilderCodeApproval",
     "BulkClient",
     "BulkError",
+    "BulkHttpClient",
     "CancelAll",
     "CancelOrder",
     "Candle",
     "ClientClosed",
+    "ClosedPosition",
     "ConnectError",
     "ConnectionLost",
     "ConnectionState",
@@ -122,9 +140,15 @@ __all__ = [
     "ErrorMessage",
     "EventChannel",
     "ExchangeError",
+    "ExchangeStats",
     "Faucet",
+    "FeeTier",
     "Fill",
+    "FundingPayment",
     "HandlerError",
+    "HistoryFill",
+    "HistoryPage",
+    "HttpError",
     "Inventory",
     "L2Delta",
     "L2Snapshot",
@@ -134,11 +158,16 @@ __all__ = [
     "LimitOrder",
     "Margin",
     "MarginUpdate",
+    "Market",
     "MarketOrder",
+    "MarketRuleViolation",
+    "MarketSummary",
     "ModifyOrder",
+    "NetworkPreset",
     "NotConnected",
     "OraclePrice",
     "OrderBook",
+    "OrderOutcomeUnknown",
     "OrderResponse",
     "OrderState",
     "OrderStatus",
@@ -167,7 +196,9 @@ __all__ = [
     "UnknownMessage",
     "UnsubscribeResponse",
     "UpdateLeverage",
+    "network_preset",
     "open_bulk_client",
+    "open_bulk_http",
     "order_id",
     "order_ids",
 ]

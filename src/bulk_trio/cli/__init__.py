@@ -22,7 +22,8 @@ import trio
 
 from ..protocol.keys import decode_32
 from .demo import run_demo
-from .endpoint import NETWORK_HELP, NETWORKS
+from .endpoint import NETWORK_HELP, NETWORKS, SIGNATURE_DOMAINS
+from .http_commands import register_http_commands
 from .keys import KEY_ENV, run_keygen
 from .runtime import (
     EXIT_FAILURE,
@@ -104,6 +105,12 @@ def _add_sim(commands: argparse._SubParsersAction[_Parser]) -> None:
     )
     parser.add_argument("--port", type=_port, default=SIM_DEFAULT_PORT, help="0 picks a free one")
     parser.add_argument(
+        "--http-port",
+        type=_port,
+        default=None,
+        help="port of the HTTP API (default: one below --port, as on a BULK node; 0 with --port 0)",
+    )
+    parser.add_argument(
         "--network",
         choices=("mainnet", "testnet", "devnet"),
         default="testnet",
@@ -139,6 +146,7 @@ async def _serve_sim(args: argparse.Namespace) -> None:
         async with open_simulator(
             host=SIM_HOST,
             port=args.port,
+            http_port=args.http_port if args.http_port is not None else max(0, args.port - 1),
             network=args.network,
             symbols=args.symbols,
             seed=args.seed,
@@ -146,7 +154,7 @@ async def _serve_sim(args: argparse.Namespace) -> None:
             fund=dict(args.fund),
         ) as sim:
             print(
-                f"bulk-trio simulator listening on {sim.url} "
+                f"bulk-trio simulator listening on {sim.url} and {sim.http_url} "
                 f"({sim.network}; {', '.join(sim.symbols)}) - Ctrl-C to stop",
                 flush=True,
             )
@@ -300,7 +308,7 @@ def _add_keygen(commands: argparse._SubParsersAction[_Parser]) -> None:
     )
     parser.add_argument(
         "--network",
-        choices=NETWORKS,
+        choices=SIGNATURE_DOMAINS,
         default="testnet",
         help="the network the printed next step uses (default: testnet)",
     )
@@ -384,6 +392,7 @@ def build_parser() -> argparse.ArgumentParser:
         _add_cancel_all,
     ):
         add(commands)
+    register_http_commands(commands)
     return parser
 
 
