@@ -209,8 +209,8 @@ def _single_error(group: BaseExceptionGroup[BaseException]) -> BaseException:
 class BulkClient(ClientEvents):
     """A connected BULK client; obtain one from :func:`open_bulk_client`.
 
-    Its channels, handlers and latest-value streams are in
-    :class:`~bulk_trio.shell.client_events.ClientEvents`.
+    Its channels, handlers and latest-value streams (``events``, ``on``, ``watch``, ...) are
+    defined in ``bulk_trio/shell/client_events.py``.
     """
 
     def __init__(

@@ -15,7 +15,7 @@ Consumers read an :class:`EventChannel`. The receiver publishes a whole socket r
 frames) per scheduler pass, so a channel that cost a scheduler pass per item (~10 µs each, as a
 trio memory channel does) would fall behind a busy feed. An :class:`EventChannel` hands out what
 is already buffered without a scheduler pass, checking for cancellation on every item, and takes
-a full pass at least every :data:`YIELD_INTERVAL` seconds so that the receiver and every other task
+a full pass at least every ``YIELD_INTERVAL`` seconds so that the receiver and every other task
 keep their turn.
 """
 
@@ -64,7 +64,7 @@ class EventChannel(trio.abc.ReceiveChannel[T], Generic[T]):
 
     The difference is the cost of an item that is already buffered: ``async for`` and
     ``receive()`` return it after a cancellation check only, without a scheduler pass, until the
-    consumer has run for :data:`YIELD_INTERVAL` since its last pass; then they take a full pass.
+    consumer has run for ``YIELD_INTERVAL`` (1 ms) since its last pass; then they take a full pass.
     So a consumer keeps up with a burst, never holds the loop for long, and is cancelled at once.
     """
 
