@@ -28,8 +28,20 @@ def load(monkeypatch: pytest.MonkeyPatch) -> type[ModuleType]:
 
 async def test_market_data_reads_tickers_a_book_and_trades(load: type[ModuleType]) -> None:
     market_data = load("market_data")
+    enough = trio.Event()
+
+    class Watched(market_data.Seen):  # type: ignore[misc,name-defined]
+        """The example's own counters; the run stops once they show what this test checks."""
+
+        def __setattr__(self, name: str, value: object) -> None:
+            super().__setattr__(name, value)
+            counts = [getattr(self, field, None) for field in ("tickers", "book_updates")]
+            prices = [getattr(self, field, None) for field in ("best_bid", "best_ask")]
+            if all(counts) and None not in prices:
+                enough.set()
+
     with trio.fail_after(TIMEOUT):
-        seen = await market_data.main(duration=0.5)
+        seen = await market_data.main(duration=2 * TIMEOUT, stop=enough, seen=Watched())
     assert seen.tickers > 0
     assert seen.book_updates > 0
     assert seen.best_bid < seen.best_ask
