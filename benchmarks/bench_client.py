@@ -7,19 +7,24 @@ Both clients are measured in one invocation, against the same servers, on 127.0.
    prebuilt frames as fast as the socket takes them (about 60% one-level l2Delta, 30% ticker, 10%
    trades, built with the simulator's frame builders in ``bulk_trio.sim.frames``), then a sentinel
    ticker of another symbol. Each client decodes every frame, keeps its book and tickers, and hands
-   every event to one consumer per topic that counts it:
+   every event to one consumer per topic (ticker, l2Snapshot, l2Delta, trades) that counts it.
+   bulk-trio's consumers are written as users write them (``CONSUMERS``):
 
-   * bulk-trio ``handlers``: functions registered with ``client.on`` (each runs in its own task,
-     fed by its own channel): the SDK's callback API;
-   * bulk-trio ``channels``: a task per ``client.events(topic)`` channel that, each time it wakes
-     up, takes every item already buffered (``receive_nowait``), since ``async for`` alone costs a
-     scheduler pass per item;
+   * ``async-for`` (the headline): a task per topic, ``async with client.events(topic) as
+     events: async for event in events: count(event)``, default buffers;
+   * ``async-for+idle``: the same beside a subscriber of every topic that never reads, while an
+     order is placed every 5 ms (answered at once by the server, between two sends of the feed)
+     and a task sleeps 10 ms at a time: the orders' round trips, the time from the receiver
+     reading a reply to the caller holding it, and the sleeper's wake-up delays are reported;
+   * ``handlers``: ``open_bulk_client(handlers=...)``; ``on``: ``client.on(topic, handler)``;
+   * ``batch``: ``async for`` plus ``receive_nowait()`` of whatever else is buffered;
    * the SDK: callbacks registered with ``on``, called inline by its receive loop.
 
    Events/s = (events counted - 1) / time from the first counted event to the last. bulk-trio
    never makes the socket wait for a consumer: a market-data channel that is full drops its oldest
-   item, so the table also says how many events reached the consumer. The median over rounds is
-   reported; rounds alternate between the contenders, so load drift hits them alike.
+   item, so the table also says how many events reached the consumers. The median over rounds is
+   reported, and against the SDK the median of the per-round ratios; rounds alternate between the
+   contenders, so load drift hits them alike.
 2. **Order round trip.** A simulator (``open_simulator`` in its own process, legacy signatures
    allowed because the SDK signs without a domain byte, both accounts funded) takes ``--orders``
    signed limit orders from each client, one after another, priced far below the market so that
