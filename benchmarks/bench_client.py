@@ -371,6 +371,8 @@ class FirehoseResult:
     """Round trips of orders placed one after another during the burst."""
     reply_ms: list[float] = attrs.field(factory=list)
     """For the same orders: from the receiver reading the reply frame to the caller having it."""
+    longest_step_ms: dict[str, float] = attrs.field(factory=dict)
+    """Per task (by function name), the CPU time of its longest step: how long it held the loop."""
 
 
 class EventCounter:
@@ -478,6 +480,24 @@ async def place_orders_during(
         await trio.sleep(0.005)
 
 
+class StepTimer(trio.abc.Instrument):
+    """The longest single step of each task, in CPU time of this thread: how long a task held
+    the event loop, without the time the operating system gave to other processes."""
+
+    def __init__(self) -> None:
+        self.started = 0.0
+        self.longest: dict[str, float] = {}
+
+    def before_task_step(self, task: trio.lowlevel.Task) -> None:
+        self.started = time.thread_time()
+
+    def after_task_step(self, task: trio.lowlevel.Task) -> None:
+        spent = time.thread_time() - self.started
+        name = task.name.rsplit(".", 1)[-1]
+        if spent > self.longest.get(name, 0.0):
+            self.longest[name] = spent
+
+
 async def bulk_trio_firehose(url: str, consumer: str) -> FirehoseResult:
     counter = EventCounter()
     finished = trio.Event()
@@ -502,6 +522,9 @@ async def bulk_trio_firehose(url: str, consumer: str) -> FirehoseResult:
     if isolation:
         signer = TransactionSigner(bytes.fromhex(BULK_TRIO_SEED), domain="testnet")
     lateness: list[float] = []
+    steps = StepTimer()
+    if isolation:
+        trio.lowlevel.add_instrument(steps)
     round_trips: list[float] = []
     replies: list[float] = []
     async with (
@@ -542,6 +565,7 @@ async def bulk_trio_firehose(url: str, consumer: str) -> FirehoseResult:
         [x * 1e3 for x in lateness],
         [x * 1e3 for x in round_trips],
         [x * 1e3 for x in replies],
+        {name: seconds * 1e3 for name, seconds in steps.longest.items()},
     )
 
 
@@ -934,6 +958,7 @@ class Contender:
     idle_dropped: list[int] = attrs.field(factory=list)
     late_ms: list[float] = attrs.field(factory=list)
     late_all_ms: list[float] = attrs.field(factory=list)
+    longest_steps: list[dict[str, float]] = attrs.field(factory=list)
     burst_orders_ms: list[float] = attrs.field(factory=list)
     burst_replies_ms: list[float] = attrs.field(factory=list)
     latencies: list[float] = attrs.field(factory=list)
@@ -964,6 +989,8 @@ def measure(args: argparse.Namespace, contenders: list[Contender], frame_count: 
                 if result.get("late_ms"):
                     contender.late_ms.append(max(result["late_ms"]))
                     contender.late_all_ms += result["late_ms"]
+                if result.get("longest_step_ms"):
+                    contender.longest_steps.append(result["longest_step_ms"])
                 contender.burst_orders_ms += result.get("orders_ms", [])
                 contender.burst_replies_ms += result.get("reply_ms", [])
                 line.append(f"{contender.label} {result['rate']:,.0f}")
@@ -1027,6 +1054,17 @@ def report(contenders: list[Contender], frame_count: int) -> None:
         "(rt: place -> response; reply: receiver reads the reply frame -> caller has it;"
         " late: wake-up delay of the sleeper, p50/p99 of all, max = median of each round's worst)"
     )
+
+    for contender in contenders:
+        if not contender.longest_steps:
+            continue
+        groups = {"receiver": "_receive", "consumers": "count_events", "handlers": "_run_handler"}
+        parts = []
+        for label, function in groups.items():
+            worst = [steps[function] for steps in contender.longest_steps if function in steps]
+            if worst:
+                parts.append(f"{label} {statistics.median(worst):.2f}")
+        print(f"longest step of a task, CPU ms (median of rounds): {', '.join(parts)}")
 
     print("\norder round trip on an idle simulator, place -> response (ms)")
     print(f"{'':34} {'p50':>7} {'p99':>7} {'p50 vs SDK':>11} {'p99 vs SDK':>11}")
