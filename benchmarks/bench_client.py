@@ -314,8 +314,8 @@ async def serve_firehose(count: int) -> None:
     async def handle(stream: trio.SocketStream) -> None:
         try:
             await FirehoseConnection(stream, feed, opening).serve()
-        except (trio.BrokenResourceError, trio.ClosedResourceError, RemoteProtocolError):
-            pass  # the client went away; the next one gets a fresh feed
+        except* (trio.BrokenResourceError, trio.ClosedResourceError, RemoteProtocolError):
+            pass  # the client went away (alone or inside the connection's nursery): next one
         finally:
             await trio.aclose_forcefully(stream)
 
