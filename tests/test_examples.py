@@ -84,8 +84,20 @@ async def test_seed_example_rests_bids_and_cancels_them_all(
 
 async def test_slow_consumer_drops_the_fast_one_does_not(load: type[ModuleType]) -> None:
     consumers = load("slow_and_fast_consumers")
+    slow_has_dropped = trio.Event()
+
+    class Counts(dict[str, int]):
+        """The example's own counters. The fast reader sees every ticker, so once it is more
+        than a buffer ahead of what the slow one took, the slow one has dropped some."""
+
+        def __setitem__(self, key: str, value: int) -> None:
+            super().__setitem__(key, value)
+            if self["fast"] > self["slow"] + consumers.SLOW_BUFFER:
+                slow_has_dropped.set()
+
     with trio.fail_after(TIMEOUT):
-        stats = await consumers.main(duration=1.0)
+        counts = Counts(fast=0, slow=0)
+        stats = await consumers.main(duration=2 * TIMEOUT, stop=slow_has_dropped, seen=counts)
     fast, slow = stats["fast"], stats["slow"]
     assert fast.dropped == 0
     assert slow.dropped > 0

@@ -22,6 +22,7 @@ keep their turn.
 from __future__ import annotations
 
 import contextlib
+import time
 from collections import deque
 from collections.abc import AsyncIterator, Callable
 from typing import Any, Generic, TypeVar
@@ -38,6 +39,9 @@ YIELD_INTERVAL = 0.001
 """Longest time (s) an :class:`EventChannel` consumer runs on buffered items before it yields."""
 
 T = TypeVar("T")
+# How long a consumer has held the loop is wall-clock time, whatever clock the trio run uses
+# (a MockClock stands still while tasks run); perf_counter is also cheaper to read.
+_now = time.perf_counter
 Listener = Callable[[Any], None]
 
 
@@ -97,7 +101,7 @@ class EventChannel(trio.abc.ReceiveChannel[T], Generic[T]):
             raise trio.ClosedResourceError("this channel was closed")
         buffer = self._subscriber._buffer
         if buffer:
-            if trio.current_time() < self._turn_ends:
+            if _now() < self._turn_ends:
                 await trio.lowlevel.checkpoint_if_cancelled()
                 item: T = buffer.popleft()
                 return item
@@ -110,7 +114,7 @@ class EventChannel(trio.abc.ReceiveChannel[T], Generic[T]):
             raise trio.ClosedResourceError("this channel was closed")
         buffer = self._subscriber._buffer
         if buffer:
-            if trio.current_time() < self._turn_ends:
+            if _now() < self._turn_ends:
                 await trio.lowlevel.checkpoint_if_cancelled()
                 item: T = buffer.popleft()
                 return item
@@ -132,7 +136,7 @@ class EventChannel(trio.abc.ReceiveChannel[T], Generic[T]):
             await subscriber._park(self)
         if self._closed:
             raise trio.ClosedResourceError("this channel was closed")
-        self._turn_ends = trio.current_time() + YIELD_INTERVAL
+        self._turn_ends = _now() + YIELD_INTERVAL
         item: T = buffer.popleft()
         return item
 
