@@ -53,7 +53,8 @@ def demo(session: nox.Session) -> None:
 @nox.session
 def bench(session: nox.Session) -> None:
     """Benchmarks; pass a script name to run one (``nox -s bench -- signing``)."""
-    session.install("-e", ".")
+    # bulk-keychain: the reference signer bench_signing.py measures bulk-trio against.
+    session.install("-e", ".", "bulk-keychain==0.1.31")
     names = session.posargs or ["signing"]
     for name in names:
         session.run("python", f"benchmarks/bench_{name}.py")

@@ -165,6 +165,8 @@ async def test_market_maker_stops_buying_at_its_inventory_limit(
 async def test_examples_run_as_scripts() -> None:
     """``python examples/NAME.py`` works (each starts its own simulator)."""
     names = ["market_data", "seed_example", "market_maker", "slow_and_fast_consumers"]
+    if SIMULATES_ORDER_TYPES:
+        names += ["bracket_order", "trailing_stop", "oco_range", "sub_account"]
     results: dict[str, trio.CompletedProcess[bytes]] = {}
 
     async def run(name: str) -> None:
@@ -185,3 +187,85 @@ async def test_examples_run_as_scripts() -> None:
         assert result.returncode == 0, (name, result.stderr.decode())
         assert result.stderr == b"", name
         assert result.stdout, name
+
+
+# -- order types and accounts (docs/guides/orders.md) -------------------------------------------
+# These need a simulator that implements conditional orders, sub-accounts and transfers.
+SIMULATES_ORDER_TYPES = hasattr(OrderStatus, "TRIGGERED")
+needs_order_types = pytest.mark.skipif(
+    not SIMULATES_ORDER_TYPES,
+    reason="this simulator does not implement conditional orders and sub-accounts yet",
+)
+
+
+async def move_mark_once_placed(
+    sim: Simulator,
+    account: str,
+    order_type: str,
+    marks: list[float],
+    *,
+    task_status: trio.TaskStatus[None],
+) -> None:
+    """Once ``account`` has an open order of ``order_type``, walk the mark through ``marks``,
+    waiting for an update of that order after each step."""
+    async with (
+        open_bulk_client(sim.url, symbols=[]) as watcher,
+        watcher.events(Topic.ORDER) as orders,
+    ):
+        await watcher.subscribe_account(account)
+        task_status.started()
+        steps = iter(marks)
+        async for order in orders:
+            if order.order_type == order_type:
+                mark = next(steps, None)
+                if mark is None:
+                    return
+                sim.set_mark("BTC-USD", mark)
+
+
+@needs_order_types
+@pytest.mark.parametrize(
+    ("name", "order_type", "marks"),
+    [
+        ("bracket_order", "range", [99_000.0]),  # below the stop-loss: the long is stopped out
+        ("oco_range", "range", [101_000.0]),  # above the take-profit
+        ("trailing_stop", "trailing", [100_600.0, 101_200.0, 99_000.0]),  # up, up, then down
+    ],
+)
+async def test_conditional_examples_exit_when_the_mark_moves(
+    load: type[ModuleType],
+    monkeypatch: pytest.MonkeyPatch,
+    name: str,
+    order_type: str,
+    marks: list[float],
+) -> None:
+    example = load(name)
+    trader = TransactionSigner.generate_account(domain="testnet")
+    monkeypatch.setenv("BULK_PRIVATE_KEY", trader.private_key)
+    with trio.fail_after(TIMEOUT):
+        async with open_simulator(feed=False, takers=False, fund={trader.public_key: 1e6}) as sim:
+            sim.set_mark("BTC-USD", 100_000.0)
+            async with trio.open_nursery() as nursery:
+                account = trader.public_key
+                await nursery.start(move_mark_once_placed, sim, account, order_type, marks)
+                outcome = await example.main(url=sim.url, duration=TIMEOUT / 2)
+                nursery.cancel_scope.cancel()
+            final = sim.engine.account_view(trader.public_key)
+    if name == "trailing_stop":
+        assert outcome.last_status == "filled"
+        assert len(outcome.triggers) >= 2  # it followed the mark up before it fired
+        assert outcome.triggers == sorted(outcome.triggers)
+    else:
+        assert "filled" in (outcome.exits if name == "bracket_order" else outcome.legs).values()
+    assert final.positions == () and final.open_orders == ()
+
+
+@needs_order_types
+async def test_sub_account_example_funds_and_trades(load: type[ModuleType]) -> None:
+    example = load("sub_account")
+    with trio.fail_after(TIMEOUT):
+        outcome = await example.main()
+    assert outcome.sub_account
+    assert outcome.funded == example.FUNDING
+    assert outcome.order_status == "resting"
+    assert outcome.returned == "transfer"

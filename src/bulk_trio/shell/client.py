@@ -8,31 +8,51 @@ events; timeouts are ``trio.TooSlowError``.
 
 from __future__ import annotations
 
+import functools
 import logging
+import ssl
 from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from types import MappingProxyType
-from typing import Any
 
-import attrs
 import trio
 
 from ..actions import (
     AgentWallet,
+    ApproveBuilderCode,
     BaseAction,
+    BuilderCode,
     CancelAll,
     CancelOrder,
+    CreateMultisig,
+    CreateSubAccount,
     Faucet,
     LimitOrder,
     MarketOrder,
     ModifyOrder,
+    MultisigApprove,
+    MultisigCancel,
+    MultisigExecute,
+    MultisigPropose,
+    MultisigReject,
+    MultisigUpdate,
+    OnFill,
+    RangeOrder,
+    RemoveSubAccount,
+    RenameSubAccount,
+    RevokeBuilderCode,
+    StopOrder,
+    TakeProfitOrder,
+    TrailingStop,
+    Transfer,
     UpdateLeverage,
 )
 from ..backoff import Backoff
 from ..book import OrderBook
-from ..enums import ConnectionState, OrderStatus, Side, TimeInForce, Topic
+from ..enums import ConnectionState, Side, TimeInForce, Topic
 from ..errors import BulkError, ClientClosed, ExchangeError
 from ..inventory import Inventory, Pnl
+from ..limits import DEFAULT_MAX_MESSAGES_PER_SECOND, check_rate_limit, check_subscription_room
 from ..literals import CandleInterval, SideName, TimeInForceName
 from ..markets import Market, markets_by_symbol, order_problem
 from ..models import (
@@ -42,16 +62,16 @@ from ..models import (
     OrderResponse,
     OrderState,
     Position,
-    PostReply,
     Ticker,
 )
 from ..networks import NetworkPreset, network_preset
 from ..protocol.codec import encode_post, encode_unsubscribe
-from ..protocol.signing import TransactionSigner, order_ids
+from ..protocol.signing import TransactionSigner
 from ..protocol.subscriptions import Subscription
+from ..session import Session, reconcile_reply
 from ..state import ClientState
 from .client_events import ClientEvents, Handler
-from .connection import Connection, Connector
+from .connection import Connection, ConnectionSettings, Connector
 from .fanout import Fanout, Subscriber
 from .requests import PendingRequests
 from .state_cell import StateCell
@@ -83,8 +103,12 @@ async def open_bulk_client(
     lossless_buffer: int = 65536,
     max_message_size: int = DEFAULT_MAX_MESSAGE_SIZE,
     connector: Connector = open_transport,
+    cancel_on_exit: bool = False,
+    cancel_after_disconnect: float | None = None,
     network: str | NetworkPreset | None = None,
     markets: Iterable[Market] | str | None = None,
+    ssl_context: ssl.SSLContext | None = None,
+    max_messages_per_second: int | None = DEFAULT_MAX_MESSAGES_PER_SECOND,
 ) -> AsyncIterator[BulkClient]:
     """Connect to BULK and yield a :class:`BulkClient` for the duration of the block.
 
@@ -96,12 +120,23 @@ async def open_bulk_client(
     authorized agent wallet. ``stale_after`` seconds without a ticker or l2Snapshot frame on a
     subscribed topic count as a dead connection (None disables it).
 
+    Kill switches (docs/guides/lifecycle.md), both needing a ``signer``: ``cancel_on_exit=True``
+    cancels the account's open orders when the block ends, however it ends (bounded by
+    ``default_timeout``); ``cancel_after_disconnect=S`` cancels them on the first reconnect after
+    an outage longer than ``S`` seconds, before the connection is LIVE again.
+
     ``network`` names a preset (``"testnet"``, ``"mainnet"``, ... see :mod:`bulk_trio.networks`):
     its WebSocket URL replaces the default ``url`` (a ``url`` you give wins) and a ``signer`` for
     another signature domain is refused. ``markets`` (a list of :class:`~bulk_trio.Market`, or
     an HTTP base URL or network name to load them from ``GET /exchangeInfo`` on entry) makes the
     trading methods raise :class:`~bulk_trio.MarketRuleViolation` (a ValueError) before signing
     a price or size the exchange would reject.
+
+    ``ssl_context`` verifies a ``wss://`` server (default: the system's trust store; give one
+    that trusts your corporate or test certificate authority). ``max_messages_per_second`` shapes
+    what the client sends: no one-second window holds more (default 900, under the exchange's
+    1,000; None turns the limiter off); a burst waits its turn, inside each request's timeout.
+    The exchange allows 100 subscriptions per connection: a 101st raises ValueError.
 
     Leaving the block cancels every task and closes the socket. Errors of the client leave it as
     one :class:`~bulk_trio.BulkError`; exceptions of your own code pass through unchanged.
@@ -113,11 +148,29 @@ async def open_bulk_client(
             raise ValueError(
                 f"the signer signs for {signer.domain}, but {preset.name} expects {preset.domain}"
             )
+    check_rate_limit(max_messages_per_second)
+    if ssl_context is not None and not url.startswith("wss://"):
+        raise ValueError(f"ssl_context is given but {url} is not a wss:// URL: use wss://")
+    if connector is open_transport:
+        connector = functools.partial(
+            open_transport,
+            ssl_context=ssl_context,
+            max_messages_per_second=max_messages_per_second,
+        )
+    elif ssl_context is not None:
+        raise ValueError("give ssl_context or a connector, not both: the connector makes the TLS")
     rules = await _load_markets(markets)
     if backoff is None:
         backoff = Backoff(max_attempts=max_reconnects)
     elif max_reconnects is not None:
         raise ValueError("give max_reconnects or backoff, not both: use Backoff(max_attempts=...)")
+    if (cancel_on_exit or cancel_after_disconnect is not None) and signer is None:
+        raise ValueError("cancel_on_exit and cancel_after_disconnect need a signer")
+    if cancel_after_disconnect is not None and not cancel_after_disconnect >= 0:
+        raise ValueError(
+            "cancel_after_disconnect must be a number of seconds >= 0, "
+            f"got {cancel_after_disconnect!r}"
+        )
     client = BulkClient(
         url,
         symbols=symbols,
@@ -129,16 +182,17 @@ async def open_bulk_client(
         default_timeout=default_timeout,
         market_data_buffer=market_data_buffer,
         lossless_buffer=lossless_buffer,
-        connection_options={
-            "backoff": backoff,
-            "connect_timeout": connect_timeout,
-            "ready_timeout": default_timeout,
-            "heartbeat_interval": heartbeat_interval,
-            "heartbeat_timeout": heartbeat_timeout,
-            "stale_after": stale_after,
-            "max_message_size": max_message_size,
-            "connector": connector,
-        },
+        backoff=backoff,
+        cancel_after_disconnect=cancel_after_disconnect,
+        settings=ConnectionSettings(
+            connect_timeout=connect_timeout,
+            ready_timeout=default_timeout,
+            heartbeat_interval=heartbeat_interval,
+            heartbeat_timeout=heartbeat_timeout,
+            stale_after=stale_after,
+            max_message_size=max_message_size,
+            connector=connector,
+        ),
     )
     client.markets = rules
     for topic, registered in (handlers or {}).items():
@@ -146,17 +200,33 @@ async def open_bulk_client(
             client.on(topic, handler)
 
     user_error: BaseException | None = None
+    entered = False
     try:
-        async with trio.open_nursery() as nursery:
-            client._attach(nursery)
-            await nursery.start(client._connection.run)
-            try:
-                yield client
-            except BaseException as exc:  # re-raised below, outside the nursery, unwrapped
-                user_error = exc
-            finally:
-                client._shut_down()
-                nursery.cancel_scope.cancel()
+        async with trio.open_nursery() as guard:
+            # With cancel_on_exit the client's tasks are shielded from a cancellation of the
+            # caller, so that the kill switch can still send its request and read the reply; the
+            # caller's own code is cancelled through `user_scope` by the guard task instead.
+            with trio.CancelScope(shield=cancel_on_exit):
+                async with trio.open_nursery() as nursery:
+                    client._attach(nursery)
+                    try:
+                        with trio.CancelScope() as user_scope:
+                            if cancel_on_exit:
+                                guard.start_soon(_cancel_when_cancelled, user_scope)
+                            await nursery.start(client._connection.run)
+                            entered = True
+                            try:
+                                yield client
+                            except BaseException as exc:  # re-raised below, unwrapped
+                                user_error = exc
+                        if cancel_on_exit and entered:
+                            await client._cancel_open_orders_on_exit(nursery.cancel_scope)
+                    finally:
+                        client._shut_down()
+                        nursery.cancel_scope.cancel()
+            if not entered:  # cancelled while connecting: user_scope absorbed it, deliver it here
+                await trio.lowlevel.checkpoint()
+            guard.cancel_scope.cancel()
     except BaseExceptionGroup as group:
         single = _single_error(group)
         if single is group:
@@ -166,6 +236,13 @@ async def open_bulk_client(
         client._shut_down()
     if user_error is not None:
         raise user_error
+
+
+async def _cancel_when_cancelled(user_scope: trio.CancelScope) -> None:
+    try:
+        await trio.sleep_forever()
+    finally:
+        user_scope.cancel()
 
 
 async def _load_markets(markets: Iterable[Market] | str | None) -> dict[str, Market]:
@@ -226,7 +303,9 @@ class BulkClient(ClientEvents):
         default_timeout: float,
         market_data_buffer: int,
         lossless_buffer: int,
-        connection_options: dict[str, Any],
+        settings: ConnectionSettings | None = None,
+        backoff: Backoff | None = None,
+        cancel_after_disconnect: float | None = None,
     ) -> None:
         if default_timeout <= 0:
             raise ValueError(f"default_timeout must be positive, got {default_timeout!r}")
@@ -239,33 +318,51 @@ class BulkClient(ClientEvents):
         self._log = logger or logging.getLogger("bulk_trio")
         if debug and logger is None and not self._log.isEnabledFor(logging.DEBUG):
             self._log.setLevel(logging.DEBUG)  # only our own logger: a caller's is theirs to set
-        self.account: str | None = account or (signer.public_key if signer else None)
         self._fanout = Fanout(
             market_data_buffer=market_data_buffer, lossless_buffer=lossless_buffer
         )
         self._requests = PendingRequests()
         self._state = ClientState(
-            self._fanout.publish, account=self.account, inventory=inventory, logger=self._log
+            self._fanout.publish,
+            account=account or (signer.public_key if signer else None),
+            inventory=inventory,
+            logger=self._log,
+        )
+        self._session = Session(
+            self._state,
+            backoff=backoff,
+            cancel_after_disconnect=cancel_after_disconnect,
+            logger=self._log,
         )
         self._connection = Connection(
             url,
-            state=self._state,
+            session=self._session,
             fanout=self._fanout,
             requests=self._requests,
             logger=self._log,
+            settings=settings,
             debug=debug,
-            **connection_options,
         )
+        if cancel_after_disconnect is not None:
+            self._connection.before_live = self._cancel_everything_before_live
         self.markets: dict[str, Market] = {}
         """Trading rules per symbol; orders breaking them are refused before signing."""
         self._nursery: trio.Nursery | None = None
         self._handlers: list[tuple[Topic, Handler, Subscriber]] = []
         self._closed = False
         self.symbols = tuple(symbols)
-        for symbol in self.symbols:
-            self._connection.remember(Subscription.ticker(symbol))
+        initial = [Subscription.ticker(symbol) for symbol in self.symbols]
         if self.account is not None and signer is not None:
-            self._connection.remember(Subscription.account(self.account))
+            initial.append(Subscription.account(self.account))
+        check_subscription_room([], [topic for sub in initial for topic in sub.topics])
+        for subscription in initial:
+            self._session.remember(subscription)
+
+    @property
+    def account(self) -> str | None:
+        """The tracked account: the trading account, or the first account subscribed by a client
+        without a signer. Its stream feeds :attr:`open_orders`, :attr:`margin` and the rest."""
+        return self._session.account
 
     def __repr__(self) -> str:
         state = self._connection.lifecycle.value.value
@@ -282,8 +379,39 @@ class BulkClient(ClientEvents):
         if self._closed:
             return
         self._closed = True
-        self._connection.lifecycle.set(ConnectionState.CLOSED)
+        self._connection.close()
         self._fanout.close()
+
+    async def _cancel_open_orders_on_exit(self, tasks: trio.CancelScope) -> None:
+        """The ``cancel_on_exit`` kill switch: cancel every open order of the account, waiting
+        at most ``default_timeout`` in all (for a reconnect, then for the reply)."""
+        if tasks.cancel_called:  # the client's own tasks failed: there is no connection left
+            self._log.error("cancel_on_exit: the connection failed; open orders were NOT cancelled")
+            return
+        outcome = "open orders were NOT cancelled: no reply in time"
+        with trio.CancelScope(shield=True), trio.move_on_after(self.default_timeout):
+            try:
+                await self.wait_connected()
+                await self._post([CancelAll(None)], None, None)
+            except BulkError as exc:
+                outcome = f"open orders were NOT cancelled: {exc}"
+            else:
+                outcome = ""
+        if outcome:
+            self._log.error("cancel_on_exit: %s", outcome)
+        else:
+            self._log.info("cancel_on_exit: cancelled the open orders of %s", self.account)
+
+    async def _cancel_everything_before_live(self) -> None:
+        """The ``cancel_after_disconnect`` kill switch, run by the connection after a long outage:
+        its failure keeps the connection from becoming LIVE (the next reconnect tries again)."""
+        self._log.warning("cancel_after_disconnect: cancelling every open order after the outage")
+        try:
+            await self._post([CancelAll(None)], None, None, resyncing=True)
+        except trio.TooSlowError:
+            raise BulkError(
+                "cancel_after_disconnect: the cancel got no answer in time; orders may be open"
+            ) from None
 
     def _check_open(self) -> None:
         if self._closed:
@@ -312,7 +440,8 @@ class BulkClient(ClientEvents):
 
     @property
     def reconnects(self) -> int:
-        """How many times the client has reconnected since the block was entered."""
+        """How many times the client has reconnected (become live again after a drop) since the
+        block was entered; failed attempts are not counted."""
         return self._connection.reconnects
 
     @property
@@ -324,6 +453,8 @@ class BulkClient(ClientEvents):
 
     async def _subscribe(self, subscription: Subscription) -> None:
         self._check_open()
+        held = [topic for held in self._session.subscriptions for topic in held.topics]
+        check_subscription_room(held, subscription.topics)
         await self._connection.subscribe(subscription, self.default_timeout)
 
     async def subscribe_ticker(self, symbol: str) -> None:
@@ -363,10 +494,7 @@ class BulkClient(ClientEvents):
         user = pubkey or self.account
         if user is None:
             raise ValueError("subscribe_account needs a pubkey when the client has no signer")
-        subscription = Subscription.account(user)
-        if self._state.account is None:
-            self._state.account = self.account = user
-        await self._subscribe(subscription)
+        await self._subscribe(Subscription.account(user))  # the session tracks its first user
 
     async def unsubscribe(self, target: str | Subscription | Iterable[str]) -> list[str]:
         """Stop a subscription, given its topic string(s) (``"ticker.BTC-USD"``) or the object.
@@ -381,7 +509,7 @@ class BulkClient(ClientEvents):
             topics = {target}
         else:
             topics = set(target)
-        removed = self._connection.forget(topics)
+        removed = self._session.forget(topics)
         if self.is_connected:
             for topic in removed:
                 await self._connection.send(encode_unsubscribe(topic))
@@ -390,7 +518,7 @@ class BulkClient(ClientEvents):
     @property
     def subscriptions(self) -> list[Subscription]:
         """What the client is subscribed to (and replays after every reconnect)."""
-        return list(self._connection.subscriptions.values())
+        return self._session.subscriptions
 
     # -- trading ------------------------------------------------------------------------------
 
@@ -421,7 +549,13 @@ class BulkClient(ClientEvents):
         return await self._post(batch, timeout, nonce)
 
     async def _post(
-        self, actions: list[BaseAction], timeout: float | None, nonce: int | None, wait: bool = True
+        self,
+        actions: list[BaseAction],
+        timeout: float | None,
+        nonce: int | None,
+        wait: bool = True,
+        *,
+        resyncing: bool = False,
     ) -> list[OrderResponse]:
         signer = self._require_signer()
         self._check_open()
@@ -447,43 +581,21 @@ class BulkClient(ClientEvents):
         with trio.fail_after(timeout if timeout is not None else self.default_timeout):
             if not wait:
                 # Unregistered: a reply is "late" on arrival, and a refusal reaches Topic.ERROR.
-                await self._connection.send(frame)
+                self._session.request_sent(request_id, awaited=False)
+                try:
+                    await self._connection.send(frame, resyncing=resyncing)
+                except BaseException:
+                    self._session.request_settled(request_id)
+                    raise
                 return []
             with self._requests.register(request_id) as pending:
-                await self._connection.send(frame)
-                reply = await pending.wait()
-        return self._responses(reply, actions, payload)
-
-    def _responses(
-        self, reply: PostReply, actions: list[BaseAction], payload: Mapping[str, Any]
-    ) -> list[OrderResponse]:
-        if not reply.ok:
-            raise ExchangeError(
-                f"the exchange refused the request: {reply.message or 'no reason given'}",
-                raw=reply,
-            )
-        expected = order_ids(actions, nonce=int(payload["nonce"]), account=payload["account"])
-        if reply.is_ack:
-            # Accepted without outcomes: each action is pending; the account stream tells the rest.
-            return [
-                OrderResponse(OrderStatus.PENDING, order_id, reply.message, {"ack": True}, "ack")
-                for order_id in expected
-            ]
-        statuses = list(reply.statuses)
-        if len(statuses) != len(actions):
-            return statuses  # decision 7: not aligned with the actions, returned as they came
-        for index, (response, order_id) in enumerate(zip(statuses, expected, strict=True)):
-            if order_id is None:
-                continue
-            if response.order_id is None:
-                statuses[index] = attrs.evolve(response, order_id=order_id)
-            elif response.order_id != order_id:
-                self._log.warning(
-                    "exchange order id %s differs from the precomputed %s",
-                    response.order_id,
-                    order_id,
-                )
-        return statuses
+                self._session.request_sent(request_id)
+                try:
+                    await self._connection.send(frame, resyncing=resyncing)
+                    reply = await pending.wait()
+                finally:
+                    self._session.request_settled(request_id)
+        return reconcile_reply(reply, actions, payload, self._log)
 
     async def _post_one(
         self, action: BaseAction, timeout: float | None, nonce: int | None
@@ -673,3 +785,298 @@ class BulkClient(ClientEvents):
     def inventory(self) -> Inventory:
         """Positions and P&L tracked from this client's fills, marked by tickers."""
         return self._state.inventory
+
+    # -- order types and account actions (docs/guides/orders.md) ------------------------------
+    # Each builds its action first, so a bad argument is a ValueError before anything is signed.
+    # Each returns the action's OrderResponse; see place_orders for timeouts and errors.
+
+    async def place_stop_order(
+        self,
+        symbol: str,
+        is_above: bool,
+        size: float,
+        trigger_price: float,
+        limit_price: float | None = None,
+        *,
+        iso: bool = False,
+        builder_code: BuilderCode | None = None,
+        slippage_bps: float | None = None,
+        timeout: float | None = None,
+        nonce: int | None = None,
+    ) -> OrderResponse:
+        """A stop order: when the mark crosses ``trigger_price`` (upwards if ``is_above``),
+        trade ``size`` at market, or at ``limit_price`` when given
+        (:class:`~bulk_trio.actions.StopOrder`)."""
+        order = StopOrder(
+            symbol, is_above, size, trigger_price, limit_price, iso, builder_code, slippage_bps
+        )
+        return await self._post_one(order, timeout, nonce)
+
+    async def place_take_profit(
+        self,
+        symbol: str,
+        is_above: bool,
+        size: float,
+        trigger_price: float,
+        limit_price: float | None = None,
+        *,
+        iso: bool = False,
+        builder_code: BuilderCode | None = None,
+        slippage_bps: float | None = None,
+        timeout: float | None = None,
+        nonce: int | None = None,
+    ) -> OrderResponse:
+        """A take-profit order; arguments as :meth:`place_stop_order`
+        (:class:`~bulk_trio.actions.TakeProfitOrder`)."""
+        order = TakeProfitOrder(
+            symbol, is_above, size, trigger_price, limit_price, iso, builder_code, slippage_bps
+        )
+        return await self._post_one(order, timeout, nonce)
+
+    async def place_range_order(
+        self,
+        symbol: str,
+        is_buy: bool,
+        size: float,
+        stop_loss_price: float,
+        take_profit_price: float,
+        stop_loss_limit: float | None = None,
+        take_profit_limit: float | None = None,
+        *,
+        iso: bool = False,
+        builder_code: BuilderCode | None = None,
+        sl_slippage_bps: float | None = None,
+        tp_slippage_bps: float | None = None,
+        timeout: float | None = None,
+        nonce: int | None = None,
+    ) -> OrderResponse:
+        """A range (OCO) protecting a position (``is_buy=True``: a long) with a stop-loss and a
+        take-profit leg; when one fires the other is cancelled
+        (:class:`~bulk_trio.actions.RangeOrder`)."""
+        order = RangeOrder(
+            symbol,
+            is_buy,
+            size,
+            stop_loss_price,
+            take_profit_price,
+            stop_loss_limit,
+            take_profit_limit,
+            iso,
+            builder_code,
+            sl_slippage_bps,
+            tp_slippage_bps,
+        )
+        return await self._post_one(order, timeout, nonce)
+
+    async def place_trailing_stop(
+        self,
+        symbol: str,
+        protects_long: bool,
+        size: float,
+        trail_bps: int,
+        step_bps: int,
+        limit_price: float | None = None,
+        *,
+        iso: bool = False,
+        builder_code: BuilderCode | None = None,
+        slippage_bps: float | None = None,
+        timeout: float | None = None,
+        nonce: int | None = None,
+    ) -> OrderResponse:
+        """A trailing stop ``trail_bps`` behind the best mark, moving in ``step_bps`` steps;
+        ``protects_long=True`` sells when a long gives back the trail
+        (:class:`~bulk_trio.actions.TrailingStop`)."""
+        order = TrailingStop(
+            symbol,
+            protects_long,
+            size,
+            trail_bps,
+            step_bps,
+            limit_price,
+            iso,
+            builder_code,
+            slippage_bps,
+        )
+        return await self._post_one(order, timeout, nonce)
+
+    async def place_bracket(
+        self,
+        symbol: str,
+        side: Side | SideName,
+        size: float,
+        price: float | None,
+        stop_loss: float,
+        take_profit: float,
+        *,
+        time_in_force: TimeInForce | TimeInForceName = TimeInForce.GTC,
+        stop_loss_limit: float | None = None,
+        take_profit_limit: float | None = None,
+        iso: bool = False,
+        timeout: float | None = None,
+        nonce: int | None = None,
+    ) -> OrderResponse:
+        """An entry with its exits, in one transaction: a limit order at ``price`` (a market
+        order when ``price`` is None) whose first fill places a range (OCO) of ``stop_loss`` and
+        ``take_profit`` for the same size (:class:`~bulk_trio.actions.OnFill`). When one exit
+        fires, the other is cancelled. For a buy, ``stop_loss < price < take_profit``; for a
+        sell, the reverse."""
+        entry: LimitOrder | MarketOrder
+        if price is None:
+            entry = MarketOrder(symbol, side, size, iso=iso)
+        else:
+            entry = LimitOrder(symbol, side, price, size, time_in_force=time_in_force, iso=iso)
+        is_buy = entry.side is Side.BUY
+        if price is not None and not (
+            stop_loss < price < take_profit if is_buy else take_profit < price < stop_loss
+        ):
+            order = (
+                "stop_loss < price < take_profit" if is_buy else "take_profit < price < stop_loss"
+            )
+            raise ValueError(
+                f"a {entry.side.value} bracket needs {order}, got {stop_loss=}, "
+                f"{price=}, {take_profit=}"
+            )
+        exits = RangeOrder(
+            symbol, is_buy, size, stop_loss, take_profit, stop_loss_limit, take_profit_limit, iso
+        )
+        return await self._post_one(OnFill(entry, [exits]), timeout, nonce)
+
+    async def approve_builder_code(
+        self, to: str, fee: int, timeout: float | None = None, nonce: int | None = None
+    ) -> OrderResponse:
+        """Let orders carry ``builder_code=BuilderCode(to, f)`` with ``f <= fee`` basis points
+        (``abc``; the official SDK's name)."""
+        return await self._post_one(ApproveBuilderCode(to, fee), timeout, nonce)
+
+    async def revoke_builder_code(
+        self, to: str, timeout: float | None = None, nonce: int | None = None
+    ) -> OrderResponse:
+        """Withdraw the approval of builder code recipient ``to`` (``rbc``)."""
+        return await self._post_one(RevokeBuilderCode(to), timeout, nonce)
+
+    async def create_sub_account(
+        self,
+        name: str,
+        margin_amount: float | None = None,
+        timeout: float | None = None,
+        nonce: int | None = None,
+    ) -> OrderResponse:
+        """Create a sub-account owned by the trading account, optionally funded with
+        ``margin_amount`` from it."""
+        return await self._post_one(CreateSubAccount(name, margin_amount), timeout, nonce)
+
+    async def remove_sub_account(
+        self, sub_account: str, timeout: float | None = None, nonce: int | None = None
+    ) -> OrderResponse:
+        """Remove the sub-account ``sub_account``."""
+        return await self._post_one(RemoveSubAccount(sub_account), timeout, nonce)
+
+    async def rename_sub_account(
+        self, sub_account: str, name: str, timeout: float | None = None, nonce: int | None = None
+    ) -> OrderResponse:
+        """Rename the sub-account ``sub_account``."""
+        return await self._post_one(RenameSubAccount(sub_account, name), timeout, nonce)
+
+    async def transfer(
+        self,
+        destination: str,
+        amount: float,
+        *,
+        source: str | None = None,
+        external: bool = False,
+        symbol: str | None = None,
+        timeout: float | None = None,
+        nonce: int | None = None,
+    ) -> OrderResponse:
+        """Move ``amount`` of margin to ``destination`` (from the trading account unless
+        ``source`` names one of its sub-accounts); ``external=True`` sends it to another
+        account."""
+        origin = source if source is not None else self.account
+        if origin is None:
+            raise RuntimeError("transfer needs a signer or a source account")
+        return await self._post_one(
+            Transfer(origin, destination, amount, external, symbol), timeout, nonce
+        )
+
+    async def create_multisig(
+        self,
+        signers: Iterable[str],
+        threshold: int,
+        time_lock_secs: int,
+        proposal_lifetime_secs: int,
+        timeout: float | None = None,
+        nonce: int | None = None,
+    ) -> OrderResponse:
+        """Create a multisig account whose proposals need ``threshold`` of ``signers``."""
+        action = CreateMultisig(signers, threshold, time_lock_secs, proposal_lifetime_secs)
+        return await self._post_one(action, timeout, nonce)
+
+    async def multisig_propose(
+        self,
+        multisig: str,
+        actions: BaseAction | Sequence[BaseAction],
+        lifetime_secs: int | None = None,
+        timeout: float | None = None,
+        nonce: int | None = None,
+    ) -> OrderResponse:
+        """Propose ``actions`` to run as the multisig account ``multisig``."""
+        proposed = [actions] if isinstance(actions, BaseAction) else list(actions)
+        return await self._post_one(
+            MultisigPropose(multisig, proposed, lifetime_secs), timeout, nonce
+        )
+
+    async def multisig_approve(
+        self,
+        multisig: str,
+        proposal_id: int,
+        timeout: float | None = None,
+        nonce: int | None = None,
+    ) -> OrderResponse:
+        """Approve proposal ``proposal_id`` of ``multisig``."""
+        return await self._post_one(MultisigApprove(multisig, proposal_id), timeout, nonce)
+
+    async def multisig_reject(
+        self,
+        multisig: str,
+        proposal_id: int,
+        timeout: float | None = None,
+        nonce: int | None = None,
+    ) -> OrderResponse:
+        """Reject proposal ``proposal_id`` of ``multisig``."""
+        return await self._post_one(MultisigReject(multisig, proposal_id), timeout, nonce)
+
+    async def multisig_cancel(
+        self,
+        multisig: str,
+        proposal_id: int,
+        timeout: float | None = None,
+        nonce: int | None = None,
+    ) -> OrderResponse:
+        """Cancel (as its proposer) proposal ``proposal_id`` of ``multisig``."""
+        return await self._post_one(MultisigCancel(multisig, proposal_id), timeout, nonce)
+
+    async def multisig_execute(
+        self,
+        multisig: str,
+        proposal_id: int,
+        timeout: float | None = None,
+        nonce: int | None = None,
+    ) -> OrderResponse:
+        """Execute the approved proposal ``proposal_id`` of ``multisig``."""
+        return await self._post_one(MultisigExecute(multisig, proposal_id), timeout, nonce)
+
+    async def multisig_update(
+        self,
+        multisig: str,
+        signers: Iterable[str],
+        threshold: int,
+        time_lock_secs: int,
+        proposal_lifetime_secs: int,
+        timeout: float | None = None,
+        nonce: int | None = None,
+    ) -> OrderResponse:
+        """Replace the signers and policy of ``multisig``."""
+        action = MultisigUpdate(
+            multisig, signers, threshold, time_lock_secs, proposal_lifetime_secs
+        )
+        return await self._post_one(action, timeout, nonce)
