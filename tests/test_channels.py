@@ -356,3 +356,24 @@ async def test_watch_state_follows_the_connection_to_closed(fake: FakeExchange) 
             await nursery.start(follow, client)
             await trio.testing.wait_all_tasks_blocked()
     assert states == [ConnectionState.LIVE, ConnectionState.CLOSED]
+
+
+@pytest.fixture
+def mock_clock() -> trio.testing.MockClock:
+    return trio.testing.MockClock(autojump_threshold=0)
+
+
+async def test_watch_state_sees_a_reconnect_and_skips_nothing_it_was_waiting_for(
+    fake: FakeExchange, mock_clock: trio.testing.MockClock
+) -> None:
+    with trio.fail_after(TIMEOUT):
+        async with client_of(fake) as client, client.watch_state() as connection_states:
+            states = aiter(connection_states)
+            assert await anext(states) is ConnectionState.LIVE
+            await fake.peers[-1].drop()
+            seen = [await anext(states)]
+            while seen[-1] is not ConnectionState.LIVE:
+                seen.append(await anext(states))
+    assert seen[0] is ConnectionState.BACKOFF
+    assert seen[-1] is ConnectionState.LIVE
+    assert client.reconnects == 1
