@@ -45,6 +45,7 @@ from .actions import (
 )
 from .backoff import Backoff, ReconnectGaveUp
 from .book import OrderBook
+from .book_view import BookView
 from .enums import ConnectionState, OrderStatus, Side, StatusKind, TimeInForce, Topic
 from .errors import (
     BulkError,
@@ -104,8 +105,9 @@ from .protocol.subscriptions import Subscription
 if TYPE_CHECKING:
     from .shell.client import BulkClient, open_bulk_client
     from .shell.connection import NotConnected
-    from .shell.fanout import SubscriberStats
+    from .shell.fanout import EventChannel, SubscriberStats
     from .shell.http import BulkHttpClient, open_bulk_http
+    from .shell.watch import LatestValue
 
 __version__ = "0.1.0"
 
@@ -115,6 +117,8 @@ _SHELL_EXPORTS = {
     "open_bulk_client": ".shell.client",
     "NotConnected": ".shell.connection",
     "SubscriberStats": ".shell.fanout",
+    "EventChannel": ".shell.fanout",
+    "LatestValue": ".shell.watch",
     "BulkHttpClient": ".shell.http",
     "open_bulk_http": ".shell.http",
 }
@@ -139,6 +143,7 @@ __all__ = [
     "ApproveBuilderCode",
     "Backoff",
     "BookLevel",
+    "BookView",
     "BuilderCode",
     "BuilderCodeApproval",
     "BulkClient",
@@ -156,6 +161,7 @@ __all__ = [
     "CreateMultisig",
     "CreateSubAccount",
     "ErrorMessage",
+    "EventChannel",
     "ExchangeError",
     "ExchangeStats",
     "Faucet",
@@ -169,6 +175,7 @@ __all__ = [
     "Inventory",
     "L2Delta",
     "L2Snapshot",
+    "LatestValue",
     "LeverageSetting",
     "LeverageUpdate",
     "LimitOrder",

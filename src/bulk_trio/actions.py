@@ -24,6 +24,7 @@ from .base58 import decode_32
 from .checks import check_symbol, finite
 from .enums import Side, TimeInForce
 from .fixedpoint import SCALE, U64_MAX, to_fixed
+from .literals import SideName, TimeInForceName
 
 if TYPE_CHECKING:
     from .protocol.action_wire import action_from_wire
@@ -256,11 +257,11 @@ class LimitOrder(BaseAction):
     def __init__(
         self,
         symbol: str,
-        side: Side | str,
+        side: Side | SideName,
         price: float,
         size: float,
         reduce_only: bool = False,
-        time_in_force: TimeInForce | str = TimeInForce.GTC,
+        time_in_force: TimeInForce | TimeInForceName = TimeInForce.GTC,
         iso: bool = False,
         builder_code: BuilderCode | Mapping[str, Any] | None = None,
     ) -> None:
@@ -346,7 +347,7 @@ class MarketOrder(BaseAction):
     def __init__(
         self,
         symbol: str,
-        side: Side | str,
+        side: Side | SideName,
         size: float,
         reduce_only: bool = False,
         iso: bool = False,
@@ -483,7 +484,7 @@ class CancelOrder(BaseAction):
     oid: str
     side: Side | None = attrs.field(default=None, eq=False)
 
-    def __init__(self, symbol: str, oid: str, side: Side | str | None = None) -> None:
+    def __init__(self, symbol: str, oid: str, side: Side | SideName | None = None) -> None:
         self.__attrs_init__(
             _symbol(symbol), _hash_text(oid, "oid"), None if side is None else _side(side)
         )

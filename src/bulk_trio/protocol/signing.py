@@ -19,6 +19,7 @@ import nacl.exceptions
 import nacl.utils
 
 from ..actions import BaseAction, LimitOrder
+from ..literals import DomainName
 from . import wincode
 from .action_bytes import encode_action, layout_for, order_id_body, single_limit_message
 from .keys import (
@@ -247,7 +248,7 @@ class TransactionSigner:
         "_secret_key",
     )
 
-    def __init__(self, private_key: str | bytes, domain: str | None = "mainnet") -> None:
+    def __init__(self, private_key: str | bytes, domain: DomainName | None = "mainnet") -> None:
         self._domain_suffix = _domain_suffix(domain)
         self._domain = domain
         seed = parse_private_key(private_key)
@@ -262,7 +263,7 @@ class TransactionSigner:
         self._nonce_lock = threading.Lock()
 
     @classmethod
-    def generate_account(cls, domain: str | None = "mainnet") -> TransactionSigner:
+    def generate_account(cls, domain: DomainName | None = "mainnet") -> TransactionSigner:
         """A signer for a fresh random key (tests and throwaway accounts)."""
         return cls(nacl.utils.random(SEED_SIZE), domain=domain)
 
