@@ -180,3 +180,9 @@ async def test_ctrl_c_ends_a_recording_with_a_complete_file(tmp_path: Path) -> N
     assert b"frames in" in said and b"Traceback" not in said
     counts = frame_types(out)  # gzip.decompress fails on a cut-off stream
     assert counts["l2Delta"] > 0 and counts["ticker"] > 0
+
+
+def test_an_unknown_candle_interval_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
+    argv = ["record", "BTC-USD", "--out", "x.gz", "--candles", "1m,7m", "--url", "ws://127.0.0.1:9"]
+    assert main(argv) == 2
+    assert "unknown interval '7m'" in capsys.readouterr().err

@@ -45,6 +45,7 @@ from .actions import (
 )
 from .backoff import Backoff, ReconnectGaveUp
 from .book import OrderBook
+from .book_view import BookView
 from .enums import ConnectionState, OrderStatus, Side, StatusKind, TimeInForce, Topic
 from .errors import (
     BulkError,
@@ -104,9 +105,10 @@ from .protocol.subscriptions import Subscription
 if TYPE_CHECKING:
     from .shell.client import BulkClient, open_bulk_client
     from .shell.connection import NotConnected
-    from .shell.fanout import SubscriberStats
+    from .shell.fanout import EventChannel, SubscriberStats
     from .shell.http import BulkHttpClient, open_bulk_http
     from .shell.recorder import Recorder, open_recorder
+    from .shell.watch import LatestValue
 
 __version__ = "0.1.0"
 
@@ -116,6 +118,8 @@ _SHELL_EXPORTS = {
     "open_bulk_client": ".shell.client",
     "NotConnected": ".shell.connection",
     "SubscriberStats": ".shell.fanout",
+    "EventChannel": ".shell.fanout",
+    "LatestValue": ".shell.watch",
     "BulkHttpClient": ".shell.http",
     "open_bulk_http": ".shell.http",
     "Recorder": ".shell.recorder",
@@ -142,6 +146,7 @@ __all__ = [
     "ApproveBuilderCode",
     "Backoff",
     "BookLevel",
+    "BookView",
     "BuilderCode",
     "BuilderCodeApproval",
     "BulkClient",
@@ -159,6 +164,7 @@ __all__ = [
     "CreateMultisig",
     "CreateSubAccount",
     "ErrorMessage",
+    "EventChannel",
     "ExchangeError",
     "ExchangeStats",
     "Faucet",
@@ -172,6 +178,7 @@ __all__ = [
     "Inventory",
     "L2Delta",
     "L2Snapshot",
+    "LatestValue",
     "LeverageSetting",
     "LeverageUpdate",
     "LimitOrder",

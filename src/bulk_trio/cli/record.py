@@ -11,10 +11,13 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from collections.abc import Sequence
+from typing import get_args
 
 import attrs
 import trio
 
+from ..literals import CandleInterval
 from ..shell.recorder import Recorder, open_recorder
 from .connect import market_symbol, open_command_client
 from .endpoint import Endpoint, resolve_endpoint
@@ -27,7 +30,7 @@ class RecordOptions:
     symbols: tuple[str, ...]
     out: str
     duration: float | None
-    candles: tuple[str, ...]
+    candles: tuple[CandleInterval, ...]
     timeout: float
 
 
@@ -40,7 +43,7 @@ def run_record(args: argparse.Namespace) -> int:
         symbols=tuple(dict.fromkeys(market_symbol(symbol) for symbol in args.symbols)),
         out=out,
         duration=args.duration,
-        candles=tuple(args.candles or ()),
+        candles=_intervals(args.candles or ()),
         timeout=args.timeout,
     )
     recorders: list[Recorder] = []
@@ -52,6 +55,16 @@ def run_record(args: argparse.Namespace) -> int:
         for recorder in recorders:
             print(f"bulk-trio record: {recorder.frames} frames in {recorder.path}", file=sys.stderr)
     return EXIT_OK
+
+
+def _intervals(texts: Sequence[str]) -> tuple[CandleInterval, ...]:
+    known: tuple[CandleInterval, ...] = get_args(CandleInterval)
+    intervals: list[CandleInterval] = []
+    for text in texts:
+        if text not in known:
+            raise UsageError(f"--candles: unknown interval {text!r} (one of {', '.join(known)})")
+        intervals.append(known[known.index(text)])  # the Literal itself, not the user's str
+    return tuple(intervals)
 
 
 async def _record(options: RecordOptions, recorders: list[Recorder]) -> None:

@@ -47,7 +47,7 @@ from ..actions import (
     UpdateLeverage,
     WhitelistFaucet,
 )
-from ..enums import Side
+from ..enums import Side, TimeInForce
 
 __all__ = ["action_from_wire"]
 
@@ -149,7 +149,7 @@ def _limit_from_wire(w: _WireFields) -> LimitOrder:
         w.number("px"),
         w.number("sz"),
         reduce_only=w.flag("r"),
-        time_in_force=w.text("tif"),
+        time_in_force=TimeInForce.parse(w.text("tif")),
         iso=w.flag("i", False),
         builder_code=w.builder_code(),
     )

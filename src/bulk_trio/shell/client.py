@@ -9,13 +9,11 @@ events; timeouts are ``trio.TooSlowError``.
 from __future__ import annotations
 
 import functools
-import inspect
 import logging
 import ssl
-from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
-from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
+from contextlib import asynccontextmanager
 from types import MappingProxyType
-from typing import Any
 
 import trio
 
@@ -55,10 +53,10 @@ from ..enums import ConnectionState, Side, TimeInForce, Topic
 from ..errors import BulkError, ClientClosed, ExchangeError
 from ..inventory import Inventory, Pnl
 from ..limits import DEFAULT_MAX_MESSAGES_PER_SECOND, check_rate_limit, check_subscription_room
+from ..literals import CandleInterval, SideName, TimeInForceName
 from ..markets import Market, markets_by_symbol, order_problem
 from ..models import (
     AccountSnapshot,
-    HandlerError,
     LeverageSetting,
     Margin,
     OrderResponse,
@@ -72,16 +70,15 @@ from ..protocol.signing import TransactionSigner
 from ..protocol.subscriptions import Subscription
 from ..session import Session, reconcile_reply
 from ..state import ClientState
+from .client_events import ClientEvents, Handler
 from .connection import Connection, ConnectionSettings, Connector
-from .fanout import Fanout, Subscriber, SubscriberStats, open_subscription
+from .fanout import Fanout, Subscriber
 from .requests import PendingRequests
+from .state_cell import StateCell
 from .transport import DEFAULT_MAX_MESSAGE_SIZE, open_transport
 
 DEFAULT_URL = "wss://exchange-wss.bulk.trade"
 DEFAULT_SYMBOLS = ("BTC-USD", "ETH-USD", "SOL-USD")
-
-Handler = Callable[[Any], Any]
-HANDLER_BATCH_SECONDS = 0.001
 
 
 @asynccontextmanager
@@ -286,8 +283,12 @@ def _single_error(group: BaseExceptionGroup[BaseException]) -> BaseException:
     return error
 
 
-class BulkClient:
-    """A connected BULK client; obtain one from :func:`open_bulk_client`."""
+class BulkClient(ClientEvents):
+    """A connected BULK client; obtain one from :func:`open_bulk_client`.
+
+    Its channels, handlers and latest-value streams (``events``, ``on``, ``watch``, ...) are
+    defined in ``bulk_trio/shell/client_events.py``.
+    """
 
     def __init__(
         self,
@@ -416,6 +417,9 @@ class BulkClient:
         if self._closed:
             raise ClientClosed("the client's async with block has ended")
 
+    def _lifecycle(self) -> StateCell:
+        return self._connection.lifecycle
+
     @property
     def is_connected(self) -> bool:
         """True while the connection is LIVE (connected, subscriptions confirmed)."""
@@ -476,7 +480,7 @@ class BulkClient:
         for symbol in [symbols] if isinstance(symbols, str) else list(symbols):
             await self._subscribe(Subscription.trades(symbol))
 
-    async def subscribe_candles(self, symbol: str, interval: str) -> None:
+    async def subscribe_candles(self, symbol: str, interval: CandleInterval) -> None:
         """Candles; intervals in either spelling ("1m" or "1min", "5m" or "5min", ...)."""
         await self._subscribe(Subscription.candle(symbol, interval))
 
@@ -515,81 +519,6 @@ class BulkClient:
     def subscriptions(self) -> list[Subscription]:
         """What the client is subscribed to (and replays after every reconnect)."""
         return self._session.subscriptions
-
-    # -- events -------------------------------------------------------------------------------
-
-    def events(
-        self, topic: Topic, *, buffer: int | None = None, name: str | None = None
-    ) -> AbstractAsyncContextManager[trio.MemoryReceiveChannel[Any]]:
-        """``async with client.events(Topic.TICKER) as tickers: async for t in tickers: ...``
-
-        Each call gets its own bounded channel. Market-data topics drop their oldest item when the
-        reader falls ``buffer`` items behind (counted in :meth:`channel_stats`); account topics
-        and ERROR never drop: a reader that falls that far behind has its channel closed and sees
-        :class:`~bulk_trio.SubscriberOverflow` when it leaves the block.
-        """
-        self._check_open()
-        return open_subscription(self._fanout, topic, buffer=buffer, name=name)
-
-    def on(self, topic: Topic, handler: Handler) -> None:
-        """Run ``handler(item)`` (plain or ``async def``) for every event of ``topic``.
-
-        Each handler runs in its own task with its own channel, so a slow handler delays only
-        itself, and a handler may place orders and await their replies. An exception in a handler
-        is logged and published on ``Topic.ERROR`` as a :class:`~bulk_trio.models.HandlerError`.
-        """
-        self._check_open()
-        if not callable(handler):
-            raise ValueError(f"handler for {topic} must be callable, got {handler!r}")
-        subscriber = self._fanout.subscribe(topic, name=_handler_name(handler))
-        self._handlers.append((topic, handler, subscriber))
-        if self._nursery is not None:
-            self._nursery.start_soon(self._run_handler, topic, handler, subscriber)
-
-    def off(self, topic: Topic, handler: Handler) -> bool:
-        """Stop a handler registered with :meth:`on`; False if it was not registered."""
-        for index, (registered_topic, registered, subscriber) in enumerate(self._handlers):
-            if registered_topic is topic and registered == handler:
-                del self._handlers[index]
-                subscriber.close()
-                subscriber.receive_channel.close()  # stop now, not after what is buffered
-                return True
-        return False
-
-    async def _run_handler(self, topic: Topic, handler: Handler, subscriber: Subscriber) -> None:
-        name = _handler_name(handler)
-        channel = subscriber.receive_channel
-        try:
-            async for item in channel:
-                await self._call_handler(topic, name, handler, item)
-                # The receiver publishes a whole socket read per scheduler pass; taking only one
-                # item per pass here would fall behind a busy feed. Take what is already
-                # buffered, but yield within a millisecond so the other tasks keep their turn.
-                deadline = trio.current_time() + HANDLER_BATCH_SECONDS
-                while trio.current_time() < deadline:
-                    try:
-                        item = channel.receive_nowait()
-                    except trio.WouldBlock:
-                        break
-                    await self._call_handler(topic, name, handler, item)
-        except (trio.ClosedResourceError, trio.EndOfChannel):
-            pass  # off() closed the channel under us, or the client is closing
-        if subscriber.overflow_error is not None:
-            self._log.error("handler %s stopped: %s", name, subscriber.overflow_error)
-
-    async def _call_handler(self, topic: Topic, name: str, handler: Handler, item: Any) -> None:
-        try:
-            result = handler(item)
-            if inspect.isawaitable(result):
-                await result
-        except Exception as exc:
-            self._log.exception("handler %s for %s raised", name, topic.value)
-            if topic is not Topic.ERROR:
-                self._fanout.publish_error(HandlerError(topic, name, exc))
-
-    def channel_stats(self) -> list[SubscriberStats]:
-        """Per-subscriber delivery statistics: delivered, dropped, buffered, capacity."""
-        return self._fanout.stats()
 
     # -- trading ------------------------------------------------------------------------------
 
@@ -679,11 +608,11 @@ class BulkClient:
     async def place_limit_order(
         self,
         symbol: str,
-        side: Side | str,
+        side: Side | SideName,
         price: float,
         size: float,
         reduce_only: bool = False,
-        time_in_force: TimeInForce | str = TimeInForce.GTC,
+        time_in_force: TimeInForce | TimeInForceName = TimeInForce.GTC,
         timeout: float | None = None,
         nonce: int | None = None,
         *,
@@ -698,7 +627,7 @@ class BulkClient:
     async def place_market_order(
         self,
         symbol: str,
-        side: Side | str,
+        side: Side | SideName,
         size: float,
         reduce_only: bool = False,
         timeout: float | None = None,
@@ -712,7 +641,7 @@ class BulkClient:
 
     async def cancel_order(
         self,
-        side: Side | str | None = None,
+        side: Side | SideName | None = None,
         symbol: str | None = None,
         order_id: str | None = None,
         timeout: float | None = None,
@@ -973,13 +902,13 @@ class BulkClient:
     async def place_bracket(
         self,
         symbol: str,
-        side: Side | str,
+        side: Side | SideName,
         size: float,
         price: float | None,
         stop_loss: float,
         take_profit: float,
         *,
-        time_in_force: TimeInForce | str = TimeInForce.GTC,
+        time_in_force: TimeInForce | TimeInForceName = TimeInForce.GTC,
         stop_loss_limit: float | None = None,
         take_profit_limit: float | None = None,
         iso: bool = False,
@@ -1151,7 +1080,3 @@ class BulkClient:
             multisig, signers, threshold, time_lock_secs, proposal_lifetime_secs
         )
         return await self._post_one(action, timeout, nonce)
-
-
-def _handler_name(handler: Handler) -> str:
-    return getattr(handler, "__qualname__", None) or repr(handler)

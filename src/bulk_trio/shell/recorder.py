@@ -19,6 +19,7 @@ from contextlib import asynccontextmanager
 
 import trio
 
+from ..literals import CandleInterval
 from ..recording import RecordingHeader, encode_frames, encode_header
 from .client import BulkClient
 
@@ -125,7 +126,7 @@ async def open_recorder(
     path: str | os.PathLike[str],
     *,
     symbols: Sequence[str] | None = None,
-    candles: Sequence[str] = (),
+    candles: Sequence[CandleInterval] = (),
     flush_interval: float = 1.0,
 ) -> AsyncIterator[Recorder]:
     """Record every frame ``client`` receives to ``path`` (gzip) for the duration of the block.
