@@ -27,7 +27,7 @@ __all__ = ["Recorder", "open_recorder"]
 
 COMPRESS_LEVEL = 6
 """zlib's default level. Standard-library gzip keeps up with far more than a feed sends: the
-worker thread encodes and compresses ~300,000 simulator frames/s, ~25x smaller
+worker thread encodes and compresses 300,000-900,000 simulator frames/s, ~25x smaller
 (benchmarks/bench_replay.py), so no compression library has to earn a place as a dependency."""
 
 
