@@ -71,6 +71,13 @@ class _Holding:
 _FLAT = _Holding(0.0, 0.0, 0.0)
 
 
+@attrs.frozen
+class InventoryCheckpoint:
+    """What :meth:`Inventory.checkpoint` saved; opaque to callers."""
+
+    holdings: Mapping[str, _Holding]
+
+
 def _finite(value: float, field: str, *, positive: bool = False) -> float:
     if not isinstance(value, int | float) or isinstance(value, bool) or not math.isfinite(value):
         raise ValueError(f"{field} must be a finite number, got {value!r}")
@@ -190,6 +197,15 @@ class Inventory:
         if mark is not None:
             self._marks[position.symbol] = mark
         return self.position(position.symbol)
+
+    def checkpoint(self) -> InventoryCheckpoint:
+        """The positions and realized P&L now, for :meth:`restore` (marks are not included)."""
+        return InventoryCheckpoint(dict(self._holdings))
+
+    def restore(self, checkpoint: InventoryCheckpoint) -> None:
+        """Go back to the positions and realized P&L of ``checkpoint``; marks stay as they are
+        (the client rebuilds its inventory this way after recovering missed fills)."""
+        self._holdings = dict(checkpoint.holdings)
 
     def clear(self) -> None:
         """Forget every position, realized P&L and mark."""

@@ -226,6 +226,9 @@ class Fill:
     account: str = ""
     counterparty_hint: str | None = None
     reason: str | None = None
+    recovered: bool = False
+    """True for a fill missed while disconnected and recovered from the HTTP fill history after
+    the reconnect (docs/guides/lifecycle.md); False for a fill the account stream delivered."""
 
 
 @attrs.frozen

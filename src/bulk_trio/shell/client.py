@@ -52,6 +52,7 @@ from ..session import Session, reconcile_reply
 from ..state import ClientState
 from .connection import Connection, ConnectionSettings, Connector
 from .fanout import Fanout, Subscriber, SubscriberStats, open_subscription
+from .recovery import recover_fills
 from .requests import PendingRequests
 from .transport import DEFAULT_MAX_MESSAGE_SIZE, open_transport
 
@@ -88,6 +89,7 @@ async def open_bulk_client(
     cancel_after_disconnect: float | None = None,
     network: str | NetworkPreset | None = None,
     markets: Iterable[Market] | str | None = None,
+    http_url: str | None = None,
 ) -> AsyncIterator[BulkClient]:
     """Connect to BULK and yield a :class:`BulkClient` for the duration of the block.
 
@@ -111,12 +113,21 @@ async def open_bulk_client(
     trading methods raise :class:`~bulk_trio.MarketRuleViolation` (a ValueError) before signing
     a price or size the exchange would reject.
 
+    Fills missed while disconnected (docs/guides/lifecycle.md): after a reconnect the tracked
+    account's fill history is read from the HTTP API at ``http_url`` (``http://.../api/v1``;
+    default: the ``network`` preset's), within ``default_timeout``; the missed fills are applied
+    to the inventory once and published on ``Topic.FILL`` with ``recovered=True``. Without an
+    HTTP endpoint, or when the history fails, a ``StatusKind.GAP`` status says so.
+
     Leaving the block cancels every task and closes the socket. Errors of the client leave it as
     one :class:`~bulk_trio.BulkError`; exceptions of your own code pass through unchanged.
     """
+    if http_url is not None and not http_url.startswith(("http://", "https://")):
+        raise ValueError(f"http_url must be an http:// or https:// URL, got {http_url!r}")
     if network is not None:
         preset = network_preset(network)
         url = preset.ws_url if url == DEFAULT_URL else url
+        http_url = preset.http_url if http_url is None else http_url
         if signer is not None and preset.domain is not None and signer.domain != preset.domain:
             raise ValueError(
                 f"the signer signs for {signer.domain}, but {preset.name} expects {preset.domain}"
@@ -146,6 +157,7 @@ async def open_bulk_client(
         lossless_buffer=lossless_buffer,
         backoff=backoff,
         cancel_after_disconnect=cancel_after_disconnect,
+        http_url=http_url,
         settings=ConnectionSettings(
             connect_timeout=connect_timeout,
             ready_timeout=default_timeout,
@@ -264,6 +276,7 @@ class BulkClient:
         settings: ConnectionSettings | None = None,
         backoff: Backoff | None = None,
         cancel_after_disconnect: float | None = None,
+        http_url: str | None = None,
     ) -> None:
         if default_timeout <= 0:
             raise ValueError(f"default_timeout must be positive, got {default_timeout!r}")
@@ -303,6 +316,9 @@ class BulkClient:
         )
         if cancel_after_disconnect is not None:
             self._connection.before_live = self._cancel_everything_before_live
+        self.http_url = http_url
+        """Where missed fills are recovered from after a reconnect (None: announced as a GAP)."""
+        self._connection.after_resync = self._recover_missed_fills
         self.markets: dict[str, Market] = {}
         """Trading rules per symbol; orders breaking them are refused before signing."""
         self._nursery: trio.Nursery | None = None
@@ -368,6 +384,25 @@ class BulkClient:
             raise BulkError(
                 "cancel_after_disconnect: the cancel got no answer in time; orders may be open"
             ) from None
+
+    def _recover_missed_fills(self) -> None:
+        plan = self._session.recovery_plan()
+        if plan is not None and self._nursery is not None:
+            self._nursery.start_soon(
+                lambda: recover_fills(
+                    self._session,
+                    self._fanout,
+                    self.http_url,
+                    plan,
+                    timeout=self.default_timeout,
+                    logger=self._log,
+                )
+            )
+
+    @property
+    def fills_recovered(self) -> int:
+        """Fills missed while disconnected and recovered from the fill history so far."""
+        return self._state.fills.recovered_total
 
     def _check_open(self) -> None:
         if self._closed:

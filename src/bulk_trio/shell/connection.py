@@ -117,6 +117,9 @@ class Connection:
         self.lifecycle = StateCell()
         self.before_live: ResyncHook | None = None
         """Awaited on a reconnect before the state becomes LIVE (the kill switch's hook)."""
+        self.after_resync: Callable[[], None] | None = None
+        """Called on a reconnect once LIVE and RESYNCED is published (the fill recovery's hook);
+        it must not block."""
         self._acks: dict[int, _Ack] = {}
         self._link: _Link | None = None
 
@@ -247,6 +250,8 @@ class Connection:
                     status = self.session.went_live(trio.current_time())
                     self.lifecycle.set(ConnectionState.LIVE)
                     self._fanout.publish(Topic.STATUS, status)
+                    if self.after_resync is not None:
+                        self.after_resync()
                     if settings.stale_after is not None:
                         nursery.start_soon(self._watch_stale, link, settings.stale_after)
                     if task_status is not None:
