@@ -184,10 +184,10 @@ class FillLedger:
         self._close_window()
         return RecoveredFills(tuple(missed), tuple(replay), still_down=self._down)
 
-    def abandon(self, plan: RecoveryPlan | None = None) -> bool:
+    def abandon(self, plan: RecoveryPlan) -> bool:
         """Give the window up (no history, or it failed): its missed fills stay missed. False for
-        a plan a newer one superseded (nothing changes)."""
-        if plan is not None and plan.plan_id != self._plan_id:
+        a plan a newer one superseded or already settled (nothing changes)."""
+        if plan.plan_id != self._plan_id or self._window_start is None:
             return False
         self._close_window()
         return True
