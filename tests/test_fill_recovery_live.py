@@ -22,6 +22,7 @@ from bulk_trio import (
 from bulk_trio.actions import LimitOrder, MarketOrder
 from bulk_trio.backoff import Backoff
 from bulk_trio.enums import ConnectionState
+from bulk_trio.networks import NetworkPreset
 from bulk_trio.sim import Simulator, open_simulator
 from bulk_trio.sim.events import Filled
 
@@ -197,3 +198,17 @@ async def test_a_slow_fill_history_is_a_gap_within_the_timeout(
         gap = await next_matching(statuses, lambda s: s.kind is StatusKind.GAP)
         assert "within 1 s" in gap.reason
         assert client.is_connected
+
+
+async def test_the_http_endpoint_comes_from_the_network_preset_or_http_url(
+    sim: Simulator, signer: TransactionSigner
+) -> None:
+    mine = NetworkPreset("mine", sim.http_url, sim.url, "testnet")
+    async with open_bulk_client(symbols=SYMBOLS, signer=signer, network=mine) as client:
+        assert client.http_url == sim.http_url  # the preset's WebSocket and HTTP go together
+    # A WebSocket URL of your own may be another exchange: the preset's HTTP is not assumed.
+    async with open_bulk_client(sim.url, symbols=SYMBOLS, network=mine) as client:
+        assert client.http_url is None
+    with pytest.raises(ValueError, match="http_url must be an http"):
+        async with open_bulk_client(sim.url, http_url="ws://127.0.0.1:1"):
+            pass  # pragma: no cover - refused before connecting

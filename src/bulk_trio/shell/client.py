@@ -115,7 +115,8 @@ async def open_bulk_client(
 
     Fills missed while disconnected (docs/guides/lifecycle.md): after a reconnect the tracked
     account's fill history is read from the HTTP API at ``http_url`` (``http://.../api/v1``;
-    default: the ``network`` preset's), within ``default_timeout``; the missed fills are applied
+    default: the ``network`` preset's, when its WebSocket URL is used too), within
+    ``default_timeout``; the missed fills are applied
     to the inventory once and published on ``Topic.FILL`` with ``recovered=True``. Without an
     HTTP endpoint, or when the history fails, a ``StatusKind.GAP`` status says so.
 
@@ -126,8 +127,10 @@ async def open_bulk_client(
         raise ValueError(f"http_url must be an http:// or https:// URL, got {http_url!r}")
     if network is not None:
         preset = network_preset(network)
-        url = preset.ws_url if url == DEFAULT_URL else url
-        http_url = preset.http_url if http_url is None else http_url
+        if url == DEFAULT_URL:
+            url = preset.ws_url
+            # Only with the preset's own WebSocket: a URL of yours may be another exchange.
+            http_url = preset.http_url if http_url is None else http_url
         if signer is not None and preset.domain is not None and signer.domain != preset.domain:
             raise ValueError(
                 f"the signer signs for {signer.domain}, but {preset.name} expects {preset.domain}"
