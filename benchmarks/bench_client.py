@@ -625,8 +625,9 @@ def stage_costs(frame_count: int) -> list[tuple[str, float]]:
     from wsproto.connection import Connection
 
     from bulk_trio.protocol.codec import decode
+    from bulk_trio.protocol.websocket_frames import FrameReader
     from bulk_trio.shell.fanout import Fanout
-    from bulk_trio.shell.transport import RECEIVE_SIZE, _FrameReader
+    from bulk_trio.shell.transport import RECEIVE_SIZE
     from bulk_trio.state import ClientState
 
     texts = firehose_frames(frame_count)
@@ -644,7 +645,7 @@ def stage_costs(frame_count: int) -> list[tuple[str, float]]:
                 pass
 
     def frame_reader() -> None:
-        reader, out = _FrameReader(1 << 30), list[str]()
+        reader, out = FrameReader(1 << 30), list[str]()
         for data in reads:
             reader.feed(data, out)
 

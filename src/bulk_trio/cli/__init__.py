@@ -10,12 +10,14 @@ a traceback (``--verbose`` adds one), and never with a private key in it.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import math
 import os
 import signal
 import sys
+import tempfile
 import traceback
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import NoReturn
 
 import trio
@@ -136,6 +138,12 @@ def _add_sim(commands: argparse._SubParsersAction[_Parser]) -> None:
         help="also accept signatures without the domain byte (old official SDK)",
     )
     parser.add_argument("--seed", type=int, default=None, help="make the price path reproducible")
+    parser.add_argument(
+        "--tls",
+        action="store_true",
+        help="serve wss:// with a throwaway certificate authority, written to a file for "
+        "clients' --ca-file (needs: pip install 'bulk-trio[sim-tls]')",
+    )
     parser.set_defaults(run=_run_sim)
 
 
@@ -152,15 +160,32 @@ async def _serve_sim(args: argparse.Namespace) -> None:
             seed=args.seed,
             allow_legacy_signatures=args.allow_legacy_signatures,
             fund=dict(args.fund),
+            tls=args.tls,
         ) as sim:
-            print(
-                f"bulk-trio simulator listening on {sim.url} and {sim.http_url} "
-                f"({sim.network}; {', '.join(sim.symbols)}) - Ctrl-C to stop",
-                flush=True,
-            )
-            async for _ in signals:
-                break
+            with _ca_file(sim.ca_pem) as ca_file:
+                print(
+                    f"bulk-trio simulator listening on {sim.url} and {sim.http_url} "
+                    f"({sim.network}; {', '.join(sim.symbols)}) - Ctrl-C to stop",
+                    flush=True,
+                )
+                if ca_file is not None:
+                    print(f"its certificate authority: {ca_file} (clients: --ca-file)", flush=True)
+                async for _ in signals:
+                    break
     print("bulk-trio simulator stopped", file=sys.stderr, flush=True)
+
+
+@contextlib.contextmanager
+def _ca_file(pem: bytes | None) -> Iterator[str | None]:
+    """The simulator's throwaway certificate authority in a file for the run (None: no TLS)."""
+    if pem is None:
+        yield None
+        return
+    with tempfile.TemporaryDirectory(prefix="bulk-trio-sim-") as folder:
+        path = os.path.join(folder, "ca.pem")
+        with open(path, "wb") as file:
+            file.write(pem)
+        yield path
 
 
 def _run_sim(args: argparse.Namespace) -> int:
@@ -170,7 +195,7 @@ def _run_sim(args: argparse.Namespace) -> int:
         reason = problem.strerror or str(problem)
         print(f"bulk-trio sim: cannot listen on {SIM_HOST}:{args.port}: {reason}", file=sys.stderr)
         return EXIT_FAILURE
-    except ValueError as problem:
+    except (ValueError, RuntimeError) as problem:  # RuntimeError: --tls without trustme
         raise UsageError(f"bulk-trio sim: {problem}") from None
     return EXIT_OK
 
@@ -216,6 +241,12 @@ def _levels(text: str) -> int:
 def _add_endpoint_options(parser: argparse.ArgumentParser, *, signing: bool) -> None:
     parser.add_argument("--url", help="WebSocket URL of the exchange (default: see --network)")
     parser.add_argument("--network", choices=NETWORKS, default=None, help=NETWORK_HELP)
+    parser.add_argument(
+        "--ca-file",
+        metavar="PATH",
+        help="trust the certificate authorities in this PEM file for a wss:// URL (a corporate "
+        "CA, or the one `bulk-trio sim --tls` prints) instead of the system's",
+    )
     if signing:
         parser.add_argument(
             "--key-file",

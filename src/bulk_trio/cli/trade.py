@@ -27,7 +27,7 @@ from .runtime import EXIT_FAILURE, EXIT_OK, CommandFailed, UsageError, run_inter
 
 
 def _endpoint(args: argparse.Namespace, *, signing: bool) -> Endpoint:
-    return resolve_endpoint(args.network, args.url, signing=signing)
+    return resolve_endpoint(args.network, args.url, signing=signing, ca_file=args.ca_file)
 
 
 def _build(make: Callable[..., BaseAction], *fields: object, **options: object) -> BaseAction:

@@ -50,7 +50,7 @@ class WatchOptions:
 
 def run_watch(args: argparse.Namespace) -> int:
     options = WatchOptions(
-        endpoint=resolve_endpoint(args.network, args.url, signing=False),
+        endpoint=resolve_endpoint(args.network, args.url, signing=False, ca_file=args.ca_file),
         symbol=market_symbol(args.symbol),
         depth=args.depth,
         duration=args.duration,

@@ -8,8 +8,10 @@ events; timeouts are ``trio.TooSlowError``.
 
 from __future__ import annotations
 
+import functools
 import inspect
 import logging
+import ssl
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from types import MappingProxyType
@@ -33,6 +35,7 @@ from ..book import OrderBook
 from ..enums import ConnectionState, Side, TimeInForce, Topic
 from ..errors import BulkError, ClientClosed, ExchangeError
 from ..inventory import Inventory, Pnl
+from ..limits import DEFAULT_MAX_MESSAGES_PER_SECOND, check_rate_limit, check_subscription_room
 from ..markets import Market, markets_by_symbol, order_problem
 from ..models import (
     AccountSnapshot,
@@ -89,6 +92,8 @@ async def open_bulk_client(
     cancel_after_disconnect: float | None = None,
     network: str | NetworkPreset | None = None,
     markets: Iterable[Market] | str | None = None,
+    ssl_context: ssl.SSLContext | None = None,
+    max_messages_per_second: int | None = DEFAULT_MAX_MESSAGES_PER_SECOND,
     http_url: str | None = None,
 ) -> AsyncIterator[BulkClient]:
     """Connect to BULK and yield a :class:`BulkClient` for the duration of the block.
@@ -113,12 +118,18 @@ async def open_bulk_client(
     trading methods raise :class:`~bulk_trio.MarketRuleViolation` (a ValueError) before signing
     a price or size the exchange would reject.
 
+    ``ssl_context`` verifies a ``wss://`` server (default: the system's trust store; give one
+    that trusts your corporate or test certificate authority). ``max_messages_per_second`` shapes
+    what the client sends: no one-second window holds more (default 900, under the exchange's
+    1,000; None turns the limiter off); a burst waits its turn, inside each request's timeout.
+    The exchange allows 100 subscriptions per connection: a 101st raises ValueError.
+
     Fills missed while disconnected (docs/guides/lifecycle.md): after a reconnect the tracked
     account's fill history is read from the HTTP API at ``http_url`` (``http://.../api/v1``;
     default: the ``network`` preset's, when its WebSocket URL is used too), within
-    ``default_timeout``; the missed fills are applied
-    to the inventory once and published on ``Topic.FILL`` with ``recovered=True``. Without an
-    HTTP endpoint, or when the history fails, a ``StatusKind.GAP`` status says so.
+    ``default_timeout``; the missed fills are applied to the inventory once and published on
+    ``Topic.FILL`` with ``recovered=True``. Without an HTTP endpoint, or when the history fails,
+    a ``StatusKind.GAP`` status says so.
 
     Leaving the block cancels every task and closes the socket. Errors of the client leave it as
     one :class:`~bulk_trio.BulkError`; exceptions of your own code pass through unchanged.
@@ -135,6 +146,17 @@ async def open_bulk_client(
             raise ValueError(
                 f"the signer signs for {signer.domain}, but {preset.name} expects {preset.domain}"
             )
+    check_rate_limit(max_messages_per_second)
+    if ssl_context is not None and not url.startswith("wss://"):
+        raise ValueError(f"ssl_context is given but {url} is not a wss:// URL: use wss://")
+    if connector is open_transport:
+        connector = functools.partial(
+            open_transport,
+            ssl_context=ssl_context,
+            max_messages_per_second=max_messages_per_second,
+        )
+    elif ssl_context is not None:
+        raise ValueError("give ssl_context or a connector, not both: the connector makes the TLS")
     rules = await _load_markets(markets)
     if backoff is None:
         backoff = Backoff(max_attempts=max_reconnects)
@@ -328,10 +350,12 @@ class BulkClient:
         self._handlers: list[tuple[Topic, Handler, Subscriber]] = []
         self._closed = False
         self.symbols = tuple(symbols)
-        for symbol in self.symbols:
-            self._session.remember(Subscription.ticker(symbol))
+        initial = [Subscription.ticker(symbol) for symbol in self.symbols]
         if self.account is not None and signer is not None:
-            self._session.remember(Subscription.account(self.account))
+            initial.append(Subscription.account(self.account))
+        check_subscription_room([], [topic for sub in initial for topic in sub.topics])
+        for subscription in initial:
+            self._session.remember(subscription)
 
     @property
     def account(self) -> str | None:
@@ -444,6 +468,8 @@ class BulkClient:
 
     async def _subscribe(self, subscription: Subscription) -> None:
         self._check_open()
+        held = [topic for held in self._session.subscriptions for topic in held.topics]
+        check_subscription_room(held, subscription.topics)
         await self._connection.subscribe(subscription, self.default_timeout)
 
     async def subscribe_ticker(self, symbol: str) -> None:

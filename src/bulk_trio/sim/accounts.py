@@ -127,7 +127,7 @@ class Ledger:
         state = self.get(account)
         state.balance += amount
         state.funded = True
-        self.touch(account)
+        self._equity_moved(account)
 
     def fill(
         self, account: str, symbol: str, signed_ticks: int, price: float, *, maker: bool
@@ -152,7 +152,7 @@ class Ledger:
         state.fees += fee
         state.balance += step.realized - fee
         self._track_holder(account, symbol, old_size, pos.size)
-        self.touch(account)
+        self._equity_moved(account)
         self._touched_positions[(account, symbol)] = None
         return fee
 
@@ -169,8 +169,17 @@ class Ledger:
     def touch_positions(self, symbol: str) -> None:
         """Note that every position in ``symbol`` was revalued (the mark moved)."""
         for account in self._holders.get(symbol, ()):
-            self._touched_positions[(account, symbol)] = None
-            self._touched_accounts[account] = None
+            self._equity_moved(account)
+
+    def _equity_moved(self, account: str) -> None:
+        """Every open position of ``account`` changes with its equity: its liquidation price
+        depends on it. So a mark move in one symbol re-reports the positions in all of them."""
+        self._touched_accounts[account] = None
+        state = self._accounts.get(account)
+        if state is not None:
+            for symbol, pos in state.positions.items():
+                if pos.size:
+                    self._touched_positions[(account, symbol)] = None
 
     def drain_touched(self) -> tuple[list[tuple[str, str]], list[str]]:
         """The ``(account, symbol)`` positions and the accounts changed since the last drain."""

@@ -36,6 +36,7 @@ from trio_websocket import (
     wrap_server_stream,
 )
 
+from ...limits import EXCHANGE_MAX_MESSAGES_PER_SECOND
 from ...protocol.keys import decode_32
 from .. import frames
 from ..events import (
@@ -51,6 +52,7 @@ from ..events import (
     TradeExecuted,
 )
 from ..faults import FaultState
+from ..limits import MessageWindow
 
 log = logging.getLogger("bulk_trio.sim")
 
@@ -65,6 +67,8 @@ MAX_WRITE_BYTES = 256 * 1024
 """Most bytes a writer hands to the socket at once (a batch always holds at least one frame)."""
 MAX_SUBSCRIPTIONS = 100
 """Per connection, as docs/protocol.md documents for the exchange."""
+POLICY_VIOLATION = 1008
+"""The close code of a disconnect for exceeding a limit (RFC 6455 section 7.4.1)."""
 
 
 class EngineLike(Protocol):
@@ -92,6 +96,8 @@ class SimStats:
     """Connections closed by fault injection (drop_connections, drop_after, restart)."""
     slow_disconnects: int = 0
     """Connections closed because their send queue overflowed."""
+    limit_disconnects: int = 0
+    """Connections closed for sending too many messages per second or subscribing too much."""
     ping_timeouts: int = 0
     feed_steps: int = 0
 
@@ -322,7 +328,7 @@ class SharedStream(trio.abc.Stream):
     """A TCP stream with two writers, trio-websocket (handshake, pongs, close) and the
     connection's writer (data frames); its lock keeps their writes from interleaving."""
 
-    def __init__(self, stream: trio.SocketStream) -> None:
+    def __init__(self, stream: trio.abc.Stream) -> None:
         self._stream = stream
         self._lock = trio.Lock()
 
@@ -363,6 +369,10 @@ class PeerConnection:
         self.frames_left: int | None = None
         """Set by ``drop_after``: the connection is dropped once this many more frames went out."""
         self.closed = False
+        self.violation: str | None = None
+        """Set when the client broke a limit the exchange disconnects for; the reader acts on it."""
+        self.farewell: trio.Event | None = None
+        """Set while the server closes the connection politely (close frame, then the reply)."""
         self._wakeup = trio.Event()
 
     def push(self, frame: bytes) -> bool:
@@ -413,6 +423,7 @@ class ExchangeServer:
         send_queue_size: int = 10_000,
         max_request_chars: int = MAX_REQUEST_CHARS,
         max_subscriptions: int = MAX_SUBSCRIPTIONS,
+        max_messages_per_second: int = EXCHANGE_MAX_MESSAGES_PER_SECOND,
         candle_history: int = 300,
         ping_interval: float | None = 30.0,
         ping_timeout: float = 10.0,
@@ -426,6 +437,7 @@ class ExchangeServer:
         self.send_queue_size = send_queue_size
         self.max_request_chars = max_request_chars
         self.max_subscriptions = max_subscriptions
+        self.max_messages_per_second = max_messages_per_second
         self.ping_interval = ping_interval
         self.ping_timeout = ping_timeout
         self.handshake_timeout = handshake_timeout
@@ -549,7 +561,7 @@ class ExchangeServer:
 
     # -- connection tasks -------------------------------------------------------------------
 
-    async def handle_stream(self, stream: trio.SocketStream) -> None:
+    async def handle_stream(self, stream: trio.abc.Stream) -> None:
         """Serve one TCP connection: handshake (or refusal), then reader, writer and pinger."""
         scope = trio.CancelScope()
         conn: PeerConnection | None = None
@@ -590,12 +602,44 @@ class ExchangeServer:
             await trio.aclose_forcefully(stream)
 
     async def _read_loop(self, conn: PeerConnection) -> None:
+        window = MessageWindow(self.max_messages_per_second)
         while True:
             try:
                 message = await conn.ws.get_message()
             except ConnectionClosed:
+                if conn.farewell is not None:  # let the close handshake finish first
+                    await conn.farewell.wait()
                 return
-            self.handle_message(conn, message)
+            if not window.allow(trio.current_time()):
+                conn.violation = (
+                    f"rate limit: more than {self.max_messages_per_second} messages in one second"
+                )
+            else:
+                self.handle_message(conn, message)
+            if conn.violation is not None:
+                await self._disconnect_for_violation(conn, conn.violation)
+                return
+
+    async def _disconnect_for_violation(self, conn: PeerConnection, reason: str) -> None:
+        """As the exchange does for a broken limit: a close frame naming it, then gone."""
+        log.info("simulator: disconnecting connection %d (%s)", conn.id, reason)
+        self.stats.limit_disconnects += 1
+        await self._close_politely(conn, POLICY_VIOLATION, reason)
+
+    async def _close_politely(self, conn: PeerConnection, code: int, reason: str) -> None:
+        conn.farewell = trio.Event()
+        try:
+            with trio.move_on_after(1.0):  # a client that never answers is dropped after it
+                await conn.ws.aclose(code, reason)
+        finally:
+            conn.farewell.set()
+            self._close(conn)
+
+    async def close_all(self, code: int, reason: str) -> None:
+        """Close every connection with a close frame (``code``, ``reason``), concurrently."""
+        async with trio.open_nursery() as nursery:
+            for conn in self.connections:
+                nursery.start_soon(self._close_politely, conn, code, reason)
 
     async def _write_loop(self, conn: PeerConnection) -> None:
         try:
@@ -670,9 +714,10 @@ class ExchangeServer:
         subscriptions = parse_subscriptions(request.get("subscription"), self._symbol_set)
         added = {sub.topic for sub in subscriptions} - conn.subscriptions.keys()
         if len(conn.subscriptions) + len(added) > self.max_subscriptions:
-            raise BadRequest(
+            conn.violation = (
                 f"too many subscriptions: at most {self.max_subscriptions} per connection"
             )
+            return
         for sub in subscriptions:
             conn.subscriptions[sub.topic] = sub
             self._topics.setdefault(sub.topic, {})[conn.id] = conn
