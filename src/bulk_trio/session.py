@@ -3,7 +3,8 @@
 :class:`Session` owns every protocol rule of one client's life: the subscriptions replayed after a
 reconnect, which subscribe request an answer belongs to, the tracked account, the routing of every
 decoded inbound message, the periodic streams the stale-feed watchdog expects, which request an
-``error`` frame without an id answers, and the events on ``Topic.STATUS``. The Trio shell
+``error`` frame without an id answers, the events on ``Topic.STATUS``, and what becomes of the
+fills a reconnect missed (decided by :mod:`bulk_trio.fill_recovery`). The Trio shell
 (``bulk_trio.shell.connection``) tells it what happened (a frame arrived, the socket opened or
 closed, a request was sent) and performs the effects it returns; it decides nothing itself.
 
