@@ -73,7 +73,7 @@ _FLAT = _Holding(0.0, 0.0, 0.0)
 
 @attrs.frozen
 class InventoryCheckpoint:
-    """What :meth:`Inventory.checkpoint` saved; opaque to callers."""
+    """What :meth:`~bulk_trio.Inventory.checkpoint` saved; opaque to callers."""
 
     holdings: Mapping[str, _Holding]
 
