@@ -268,3 +268,30 @@ def test_a_position_the_recovered_fills_do_not_explain_is_a_gap() -> None:
     assert isinstance(effect, PublishEvent) and isinstance(effect.item, ConnectionStatus)
     assert effect.item.reason is not None and "BTC-USD" in effect.item.reason
     assert state.inventory.position("BTC-USD").size == 3.0  # the exchange's is adopted
+
+
+def test_a_drop_while_recovering_opens_the_next_window_from_the_rebuilt_inventory() -> None:
+    published: list[object] = []
+    state = ClientState(lambda topic, item: published.append(item), account=ME)
+    state.fills = ledger_at(0)
+    state.fills.tracking(ME)
+    state.on_fill(fill("a", 10))
+    state.connection_lost()
+    plan = state.fills.reconnected()
+    assert plan is not None
+    state.connection_lost()  # dropped again before the history answered
+    result = state.fills.resolve(plan, [fill("a", 10), fill("b", 20, buy=False, price=110.0)])
+    assert result is not None and result.still_down
+    assert state.apply_recovered(result) == []  # positions are not checked while down
+    assert state.inventory.position("BTC-USD").size == 0.0
+    assert state.inventory.position("BTC-USD").realized_pnl == pytest.approx(10.0)
+    assert state.fills.window_open  # the new outage: from the newest fill, recovered ones too
+    state.inventory.reset([])  # the next snapshot
+    again = state.fills.reconnected()
+    assert again is not None and again.since_ns == 20
+    result = state.fills.resolve(again, [fill("b", 20, buy=False, price=110.0), fill("c", 30)])
+    assert result is not None and [f.order_id for f in result.recovered] == ["c"]
+    state.positions = {"BTC-USD": Position("BTC-USD", 1.0, 100.0)}
+    assert state.apply_recovered(result) == []
+    assert state.inventory.position("BTC-USD").realized_pnl == pytest.approx(10.0)
+    assert [f.order_id for f in published if isinstance(f, Fill)] == ["a", "b", "c"]
