@@ -295,3 +295,19 @@ def test_a_drop_while_recovering_opens_the_next_window_from_the_rebuilt_inventor
     assert state.apply_recovered(result) == []
     assert state.inventory.position("BTC-USD").realized_pnl == pytest.approx(10.0)
     assert [f.order_id for f in published if isinstance(f, Fill)] == ["a", "b", "c"]
+
+
+def test_a_history_row_the_inventory_cannot_use_is_a_gap_not_a_crash() -> None:
+    state = ClientState(lambda topic, item: None, account=ME)
+    state.fills = ledger_at(0)
+    session = Session(state)
+    session.went_live(0.0)
+    session.disconnected("dropped", 1.0, was_live=True)
+    session.went_live(2.0)
+    plan = session.recovery_plan()
+    assert plan is not None
+    state.positions = {"BTC-USD": Position("BTC-USD", 1.0, 100.0)}
+    effects = session.fills_recovered(plan, [fill("bad", 5, size=0.0), fill("good", 6)])
+    reasons = [e.item.reason for e in effects if isinstance(e, PublishEvent)]  # type: ignore[attr-defined]
+    assert len(reasons) == 1 and "bad" in reasons[0] and "size" in reasons[0]
+    assert state.inventory.position("BTC-USD").size == 1.0

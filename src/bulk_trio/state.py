@@ -201,11 +201,16 @@ class ClientState:
         exchange's position is adopted for those symbols)."""
         if self._before_outage is not None:
             self.inventory.restore(self._before_outage)
+        problems: list[str] = []
         for fill in result.replay:
-            self.inventory.apply_fill(fill)
+            try:
+                self.inventory.apply_fill(fill)
+            except ValueError as exc:  # a history row the inventory cannot use: say so, go on
+                problems.append(f"fill of order {fill.order_id} not applied: {exc}")
         for fill in result.recovered:
             self._publish(Topic.FILL, fill)
-        problems = self._check_positions() if not result.still_down else []
+        if not result.still_down:
+            problems += self._check_positions()
         self._reopen_if_down()
         return problems
 
