@@ -25,6 +25,8 @@ from ...actions import Action
 from ...limits import EXCHANGE_MAX_MESSAGES_PER_SECOND
 from ...markets import Market
 from ...protocol.keys import decode_32
+from ..client_requests import MAX_REQUEST_CHARS, MAX_SUBSCRIPTIONS
+from ..conditional import StopFlag
 from ..engine import DEFAULT_MAKER_FEE_BPS, DEFAULT_TAKER_FEE_BPS, Engine
 from ..events import EngineEvent, Submission
 from ..faults import FaultState
@@ -32,8 +34,9 @@ from ..feed import FeedSettings, MarketFeed, start_prices
 from ..history import HistoryLog
 from ..http_api import API_PREFIX, HttpFaults, SimHttpApi
 from ..market_defaults import default_markets
+from ..stats import SimStats
 from .http_server import HttpServer
-from .server import MAX_REQUEST_CHARS, MAX_SUBSCRIPTIONS, ExchangeServer, SimStats
+from .server import ExchangeServer
 from .tls import SimulatorTLS, make_tls
 
 __all__ = ["FeedSettings", "SimStats", "Simulator", "open_simulator"]
@@ -388,6 +391,7 @@ async def open_simulator(
     candle_history: int = 300,
     faucet_amount: float = 100_000.0,
     default_leverage: float = 5.0,
+    stop_flag: StopFlag | str = StopFlag.IS_ABOVE,
     markets: Sequence[Market] | None = None,
     http: bool = True,
     http_port: int = 0,
@@ -422,6 +426,8 @@ async def open_simulator(
     * As the exchange does (docs/protocol.md), a connection that sends more than
       ``max_messages_per_second`` messages within one second, or asks for more than
       ``max_subscriptions`` subscriptions, is disconnected with close code 1008 and the reason.
+    * ``stop_flag`` says how the ``d`` flag of stops and take-profits is read
+      (:class:`~bulk_trio.sim.conditional.StopFlag`, docs/protocol.md decision 12).
 
     Bad arguments raise ValueError, and a port that cannot be bound OSError, before anything runs.
     """
@@ -447,6 +453,11 @@ async def open_simulator(
         decode_32(pubkey, field="fund account")
         if not (amount > 0 and math.isfinite(amount)):
             raise ValueError(f"fund amount for {pubkey} must be positive, got {amount!r}")
+    try:
+        flag = StopFlag(stop_flag)
+    except ValueError:
+        choices = ", ".join(repr(choice.value) for choice in StopFlag)
+        raise ValueError(f"stop_flag must be one of {choices}, got {stop_flag!r}") from None
     starting = start_prices(symbols, prices)
     rules = list(markets) if markets is not None else default_markets(starting)
     engine = Engine(
@@ -455,6 +466,7 @@ async def open_simulator(
         allow_legacy_signatures=allow_legacy_signatures,
         initial_prices=starting,
         default_leverage=default_leverage,
+        stop_flag=flag,
         faucet_amount=faucet_amount,
         markets=rules,
     )
