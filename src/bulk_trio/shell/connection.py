@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import secrets
+from time import perf_counter
 from collections.abc import Awaitable, Callable, Iterable
 from typing import assert_never
 
@@ -36,6 +37,11 @@ from .fanout import Fanout
 from .requests import PendingRequests
 from .state_cell import StateCell
 from .transport import DEFAULT_MAX_MESSAGE_SIZE, TransportClosed, WebSocketTransport, open_transport
+
+RECEIVER_TURN_SECONDS = 0.001
+"""The receiver yields to the other tasks at least this often while it works through one socket
+read (a 64 KiB read holds ~270 frames, ~1-2 ms of decoding): consumers and timers keep their turn
+during a burst (docs/guides/channels.md, "How a channel keeps up")."""
 
 Connector = Callable[..., Awaitable[WebSocketTransport]]
 ResyncHook = Callable[[], Awaitable[None]]
@@ -307,12 +313,17 @@ class Connection:
             while True:
                 batch = await link.transport.receive_batch()
                 now = trio.current_time()
+                turn_ends = perf_counter() + RECEIVER_TURN_SECONDS
                 for text in batch:
                     if debug:
                         log.debug("recv %s", text[:2000])
                     effects = receive(decode(text), now)
                     if effects:
                         perform(effects, link)
+                    if perf_counter() > turn_ends:
+                        await trio.lowlevel.checkpoint()
+                        now = trio.current_time()
+                        turn_ends = perf_counter() + RECEIVER_TURN_SECONDS
         except TransportClosed as exc:
             link.end(exc.reason)
 
