@@ -108,6 +108,27 @@ def test_history_pages_newest_first_with_slot_bounds() -> None:
     assert page["coverage"] == "complete"
 
 
+def test_order_statuses_sign_the_sizes_of_a_sell() -> None:
+    # Decision 10: totalSz, filledSz and remainingSz are negative for a sell.
+    engine, history, api = setup()
+    resting = LimitOrder("BTC-USD", "buy", 100_000.0, 0.5)
+    history.record(engine.submit_trusted(MAKER.public_key, [resting], now_ns=NOW).events)
+    sell = LimitOrder("BTC-USD", "sell", 100_000.0, 0.75)
+    status, body = call(api, "POST", "order", TAKER.sign_transaction([sell]))
+    assert status == 200 and body["status"] == "ok"
+    [working] = body["response"]["data"]["statuses"]
+    assert working["working"] | {"oid": None} == {
+        "oid": None,
+        "filledSz": -0.5,
+        "remainingSz": -0.25,
+        "vwap": 100_000.0,
+    }
+    buy = MarketOrder("BTC-USD", "buy", 0.25)
+    _, body = call(api, "POST", "order", MAKER.sign_transaction([buy]))
+    [bought] = body["response"]["data"]["statuses"]
+    assert bought["filled"]["totalSz"] == 0.25  # a buy stays positive
+
+
 @pytest.mark.parametrize(
     ("request_body", "status", "code"),
     [

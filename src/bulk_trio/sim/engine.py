@@ -29,6 +29,8 @@ Semantics the server and tests rely on:
 * **Statuses** use only docs/protocol.md names. Where §7 has none, ``modified`` is used:
   ``modified {oid, sz, remainingSz}`` for a successful ``mod``, ``modified {leverage: [[symbol,
   leverage], ...]}`` for ``updateUserSettings`` and ``modified {symbol, oraclePrice}`` for ``px``.
+  The sizes of ``filled``, ``partiallyFilled``, ``working`` and ``cancelledIOC`` are signed,
+  negative for a sell (docs/http-api.md decision 10).
 * **Conditional orders** (stop, take-profit, range legs, trailing stops, trigger baskets; see
   :mod:`.conditional`) get exchange-assigned ids, wait off the book holding no margin, and are
   checked whenever a mark may have moved: after every transaction, :meth:`Engine.set_mark` and
@@ -111,8 +113,10 @@ from .security import TransactionGate, TransactionRefused
 
 DEFAULT_MAKER_FEE_BPS = 1.0
 DEFAULT_TAKER_FEE_BPS = 3.0
-_FINISHED_MEMORY = 100_000
-"""Finished orders kept for :meth:`Engine.order`; older ones are forgotten first."""
+DEFAULT_FINISHED_MEMORY = 10_000
+"""Finished orders kept for :meth:`Engine.order` by default; older ones are forgotten first.
+A simulator runs for hours and its market maker finishes hundreds of orders a second, so this
+is what bounds the engine's memory (about half a kilobyte per order)."""
 _MARGIN_TOLERANCE = 1e-9
 _TRIGGER_ROUNDS = 1_000
 """Most rounds of trigger checks after one change (each round fires at least one order)."""
@@ -209,6 +213,7 @@ class Engine:
         taker_fee_bps: float = DEFAULT_TAKER_FEE_BPS,
         stop_flag: StopFlag = StopFlag.IS_ABOVE,
         markets: Iterable[Market] | None = None,
+        finished_memory: int = DEFAULT_FINISHED_MEMORY,
     ) -> None:
         if isinstance(symbols, str) or not symbols:
             raise ValueError("symbols must be a non-empty sequence of symbol names")
@@ -217,6 +222,10 @@ class Engine:
         if domain not in ("mainnet", "testnet", "devnet", None):
             raise ValueError(f"domain must be mainnet, testnet, devnet or None, not {domain!r}")
         _check_positive(faucet_amount, "faucet_amount")
+        if isinstance(finished_memory, bool) or not isinstance(finished_memory, int):
+            raise ValueError(f"finished_memory must be an integer, got {finished_memory!r}")
+        if finished_memory < 0:
+            raise ValueError(f"finished_memory must be >= 0, got {finished_memory!r}")
         self.symbols: tuple[str, ...] = tuple(symbols)
         self.faucet_amount = faucet_amount
         self.markets: dict[str, Market] = markets_by_symbol(markets or ())
@@ -241,6 +250,7 @@ class Engine:
         self._on_fill: dict[str, tuple[BaseAction, ...]] = {}
         """Follow-up actions of on-fill orders that have not filled yet, by order id."""
         self._finished: OrderedDict[str, BookOrder] = OrderedDict()
+        self._finished_memory = finished_memory
         self._last_trusted_nonce = 0
         self._server_ids = 0
         self._clock_ns = 0
@@ -345,7 +355,9 @@ class Engine:
         return state is not None and state.funded
 
     def order(self, order_id: str) -> OrderView | None:
-        """The order's current state, or its final state if it finished recently enough."""
+        """The order's current state, or its final state if it is among the newest
+        ``finished_memory`` finished orders (constructor argument, default
+        :data:`DEFAULT_FINISHED_MEMORY`; 0 keeps none)."""
         order = self._live.get(order_id) or self._finished.get(order_id)
         if order is None:
             conditional = self._conditionals.get(order_id)
@@ -729,9 +741,10 @@ class Engine:
         order.reason = reason
         self._on_fill.pop(order.order_id, None)  # it never filled: its follow-ups never run
         order.updated_ns = tx.now_ns
-        self._finished[order.order_id] = order
-        if len(self._finished) > _FINISHED_MEMORY:
-            self._finished.popitem(last=False)
+        if self._finished_memory:
+            self._finished[order.order_id] = order
+            if len(self._finished) > self._finished_memory:
+                self._finished.popitem(last=False)
         tx.events.append(OrderChanged(self._view(order)))
         return self._status(order)
 
@@ -1019,16 +1032,18 @@ class Engine:
     def _status(self, order: BookOrder) -> ActionStatus:
         body: dict[str, object] = {"oid": order.order_id}
         status = order.status
+        # Sizes in statuses are signed, negative for a sell (docs/http-api.md decision 10).
+        sign = 1 if order.is_buy else -1
         if status is OrderStatus.WORKING:
             body |= {
-                "filledSz": from_fixed(order.filled),
-                "remainingSz": from_fixed(order.remaining),
+                "filledSz": from_fixed(sign * order.filled),
+                "remainingSz": from_fixed(sign * order.remaining),
                 "vwap": order.vwap,
             }
         elif status in (OrderStatus.FILLED, OrderStatus.PARTIALLY_FILLED):
-            body |= {"totalSz": from_fixed(order.filled), "avgPx": order.vwap}
+            body |= {"totalSz": from_fixed(sign * order.filled), "avgPx": order.vwap}
         elif status is OrderStatus.CANCELLED_IOC:
-            body["filledSz"] = from_fixed(order.filled)
+            body["filledSz"] = from_fixed(sign * order.filled)
         elif (
             status in (OrderStatus.REJECTED_RISK_LIMIT, OrderStatus.REJECTED_INVALID)
             and order.reason

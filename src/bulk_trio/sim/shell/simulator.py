@@ -27,11 +27,16 @@ from ...markets import Market
 from ...protocol.keys import decode_32
 from ..client_requests import MAX_REQUEST_CHARS, MAX_SUBSCRIPTIONS
 from ..conditional import StopFlag
-from ..engine import DEFAULT_MAKER_FEE_BPS, DEFAULT_TAKER_FEE_BPS, Engine
+from ..engine import (
+    DEFAULT_FINISHED_MEMORY,
+    DEFAULT_MAKER_FEE_BPS,
+    DEFAULT_TAKER_FEE_BPS,
+    Engine,
+)
 from ..events import EngineEvent, Submission
 from ..faults import FaultState
 from ..feed import FeedSettings, MarketFeed, start_prices
-from ..history import HistoryLog
+from ..history import DEFAULT_MAX_ROWS, HistoryLog
 from ..http_api import API_PREFIX, HttpFaults, SimHttpApi
 from ..market_defaults import default_markets
 from ..stats import SimStats
@@ -389,6 +394,8 @@ async def open_simulator(
     ping_timeout: float = 10.0,
     handshake_timeout: float = 10.0,
     candle_history: int = 300,
+    history_rows: int = DEFAULT_MAX_ROWS,
+    finished_memory: int = DEFAULT_FINISHED_MEMORY,
     faucet_amount: float = 100_000.0,
     default_leverage: float = 5.0,
     stop_flag: StopFlag | str = StopFlag.IS_ABOVE,
@@ -426,6 +433,9 @@ async def open_simulator(
     * As the exchange does (docs/protocol.md), a connection that sends more than
       ``max_messages_per_second`` messages within one second, or asks for more than
       ``max_subscriptions`` subscriptions, is disconnected with close code 1008 and the reason.
+    * Memory stays bounded however long it runs: the HTTP history keeps the newest
+      ``history_rows`` rows per account and kind (older pages say ``coverage: "partial"``), and
+      :meth:`Engine.order` knows the newest ``finished_memory`` finished orders.
     * ``stop_flag`` says how the ``d`` flag of stops and take-profits is read
       (:class:`~bulk_trio.sim.conditional.StopFlag`, docs/protocol.md decision 12).
 
@@ -469,6 +479,7 @@ async def open_simulator(
         stop_flag=flag,
         faucet_amount=faucet_amount,
         markets=rules,
+        finished_memory=finished_memory,
     )
     market = MarketFeed(
         engine,
@@ -495,7 +506,11 @@ async def open_simulator(
         handshake_timeout=handshake_timeout,
     )
     server.volatility = {symbol: market.volatility(symbol) for symbol in engine.symbols}
-    history = HistoryLog(maker_fee_bps=DEFAULT_MAKER_FEE_BPS, taker_fee_bps=DEFAULT_TAKER_FEE_BPS)
+    history = HistoryLog(
+        maker_fee_bps=DEFAULT_MAKER_FEE_BPS,
+        taker_fee_bps=DEFAULT_TAKER_FEE_BPS,
+        max_rows=history_rows,
+    )
     server.event_listeners.append(history.record)
     now_ns = time.time_ns()
     market.open(now_ns)
