@@ -86,7 +86,7 @@ from ..actions import (
 )
 from ..enums import OrderStatus, TimeInForce
 from ..fixedpoint import from_fixed, to_fixed
-from ..markets import Market, MarketRuleViolation, markets_by_symbol, order_problem
+from ..markets import Market, markets_by_symbol, order_problem
 from ..protocol.keys import b58encode, decode_32
 from ..protocol.signing import order_id as protocol_order_id
 from .account_actions import AccountAction, AccountDesk
@@ -465,27 +465,10 @@ class Engine:
                     check_leverage(leverage, field=f"leverage for {symbol}")
                 except ValueError as problem:
                     return str(problem)
-        violation = order_problem(self.markets, action) or self._conditional_rule_problem(action)
+        violation = order_problem(self.markets, action)
         if violation is not None:
             return f"{violation.rule}: {violation}"
         return None
-
-    def _conditional_rule_problem(self, action: BaseAction) -> MarketRuleViolation | None:
-        """The lot rule for a conditional order's size and the tick rule for its limit prices:
-        what it would place when it triggers (its trigger prices need no tick)."""
-        if not isinstance(action, StopOrder | TakeProfitOrder | RangeOrder | TrailingStop):
-            return None
-        market = self.markets.get(action.symbol)
-        if market is None:
-            return None
-        limits: tuple[float | None, ...]
-        if isinstance(action, RangeOrder):
-            limits = (action.stop_loss_limit, action.take_profit_limit)
-        else:
-            limits = (action.limit_price,)
-        problems = [market.problem(size=action.size)]
-        problems += [market.problem(price=limit) for limit in limits if limit is not None]
-        return next((problem for problem in problems if problem is not None), None)
 
     def _execute(self, action: BaseAction, seqno: int, tx: _Tx) -> ActionStatus:
         status = self._dispatch(action, seqno, tx)
