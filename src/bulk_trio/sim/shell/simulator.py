@@ -11,6 +11,7 @@ fund accounts, move prices and inject faults. Everything stops when the block en
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import logging
 import math
@@ -115,11 +116,12 @@ class Simulator:
 
     @property
     def http_url(self) -> str:
-        """``http://127.0.0.1:<port>/api/v1``: the HTTP API's base URL (docs/http-api.md)."""
+        """``http://127.0.0.1:<port>/api/v1`` (``https://`` with ``tls=True``): the HTTP API's
+        base URL (docs/http-api.md)."""
         if self.http_port is None:
             raise RuntimeError("this simulator was started with http=False")
         host = f"[{self.host}]" if ":" in self.host else self.host
-        return f"http://{host}:{self.http_port}{API_PREFIX}"
+        return f"{'https' if self._tls else 'http'}://{host}:{self.http_port}{API_PREFIX}"
 
     @property
     def markets(self) -> dict[str, Market]:
@@ -427,8 +429,9 @@ async def open_simulator(
     * ``http`` serves the HTTP API too, on ``http_port`` (0: any free port), at
       :attr:`Simulator.http_url`; ``http_executor_timeout`` is when a slow ``/order`` or
       ``/account`` gets 408 (see :meth:`Simulator.delay_http_replies`).
-    * ``tls=True`` serves ``wss://`` with a certificate from a throwaway certificate authority
-      (needs trustme: ``pip install 'bulk-trio[sim-tls]'``); clients trust it through
+    * ``tls=True`` serves ``wss://`` (and the HTTP API on ``https://``) with a certificate from a
+      throwaway certificate authority (needs trustme: ``pip install 'bulk-trio[sim-tls]'``);
+      clients trust it through
       :attr:`Simulator.ssl_context` (or :attr:`Simulator.ca_pem` written to a file).
     * As the exchange does (docs/protocol.md), a connection that sends more than
       ``max_messages_per_second`` messages within one second, or asks for more than
@@ -544,7 +547,14 @@ async def open_simulator(
                     volatility=server.volatility,
                 )
                 http_server = HttpServer(api, sim.http_faults, sim.publish)
-                sim.http_port = await nursery.start(http_server.serve, host, http_port)
+                sim.http_port = await nursery.start(
+                    functools.partial(
+                        http_server.serve,
+                        ssl_context=certificates.server_context if certificates else None,
+                    ),
+                    host,
+                    http_port,
+                )
             nursery.start_soon(server.run_delayed_replies)
             if feed:
                 nursery.start_soon(sim._every, feed_interval, sim._feed_tick)
