@@ -3,7 +3,9 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import pytest
 import trio
@@ -16,6 +18,7 @@ from bulk_trio import (
     open_bulk_client,
     open_bulk_http,
 )
+from bulk_trio.cli import main
 from bulk_trio.sim import Simulator, open_simulator
 
 SYMBOLS = ["BTC-USD"]
@@ -63,3 +66,22 @@ async def test_an_ssl_context_with_a_plain_http_url_is_refused(tls_sim: Simulato
     with pytest.raises(ValueError, match="not an https:// URL"):
         async with open_bulk_http(plain, ssl_context=tls_sim.ssl_context):
             pass  # pragma: no cover - refused before connecting
+
+
+async def test_cli_http_commands_trust_a_ca_file(
+    tls_sim: Simulator, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert tls_sim.ca_pem is not None
+    ca_file = tmp_path / "ca.pem"
+    ca_file.write_bytes(tls_sim.ca_pem)
+    argv = ["markets", "--http-url", tls_sim.http_url, "--json"]
+    with trio.fail_after(TIMEOUT):
+        status = await trio.to_thread.run_sync(main, [*argv, "--ca-file", str(ca_file)])
+        assert status == 0
+        assert [row["symbol"] for row in json.loads(capsys.readouterr().out)] == SYMBOLS
+        # Without it the system's trust store refuses the throwaway authority, and says so.
+        assert await trio.to_thread.run_sync(main, argv) != 0
+        assert "certificate verify failed" in capsys.readouterr().err
+        plain = ["markets", "--http-url", "http://127.0.0.1:1/api/v1", "--ca-file", str(ca_file)]
+        assert await trio.to_thread.run_sync(main, plain) == 2
+        assert "--ca-file is for https:// URLs" in capsys.readouterr().err
