@@ -350,6 +350,18 @@ class Engine:
         :attr:`deposited`: transfers and builder fees only move money between accounts."""
         return self._ledger.trading_fees
 
+    def master_of(self, account: str) -> str | None:
+        """The master of a sub-account; None for any other account."""
+        return self._desk.tree.master_of(account)
+
+    def sub_accounts(self, master: str) -> dict[str, str]:
+        """``{sub-account: name}`` of ``master``, in creation order."""
+        return self._desk.tree.sub_accounts(master)
+
+    def agents_of(self, account: str) -> list[str]:
+        """The agent wallets ``account`` has authorized to sign for it, sorted."""
+        return self._gate.agents.of(account)
+
     def is_funded(self, account: str) -> bool:
         state = self._ledger.peek(account)
         return state is not None and state.funded
