@@ -35,9 +35,12 @@ def lint(session: nox.Session) -> None:
 
 @nox.session
 def typecheck(session: nox.Session) -> None:
-    """mypy --strict over the package."""
+    """mypy --strict over the package, the examples and a typed user script; and mypy must catch
+    the mistakes in tests/typing/mistakes.py (a misspelled Ticker field, a wrong handler, ...)."""
     session.install("-e", ".", "mypy>=1.10")
     session.run("mypy", "--strict", "src")
+    session.run("mypy", "--strict", "examples", "tests/typing/user_script.py")
+    session.run("python", "tests/typing/check_mistakes.py")
 
 
 @nox.session
@@ -50,7 +53,8 @@ def demo(session: nox.Session) -> None:
 @nox.session
 def bench(session: nox.Session) -> None:
     """Benchmarks; pass a script name to run one (``nox -s bench -- signing``)."""
-    session.install("-e", ".")
+    # bulk-keychain: the reference signer bench_signing.py measures bulk-trio against.
+    session.install("-e", ".", "bulk-keychain==0.1.31")
     names = session.posargs or ["signing"]
     for name in names:
         session.run("python", f"benchmarks/bench_{name}.py")

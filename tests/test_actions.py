@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import math
-import struct
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
@@ -53,7 +52,7 @@ from bulk_trio.actions import (
 from bulk_trio.enums import Side, TimeInForce
 from bulk_trio.fixedpoint import to_fixed
 from bulk_trio.protocol.keys import b58encode
-from bulk_trio.protocol.wincode import Layout
+from bulk_trio.protocol.subscriptions import Subscription
 
 FAST = settings(max_examples=150, deadline=None)
 
@@ -63,7 +62,10 @@ OID = "2UQQp5TdJqkmmQvGnzHJM3thgebNJdqSqZDqfSCxHdCV"
 # ---------------------------------------------------------------------------------------------
 # Strategies
 
-symbols = st.text(min_size=1, max_size=12).filter(lambda text: text.strip() != "")
+# The symbol rule (bulk_trio.checks): non-empty UTF-8 without whitespace.
+symbols = st.text(st.characters(blacklist_categories=("Cs",)), min_size=1, max_size=12).filter(
+    lambda text: not any(char.isspace() for char in text)
+)
 hashes = st.binary(min_size=32, max_size=32).map(b58encode)
 # Quantities at least one tick and far from the u64 ceiling; half of them on the 1e-8 grid.
 quantities = st.one_of(
@@ -299,6 +301,17 @@ def test_conditional_and_account_wire_shapes() -> None:
     }
 
 
+def test_range_legs_are_low_and_high_on_the_wire() -> None:
+    # pmin/lmin is the low trigger (the official Rust client's collar_min), pmax/lmax the high
+    # one: the stop-loss of a short is its high leg.
+    short = RangeOrder("BTC-USD", False, 1.0, 110.0, 90.0, 111.0, 89.0)
+    fields = short.to_wire()["rng"]
+    assert (fields["pmin"], fields["lmin"], fields["pmax"], fields["lmax"]) == (90, 89, 110, 111)
+    assert action_from_wire(short.to_wire()) == short
+    long = RangeOrder("BTC-USD", True, 1.0, 90.0, 110.0, 89.0, 111.0)
+    assert long.to_wire()["rng"]["pmin"] == 90.0 and long.low_leg() == short.low_leg()
+
+
 def test_alias_tags_parse_to_the_same_actions() -> None:
     assert action_from_wire({"revokeBuilderCode": {"to": OID}}) == RevokeBuilderCode(OID)
     assert action_from_wire({"renameSubAccount": {"a": OID, "n": "x"}}) == RenameSubAccount(
@@ -452,6 +465,7 @@ def test_wire_errors_name_the_field(wire: Any, named: str) -> None:
         (lambda: LimitOrder("BTC-USD", "buy", "1", 1), "price"),  # type: ignore[arg-type]
         (lambda: LimitOrder("", "buy", 1, 1), "symbol"),
         (lambda: LimitOrder("  \t", "buy", 1, 1), "symbol"),
+        (lambda: LimitOrder("BTC USD", "buy", 1, 1), "whitespace"),
         (lambda: LimitOrder("BTC-\ud800", "buy", 1, 1), "symbol"),
         (lambda: LimitOrder("BTC-USD", "long", 1, 1), "side"),
         (lambda: LimitOrder("BTC-USD", "buy", 1, 1, time_in_force="DAY"), "time_in_force"),
@@ -562,52 +576,6 @@ def test_to_fixed_rounds_the_binary64_product_half_away_from_zero(value: float) 
     assert to_fixed(value) == expected
 
 
-def test_symbol_length_counts_utf8_bytes() -> None:
-    body = CancelOrder("ÉTH-€", OID).signed_body(Layout.LEGACY)
-    encoded = "ÉTH-€".encode()
-    assert body[:8] == struct.pack("<Q", len(encoded)) == struct.pack("<Q", 8)
-    assert body[8 : 8 + len(encoded)] == encoded
-
-
-def test_legacy_limit_appends_tagged_builder_code_only_when_present() -> None:
-    plain = LimitOrder("BTC-USD", "buy", 1, 1)
-    coded = LimitOrder("BTC-USD", "buy", 1, 1, builder_code=BuilderCode(PUBKEY, 7))
-    legacy = coded.signed_body(Layout.LEGACY)
-    assert legacy == plain.signed_body(Layout.LEGACY) + b"\x01" + BuilderCode(PUBKEY, 7).encoded()
-    assert plain.signed_body(Layout.V3) == plain.signed_body(Layout.LEGACY) + b"\x00"
-    assert coded.signed_body(Layout.V3) == legacy
-
-
-def test_market_versioned_body_carries_both_option_tags() -> None:
-    plain = MarketOrder("BTC-USD", "buy", 1)
-    assert plain.signed_body(Layout.V2) == plain.signed_body(Layout.LEGACY) + b"\x00\x00"
-
-
-def test_layouts_that_cannot_carry_a_field_refuse_to_sign_it() -> None:
-    with pytest.raises(ValueError, match="slippage_bps"):
-        MarketOrder("BTC-USD", "buy", 1, slippage_bps=25).signed_body(Layout.LEGACY)
-    with pytest.raises(ValueError, match="slippage_bps"):
-        StopOrder("BTC-USD", True, 1, 1, slippage_bps=25).signed_body(Layout.V3)
-    with pytest.raises(ValueError, match="builder_code"):
-        StopOrder("BTC-USD", True, 1, 1, builder_code=BuilderCode(PUBKEY, 1)).signed_body(
-            Layout.LEGACY
-        )
-
-
-def test_stop_body_per_layout() -> None:
-    stop = StopOrder("BTC-USD", False, 0.5, 90000.0)
-    legacy = stop.signed_body(Layout.LEGACY)
-    assert stop.signed_body(Layout.V3) == legacy + b"\x00"
-    assert stop.signed_body(Layout.V4) == legacy + b"\x00\x00"
-    # Option<FX> limit: 00 when absent.
-    assert legacy.endswith(b"\x00" + b"\x00")
-
-
-def test_modify_size_is_binary64_not_fixed_point() -> None:
-    body = ModifyOrder("BTC-USD", OID, 0.05).signed_body(Layout.LEGACY)
-    assert body.endswith(struct.pack("<d", 0.05))
-
-
 def test_evolve_revalidates() -> None:
     order = LimitOrder("BTC-USD", "buy", 1, 1, builder_code={"to": PUBKEY, "fee": 2})
     assert order.builder_code == BuilderCode(PUBKEY, 2)
@@ -616,3 +584,13 @@ def test_evolve_revalidates() -> None:
     assert moved.builder_code == order.builder_code
     with pytest.raises(ValueError, match="price"):
         attrs.evolve(order, price=-2)
+
+
+def test_actions_and_subscriptions_share_one_symbol_rule() -> None:
+    for bad in ("BTC USD", "", " BTC-USD", "BTC-USD\n"):
+        with pytest.raises(ValueError, match="symbol") as from_order:
+            LimitOrder(bad, "buy", 1, 1)
+        with pytest.raises(ValueError, match="symbol") as from_subscription:
+            Subscription.ticker(bad)
+        assert str(from_order.value) == str(from_subscription.value)
+    assert LimitOrder("ÆØÅ-USD", "buy", 1, 1).symbol == Subscription.ticker("ÆØÅ-USD").symbol

@@ -45,6 +45,7 @@ from .actions import (
 )
 from .backoff import Backoff, ReconnectGaveUp
 from .book import OrderBook
+from .book_view import BookView
 from .enums import ConnectionState, OrderStatus, Side, StatusKind, TimeInForce, Topic
 from .errors import (
     BulkError,
@@ -85,6 +86,7 @@ from .models import (
     MarginUpdate,
     OrderResponse,
     OrderState,
+    OrderTrigger,
     Position,
     PositionUpdate,
     PostReply,
@@ -103,8 +105,9 @@ from .protocol.subscriptions import Subscription
 if TYPE_CHECKING:
     from .shell.client import BulkClient, open_bulk_client
     from .shell.connection import NotConnected
-    from .shell.fanout import SubscriberStats
+    from .shell.fanout import EventChannel, SubscriberStats
     from .shell.http import BulkHttpClient, open_bulk_http
+    from .shell.watch import LatestValue
 
 __version__ = "0.1.0"
 
@@ -114,6 +117,8 @@ _SHELL_EXPORTS = {
     "open_bulk_client": ".shell.client",
     "NotConnected": ".shell.connection",
     "SubscriberStats": ".shell.fanout",
+    "EventChannel": ".shell.fanout",
+    "LatestValue": ".shell.watch",
     "BulkHttpClient": ".shell.http",
     "open_bulk_http": ".shell.http",
 }
@@ -138,6 +143,7 @@ __all__ = [
     "ApproveBuilderCode",
     "Backoff",
     "BookLevel",
+    "BookView",
     "BuilderCode",
     "BuilderCodeApproval",
     "BulkClient",
@@ -155,6 +161,7 @@ __all__ = [
     "CreateMultisig",
     "CreateSubAccount",
     "ErrorMessage",
+    "EventChannel",
     "ExchangeError",
     "ExchangeStats",
     "Faucet",
@@ -168,6 +175,7 @@ __all__ = [
     "Inventory",
     "L2Delta",
     "L2Snapshot",
+    "LatestValue",
     "LeverageSetting",
     "LeverageUpdate",
     "LimitOrder",
@@ -193,6 +201,7 @@ __all__ = [
     "OrderResponse",
     "OrderState",
     "OrderStatus",
+    "OrderTrigger",
     "Pnl",
     "Position",
     "PositionUpdate",

@@ -1,9 +1,10 @@
-"""The actions a transaction carries (docs/protocol.md) and their signed bodies (§5.5).
+"""The actions a transaction carries (docs/protocol.md, action catalogue): models and validation.
 
 Every action is an immutable attrs class that validates its input on construction (``ValueError``
-naming the field), knows its wire JSON (``to_wire()``), its u32 discriminant and its signed byte
-body for a given :class:`~bulk_trio.protocol.wincode.Layout`. :func:`action_from_wire` parses wire
-JSON back, as leniently as the exchange does.
+naming the field) and knows its wire JSON (``to_wire()``) and its catalogue entry (``TAG``, the key
+of its wire object, and ``DISCRIMINANT``, its u32 ordinal). What is protocol lives in
+``bulk_trio.protocol``: the signed bytes of every layout in ``protocol.action_bytes``, the lenient
+wire parser in ``protocol.action_wire`` (also importable from here as :func:`action_from_wire`).
 
 Prices and sizes are kept as the floats the caller gave; the wire carries those same floats and the
 signed bytes carry their 1e8 fixed point. The exchange re-encodes the bytes from the JSON it
@@ -13,19 +14,20 @@ receives, so the JSON number must be exactly the float that was encoded.
 from __future__ import annotations
 
 import abc
-import math
-import numbers
-import re
 import time
-from collections.abc import Callable, Iterable, Mapping
-from typing import Any, ClassVar, TypeAlias, TypeVar
+from collections.abc import Iterable, Mapping
+from typing import TYPE_CHECKING, Any, ClassVar, TypeAlias
 
 import attrs
 
+from .base58 import decode_32
+from .checks import check_symbol, finite
 from .enums import Side, TimeInForce
-from .fixedpoint import to_fixed
-from .protocol import wincode
-from .protocol.wincode import Layout
+from .fixedpoint import SCALE, U64_MAX, to_fixed
+from .literals import SideName, TimeInForceName
+
+if TYPE_CHECKING:
+    from .protocol.action_wire import action_from_wire
 
 __all__ = [
     "Action",
@@ -66,38 +68,44 @@ __all__ = [
 
 MIN_BUILDER_FEE = 1
 MAX_BUILDER_FEE = 15
+U32_MAX = 2**32 - 1
+
+
+def __getattr__(name: str) -> Any:
+    # action_from_wire is protocol (it lives in protocol.action_wire, which depends on this
+    # module); it stays importable from here, loaded on first use so that no cycle forms.
+    if name == "action_from_wire":
+        from .protocol.action_wire import action_from_wire
+
+        return action_from_wire
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 # ---------------------------------------------------------------------------------------------
-# Validation of constructor arguments
+# Validation of constructor arguments. Orders are built on a bot's hot path, so the common case
+# (a plain float, a Side, a known symbol) is tested first and the full checks run otherwise.
 
 
-def _symbol(value: object, field: str = "symbol") -> str:
-    if not isinstance(value, str):
-        raise ValueError(f"{field} must be a string, got {type(value).__name__}")
-    if not value.strip():
-        raise ValueError(f"{field} must not be empty or whitespace")
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError:
-        raise ValueError(f"{field} is not encodable as UTF-8") from None
-    return value
+_symbol = check_symbol  # the one symbol rule (bulk_trio.checks), under the local naming
 
 
 def _flag(value: object, field: str) -> bool:
     # Strictly a bool: the exchange's JSON decoder rejects 0/1 for these fields.
-    if not isinstance(value, bool):
-        raise ValueError(f"{field} must be True or False, got {value!r}")
-    return value
+    if value is True or value is False:
+        return value
+    raise ValueError(f"{field} must be True or False, got {value!r}")
+
+
+_SIDES = {"buy": Side.BUY, "sell": Side.SELL}
 
 
 def _side(value: object, field: str = "side") -> Side:
-    if isinstance(value, Side):
+    if value is Side.BUY or value is Side.SELL:
         return value
     if isinstance(value, str):
-        try:
-            return Side(value.lower())
-        except ValueError:
-            pass
+        side = _SIDES.get(value.lower())
+        if side is not None:
+            return side
     raise ValueError(f"{field} must be a Side or 'buy'/'sell', got {value!r}")
 
 
@@ -109,24 +117,26 @@ def _time_in_force(value: object) -> TimeInForce:
     raise ValueError(f"time_in_force must be a TimeInForce or GTC/IOC/ALO, got {value!r}")
 
 
-def _finite(value: object, field: str) -> float:
-    """A finite float from a real number (not a bool, not a string)."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise ValueError(f"{field} must be a number, got {value!r}")
-    try:
-        number = float(value)
-    except (OverflowError, ValueError):
-        raise ValueError(f"{field} must be a finite number, got {value!r}") from None
-    if not math.isfinite(number):
-        raise ValueError(f"{field} must be a finite number, got {value!r}")
+def _positive(value: object, field: str) -> float:
+    """A positive finite float, for quantities signed as binary64 (leverage, modify size, ...)."""
+    number = finite(value, field)
+    if number <= 0:
+        raise ValueError(f"{field} must be positive, got {value!r}")
     return number
 
 
-def _positive(value: object, field: str) -> float:
-    """A positive finite float, for quantities signed as binary64 (leverage, modify size, ...)."""
-    number = _finite(value, field)
-    if number <= 0:
-        raise ValueError(f"{field} must be positive, got {value!r}")
+# A float whose 1e8 product lies in [0.5, 1e19) is a valid quantity: it rounds to at least one
+# tick and stays far inside u64 (whose ceiling is about 1.8e19).
+_FAST_QUANTITY_LIMIT = 1e19
+
+
+def _quantity(value: object, field: str) -> float:
+    """A positive price or size that is at least one tick of the 1e8 fixed point."""
+    if type(value) is float and 0.5 <= value * SCALE < _FAST_QUANTITY_LIMIT:
+        return value
+    number = _positive(value, field)
+    if to_fixed(number, field=field) == 0:
+        raise ValueError(f"{field} {value!r} rounds to zero at the 1e-8 resolution of the exchange")
     return number
 
 
@@ -134,32 +144,24 @@ def _optional_quantity(value: object, field: str) -> float | None:
     return None if value is None else _quantity(value, field)
 
 
-def _optional_basis_points(value: object, field: str) -> float | None:
-    return None if value is None else _basis_points(value, field)
-
-
-def _quantity(value: object, field: str) -> float:
-    """A positive price or size that is at least one tick of the 1e8 fixed point."""
-    number = _positive(value, field)
-    if to_fixed(number, field=field) == 0:
-        raise ValueError(f"{field} {value!r} rounds to zero at the 1e-8 resolution of the exchange")
-    return number
-
-
 def _basis_points(value: object, field: str) -> float:
     """A non-negative slippage in basis points (signed as 1e8 fixed point, like prices)."""
-    number = _finite(value, field)
+    number = finite(value, field)
     if number < 0:
         raise ValueError(f"{field} must not be negative, got {value!r}")
     to_fixed(number, field=field)  # raises on overflow
     return number
 
 
+def _optional_basis_points(value: object, field: str) -> float | None:
+    return None if value is None else _basis_points(value, field)
+
+
 def _hash_text(value: object, field: str) -> str:
     """Base58 of a 32-byte public key or order id, kept as the text (validated once here)."""
     if not isinstance(value, str):
         raise ValueError(f"{field} must be a base58 string, got {type(value).__name__}")
-    wincode.pubkey(value, field=field)
+    decode_32(value, field=field)
     return value
 
 
@@ -174,17 +176,15 @@ def _builder_fee(value: object, field: str = "fee") -> int:
 def _u32_int(value: object, field: str, *, minimum: int = 0) -> int:
     if isinstance(value, bool) or not isinstance(value, int):
         raise ValueError(f"{field} must be an integer, got {value!r}")
-    if not minimum <= value <= wincode.U32_MAX:
-        raise ValueError(
-            f"{field} must be an integer in {minimum}..{wincode.U32_MAX}, got {value!r}"
-        )
+    if not minimum <= value <= U32_MAX:
+        raise ValueError(f"{field} must be an integer in {minimum}..{U32_MAX}, got {value!r}")
     return value
 
 
 def _u64_int(value: object, field: str) -> int:
     if isinstance(value, bool) or not isinstance(value, int):
         raise ValueError(f"{field} must be an integer, got {value!r}")
-    if not 0 <= value <= wincode.U64_MAX:
+    if not 0 <= value <= U64_MAX:
         raise ValueError(f"{field} must fit in a u64, got {value!r}")
     return value
 
@@ -207,15 +207,6 @@ class BaseAction(abc.ABC):
     def to_wire(self) -> dict[str, Any]:
         """The wire JSON object, ``{TAG: {...}}``."""
 
-    @abc.abstractmethod
-    def signed_body(self, layout: Layout) -> bytes:
-        """The bytes after the discriminant; ``ValueError`` if ``layout`` cannot express them."""
-
-    @property
-    def preferred_layout(self) -> Layout:
-        """The layout keychain 0.1.31 needs for this action (``signing.choose_layout``)."""
-        return Layout.LEGACY
-
 
 @attrs.frozen(init=False)
 class BuilderCode:
@@ -235,10 +226,6 @@ class BuilderCode:
         """The ``{to, fee}`` object, as it appears inside an order."""
         return {"to": self.to, "fee": self.fee}
 
-    def encoded(self) -> bytes:
-        """``32B to ‖ u8 fee``, the builder code inside an order body."""
-        return wincode.pubkey(self.to, field="to") + wincode.u8(self.fee)
-
 
 def _builder_code(value: object) -> BuilderCode | None:
     if value is None or isinstance(value, BuilderCode):
@@ -246,41 +233,6 @@ def _builder_code(value: object) -> BuilderCode | None:
     if isinstance(value, Mapping):
         return BuilderCode(value.get("to"), value.get("fee"))  # type: ignore[arg-type]
     raise ValueError(f"builder_code must be a BuilderCode or {{'to', 'fee'}}, got {value!r}")
-
-
-def _optional_builder_code(builder_code: BuilderCode | None) -> bytes:
-    return wincode.option(None if builder_code is None else builder_code.encoded())
-
-
-def _optional_fx(value: float | None, field: str) -> bytes:
-    return wincode.option(None if value is None else wincode.fx(value, field=field))
-
-
-def _order_tail(
-    layout: Layout,
-    builder_code: BuilderCode | None,
-    slippage_bps: float | None = None,
-    *,
-    has_slippage: bool,
-) -> bytes:
-    """The optional trailing fields of a market (``has_slippage``) or limit order body (§5.5).
-
-    Legacy bodies append ``01 ‖ bc`` only when a builder code is present, and cannot carry a
-    slippage; versioned bodies always carry the option tags.
-    """
-    if not layout.is_versioned:
-        if slippage_bps is not None:
-            raise ValueError("slippage_bps cannot be signed in the legacy layout")
-        return b"" if builder_code is None else wincode.SOME + builder_code.encoded()
-    tail = _optional_builder_code(builder_code)
-    if has_slippage:
-        tail += _optional_fx(slippage_bps, "slippage_bps")
-    return tail
-
-
-# The fixed-width fields after the symbol, each written in one call (bool ‖ FX ‖ ... ‖ bool).
-_LIMIT_FIELDS = wincode.packer("?QQI??")  # b, px, sz, tif, r, i
-_MARKET_FIELDS = wincode.packer("?Q??")  # b, sz, r, i
 
 
 @attrs.frozen(init=False)
@@ -302,11 +254,11 @@ class LimitOrder(BaseAction):
     def __init__(
         self,
         symbol: str,
-        side: Side | str,
+        side: Side | SideName,
         price: float,
         size: float,
         reduce_only: bool = False,
-        time_in_force: TimeInForce | str = TimeInForce.GTC,
+        time_in_force: TimeInForce | TimeInForceName = TimeInForce.GTC,
         iso: bool = False,
         builder_code: BuilderCode | Mapping[str, Any] | None = None,
     ) -> None:
@@ -321,37 +273,19 @@ class LimitOrder(BaseAction):
             _builder_code(builder_code),
         )
 
-    @property
-    def preferred_layout(self) -> Layout:
-        return Layout.LEGACY if self.builder_code is None else Layout.V3
-
     def to_wire(self) -> dict[str, Any]:
         fields: dict[str, Any] = {
             "c": self.symbol,
             "b": self.side is Side.BUY,
             "px": self.price,
             "sz": self.size,
-            "tif": self.time_in_force.value,
+            "tif": self.time_in_force._value_,  # _value_: skips Enum's slow .value property
             "r": self.reduce_only,
             "i": self.iso,
         }
         if self.builder_code is not None:
             fields["builderCode"] = self.builder_code.fields()
         return {self.TAG: fields}
-
-    def order_id_body(self) -> bytes:
-        """The legacy body without builder code: what the order id hashes (§6)."""
-        return wincode.string(self.symbol) + _LIMIT_FIELDS(
-            self.side is Side.BUY,
-            to_fixed(self.price, field="price"),
-            to_fixed(self.size, field="size"),
-            self.time_in_force.ordinal,
-            self.reduce_only,
-            self.iso,
-        )
-
-    def signed_body(self, layout: Layout) -> bytes:
-        return self.order_id_body() + _order_tail(layout, self.builder_code, has_slippage=False)
 
 
 @attrs.frozen(init=False)
@@ -372,7 +306,7 @@ class MarketOrder(BaseAction):
     def __init__(
         self,
         symbol: str,
-        side: Side | str,
+        side: Side | SideName,
         size: float,
         reduce_only: bool = False,
         iso: bool = False,
@@ -389,12 +323,6 @@ class MarketOrder(BaseAction):
             None if slippage_bps is None else _basis_points(slippage_bps, "slippage_bps"),
         )
 
-    @property
-    def preferred_layout(self) -> Layout:
-        if self.builder_code is not None:
-            return Layout.V3
-        return Layout.LEGACY if self.slippage_bps is None else Layout.V2
-
     def to_wire(self) -> dict[str, Any]:
         fields: dict[str, Any] = {
             "c": self.symbol,
@@ -408,23 +336,6 @@ class MarketOrder(BaseAction):
         if self.slippage_bps is not None:
             fields["slippage"] = self.slippage_bps
         return {self.TAG: fields}
-
-    def order_id_body(self, *, keychain_slippage: bool = False) -> bytes:
-        """The legacy body without builder code: what the order id hashes (§6).
-
-        With ``keychain_slippage`` a slippage is appended as ``01 ‖ FX``, as keychain 0.1.31 does;
-        the exchange's own rule for such orders is disputed (§6, §10.3).
-        """
-        body = wincode.string(self.symbol) + _MARKET_FIELDS(
-            self.side is Side.BUY, to_fixed(self.size, field="size"), self.reduce_only, self.iso
-        )
-        if keychain_slippage and self.slippage_bps is not None:
-            body += wincode.SOME + wincode.fx(self.slippage_bps, field="slippage_bps")
-        return body
-
-    def signed_body(self, layout: Layout) -> bytes:
-        tail = _order_tail(layout, self.builder_code, self.slippage_bps, has_slippage=True)
-        return self.order_id_body() + tail
 
 
 @attrs.frozen(init=False)
@@ -462,10 +373,6 @@ class _TriggeredOrder(BaseAction):
             None if slippage_bps is None else _basis_points(slippage_bps, "slippage_bps"),
         )
 
-    @property
-    def preferred_layout(self) -> Layout:
-        return Layout.V4
-
     def to_wire(self) -> dict[str, Any]:
         fields: dict[str, Any] = {
             "c": self.symbol,
@@ -480,30 +387,6 @@ class _TriggeredOrder(BaseAction):
         if self.slippage_bps is not None:
             fields["slippage"] = self.slippage_bps
         return {self.TAG: fields}
-
-    def signed_body(self, layout: Layout) -> bytes:
-        body = b"".join(
-            (
-                wincode.string(self.symbol),
-                wincode.boolean(self.is_above),
-                wincode.fx(self.size, field="size"),
-                wincode.fx(self.trigger_price, field="trigger_price"),
-                _optional_fx(self.limit_price, "limit_price"),
-                wincode.boolean(self.iso),
-            )
-        )
-        # Legacy bodies end here; V2/V3 add the builder code; V4 (and V6) add slippage too.
-        carries_builder_code = layout.is_versioned
-        carries_slippage = layout in (Layout.V4, Layout.V6)
-        if self.builder_code is not None and not carries_builder_code:
-            raise ValueError("builder_code cannot be signed in the legacy layout")
-        if self.slippage_bps is not None and not carries_slippage:
-            raise ValueError(f"slippage_bps cannot be signed in the {layout.name} layout")
-        if carries_builder_code:
-            body += _optional_builder_code(self.builder_code)
-        if carries_slippage:
-            body += _optional_fx(self.slippage_bps, "slippage_bps")
-        return body
 
 
 @attrs.frozen(init=False)
@@ -548,13 +431,6 @@ class ModifyOrder(BaseAction):
     def to_wire(self) -> dict[str, Any]:
         return {self.TAG: {"oid": self.oid, "c": self.symbol, "sz": self.size}}
 
-    def signed_body(self, layout: Layout) -> bytes:
-        return (
-            wincode.pubkey(self.oid, field="oid")
-            + wincode.string(self.symbol)
-            + wincode.f64(self.size)
-        )
-
 
 @attrs.frozen(init=False)
 class CancelOrder(BaseAction):
@@ -567,16 +443,13 @@ class CancelOrder(BaseAction):
     oid: str
     side: Side | None = attrs.field(default=None, eq=False)
 
-    def __init__(self, symbol: str, oid: str, side: Side | str | None = None) -> None:
+    def __init__(self, symbol: str, oid: str, side: Side | SideName | None = None) -> None:
         self.__attrs_init__(
             _symbol(symbol), _hash_text(oid, "oid"), None if side is None else _side(side)
         )
 
     def to_wire(self) -> dict[str, Any]:
         return {self.TAG: {"c": self.symbol, "oid": self.oid}}
-
-    def signed_body(self, layout: Layout) -> bytes:
-        return wincode.string(self.symbol) + wincode.pubkey(self.oid, field="oid")
 
 
 @attrs.frozen(init=False)
@@ -595,18 +468,15 @@ class CancelAll(BaseAction):
         if symbols is None:
             listed: tuple[str, ...] = ()
         elif isinstance(symbols, str):
-            listed = (_symbol(symbols, "symbols"),)
+            listed = (_symbol(symbols, field="symbols"),)
         elif isinstance(symbols, Iterable):
-            listed = tuple(_symbol(s, f"symbols[{i}]") for i, s in enumerate(symbols))
+            listed = tuple(_symbol(s, field=f"symbols[{i}]") for i, s in enumerate(symbols))
         else:
             raise ValueError(f"symbols must be a list of symbols or None, got {symbols!r}")
         self.__attrs_init__(listed)
 
     def to_wire(self) -> dict[str, Any]:
         return {self.TAG: {"c": list(self.symbols)}}
-
-    def signed_body(self, layout: Layout) -> bytes:
-        return wincode.vec([wincode.string(symbol) for symbol in self.symbols])
 
 
 @attrs.frozen(init=False)
@@ -630,9 +500,6 @@ class OraclePrice(BaseAction):
     def to_wire(self) -> dict[str, Any]:
         return {self.TAG: {"t": self.timestamp, "c": self.symbol, "px": self.price}}
 
-    def signed_body(self, layout: Layout) -> bytes:
-        return wincode.u64(self.timestamp) + wincode.string(self.symbol) + wincode.f64(self.price)
-
 
 @attrs.frozen(init=False)
 class Faucet(BaseAction):
@@ -654,10 +521,6 @@ class Faucet(BaseAction):
         if self.amount is not None:
             fields["amount"] = self.amount
         return {self.TAG: fields}
-
-    def signed_body(self, layout: Layout) -> bytes:
-        amount = None if self.amount is None else wincode.f64(self.amount)
-        return wincode.pubkey(self.user, field="user") + wincode.option(amount)
 
 
 @attrs.frozen(init=False)
@@ -693,7 +556,7 @@ class UpdateLeverage(BaseAction):
                 raise ValueError(
                     f"settings[{index}] must be a (symbol, leverage) pair, got {pair!r}"
                 )
-            symbol = _symbol(pair[0], f"settings[{index}] symbol")
+            symbol = _symbol(pair[0], field=f"settings[{index}] symbol")
             if symbol in checked:
                 raise ValueError(f"settings names {symbol!r} twice")
             checked[symbol] = _positive(pair[1], f"settings[{symbol!r}] leverage")
@@ -702,11 +565,6 @@ class UpdateLeverage(BaseAction):
 
     def to_wire(self) -> dict[str, Any]:
         return {self.TAG: {"m": [[symbol, leverage] for symbol, leverage in self.settings]}}
-
-    def signed_body(self, layout: Layout) -> bytes:
-        return wincode.vec(
-            [wincode.string(symbol) + wincode.f64(leverage) for symbol, leverage in self.settings]
-        )
 
 
 @attrs.frozen(init=False)
@@ -724,9 +582,6 @@ class AgentWallet(BaseAction):
 
     def to_wire(self) -> dict[str, Any]:
         return {self.TAG: {"a": self.agent, "d": self.delete}}
-
-    def signed_body(self, layout: Layout) -> bytes:
-        return wincode.pubkey(self.agent, field="agent") + wincode.boolean(self.delete)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -746,45 +601,6 @@ def _nested_actions(value: object, field: str) -> tuple[BaseAction, ...]:
     return listed
 
 
-def _nested_layout(actions: Iterable[BaseAction]) -> Layout:
-    chosen = Layout.LEGACY
-    for action in actions:
-        wanted = action.preferred_layout
-        if wanted.value > chosen.value:
-            chosen = wanted
-    return chosen
-
-
-def _nested_bodies(actions: Iterable[BaseAction], layout: Layout) -> bytes:
-    """``u64 n ‖ n * (u32 discriminant ‖ body)``: children are signed in the parent's layout."""
-    return wincode.vec(
-        [wincode.u32(action.DISCRIMINANT) + action.signed_body(layout) for action in actions]
-    )
-
-
-def _conditional_tail(
-    layout: Layout,
-    builder_code: BuilderCode | None,
-    slippages: tuple[tuple[float | None, str], ...],
-) -> bytes:
-    """The trailing fields of a conditional order body (``st``, ``tp``, ``rng``, ``trl``).
-
-    Legacy bodies end before them; V2/V3 add the builder code; V4 (and V6) add the slippage
-    option(s) too.
-    """
-    carries_builder_code = layout.is_versioned
-    carries_slippage = layout in (Layout.V4, Layout.V6)
-    if builder_code is not None and not carries_builder_code:
-        raise ValueError("builder_code cannot be signed in the legacy layout")
-    tail = _optional_builder_code(builder_code) if carries_builder_code else b""
-    for value, field in slippages:
-        if value is not None and not carries_slippage:
-            raise ValueError(f"{field} cannot be signed in the {layout.name} layout")
-        if carries_slippage:
-            tail += _optional_fx(value, field)
-    return tail
-
-
 @attrs.frozen(init=False)
 class RangeOrder(BaseAction):
     """A range order (``rng``, an OCO): protects a position with a stop-loss and a take-profit
@@ -793,6 +609,10 @@ class RangeOrder(BaseAction):
     ``is_buy`` is the side of the protected position (``True`` protects a long). For a long the
     stop loss lies below the take profit, for a short above it. Each leg triggers a market-style
     order unless its ``*_limit`` price is given.
+
+    On the wire the legs are the low and the high trigger (``pmin``/``lmin``, ``pmax``/``lmax``,
+    as the official Rust client names them ``collar_min``/``collar_max``): the stop-loss is the
+    low leg of a long and the high leg of a short. :meth:`low_leg` and :meth:`high_leg` give them.
     """
 
     TAG: ClassVar[str] = "rng"
@@ -848,19 +668,28 @@ class RangeOrder(BaseAction):
             _optional_basis_points(tp_slippage_bps, "tp_slippage_bps"),
         )
 
-    @property
-    def preferred_layout(self) -> Layout:
-        return Layout.V4
+    def low_leg(self) -> tuple[float, float | None]:
+        """(trigger, limit) of the leg that fires when the price falls: ``pmin``, ``lmin``."""
+        if self.is_buy:
+            return self.stop_loss_price, self.stop_loss_limit
+        return self.take_profit_price, self.take_profit_limit
+
+    def high_leg(self) -> tuple[float, float | None]:
+        """(trigger, limit) of the leg that fires when the price rises: ``pmax``, ``lmax``."""
+        if self.is_buy:
+            return self.take_profit_price, self.take_profit_limit
+        return self.stop_loss_price, self.stop_loss_limit
 
     def to_wire(self) -> dict[str, Any]:
+        (low_price, low_limit), (high_price, high_limit) = self.low_leg(), self.high_leg()
         fields: dict[str, Any] = {
             "c": self.symbol,
             "d": self.is_buy,
             "sz": self.size,
-            "pmin": self.stop_loss_price,
-            "pmax": self.take_profit_price,
-            "lmin": self.stop_loss_limit,
-            "lmax": self.take_profit_limit,
+            "pmin": low_price,
+            "pmax": high_price,
+            "lmin": low_limit,
+            "lmax": high_limit,
             "i": self.iso,
         }
         if self.builder_code is not None:
@@ -870,25 +699,6 @@ class RangeOrder(BaseAction):
         if self.tp_slippage_bps is not None:
             fields["tpSlippage"] = self.tp_slippage_bps
         return {self.TAG: fields}
-
-    def signed_body(self, layout: Layout) -> bytes:
-        body = b"".join(
-            (
-                wincode.string(self.symbol),
-                wincode.boolean(self.is_buy),
-                wincode.fx(self.size, field="size"),
-                wincode.fx(self.stop_loss_price, field="stop_loss_price"),
-                wincode.fx(self.take_profit_price, field="take_profit_price"),
-                _optional_fx(self.stop_loss_limit, "stop_loss_limit"),
-                _optional_fx(self.take_profit_limit, "take_profit_limit"),
-                wincode.boolean(self.iso),
-            )
-        )
-        slippages = (
-            (self.sl_slippage_bps, "sl_slippage_bps"),
-            (self.tp_slippage_bps, "tp_slippage_bps"),
-        )
-        return body + _conditional_tail(layout, self.builder_code, slippages)
 
 
 MAX_TRAIL_BPS = 9_999  # a trail of 100 % or more would put a long's stop at or below zero
@@ -945,10 +755,6 @@ class TrailingStop(BaseAction):
             _optional_basis_points(slippage_bps, "slippage_bps"),
         )
 
-    @property
-    def preferred_layout(self) -> Layout:
-        return Layout.V4
-
     def to_wire(self) -> dict[str, Any]:
         fields: dict[str, Any] = {
             "c": self.symbol,
@@ -964,21 +770,6 @@ class TrailingStop(BaseAction):
         if self.slippage_bps is not None:
             fields["slippage"] = self.slippage_bps
         return {self.TAG: fields}
-
-    def signed_body(self, layout: Layout) -> bytes:
-        body = b"".join(
-            (
-                wincode.string(self.symbol),
-                wincode.boolean(self.protects_long),
-                wincode.fx(self.size, field="size"),
-                wincode.u32(self.trail_bps),
-                wincode.u32(self.step_bps),
-                _optional_fx(self.limit_price, "limit_price"),
-                wincode.boolean(self.iso),
-            )
-        )
-        slippages = ((self.slippage_bps, "slippage_bps"),)
-        return body + _conditional_tail(layout, self.builder_code, slippages)
 
 
 @attrs.frozen(init=False)
@@ -1004,10 +795,6 @@ class TriggerBasket(BaseAction):
             _nested_actions(actions, "actions"),
         )
 
-    @property
-    def preferred_layout(self) -> Layout:
-        return _nested_layout(self.actions)
-
     def to_wire(self) -> dict[str, Any]:
         return {
             self.TAG: {
@@ -1017,14 +804,6 @@ class TriggerBasket(BaseAction):
                 "actions": [action.to_wire() for action in self.actions],
             }
         }
-
-    def signed_body(self, layout: Layout) -> bytes:
-        return (
-            wincode.string(self.symbol)
-            + wincode.boolean(self.is_above)
-            + wincode.fx(self.trigger_price, field="trigger_price")
-            + _nested_bodies(self.actions, layout)
-        )
 
 
 @attrs.frozen(init=False)
@@ -1045,10 +824,6 @@ class OnFill(BaseAction):
             )
         self.__attrs_init__(trigger, _nested_actions(actions, "actions"))
 
-    @property
-    def preferred_layout(self) -> Layout:
-        return _nested_layout((self.trigger, *self.actions))
-
     def to_wire(self) -> dict[str, Any]:
         return {
             self.TAG: {
@@ -1056,10 +831,6 @@ class OnFill(BaseAction):
                 "actions": [action.to_wire() for action in self.actions],
             }
         }
-
-    def signed_body(self, layout: Layout) -> bytes:
-        trigger = wincode.u32(self.trigger.DISCRIMINANT) + self.trigger.signed_body(layout)
-        return trigger + _nested_bodies(self.actions, layout)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -1085,9 +856,6 @@ class ApproveBuilderCode(BaseAction):
     def to_wire(self) -> dict[str, Any]:
         return {self.TAG: {"to": self.to, "fee": self.fee}}
 
-    def signed_body(self, layout: Layout) -> bytes:
-        return wincode.pubkey(self.to, field="to") + wincode.u8(self.fee)
-
 
 @attrs.frozen(init=False)
 class RevokeBuilderCode(BaseAction):
@@ -1103,9 +871,6 @@ class RevokeBuilderCode(BaseAction):
 
     def to_wire(self) -> dict[str, Any]:
         return {self.TAG: {"to": self.to}}
-
-    def signed_body(self, layout: Layout) -> bytes:
-        return wincode.pubkey(self.to, field="to")
 
 
 def _name(value: object, field: str = "name") -> str:
@@ -1143,10 +908,6 @@ class CreateSubAccount(BaseAction):
             fields["marginAmount"] = self.margin_amount
         return {self.TAG: fields}
 
-    def signed_body(self, layout: Layout) -> bytes:
-        amount = None if self.margin_amount is None else wincode.f64(self.margin_amount)
-        return wincode.string(self.name) + wincode.option(amount)
-
 
 @attrs.frozen(init=False)
 class RemoveSubAccount(BaseAction):
@@ -1162,9 +923,6 @@ class RemoveSubAccount(BaseAction):
 
     def to_wire(self) -> dict[str, Any]:
         return {self.TAG: {"toRemove": self.sub_account}}
-
-    def signed_body(self, layout: Layout) -> bytes:
-        return wincode.pubkey(self.sub_account, field="sub_account")
 
 
 @attrs.frozen(init=False)
@@ -1182,9 +940,6 @@ class RenameSubAccount(BaseAction):
 
     def to_wire(self) -> dict[str, Any]:
         return {self.TAG: {"a": self.sub_account, "n": self.name}}
-
-    def signed_body(self, layout: Layout) -> bytes:
-        return wincode.pubkey(self.sub_account, field="sub_account") + wincode.string(self.name)
 
 
 @attrs.frozen(init=False)
@@ -1224,10 +979,6 @@ class Transfer(BaseAction):
             None if symbol is None else _symbol(symbol),
         )
 
-    @property
-    def preferred_layout(self) -> Layout:
-        return Layout.V6
-
     def to_wire(self) -> dict[str, Any]:
         fields: dict[str, Any] = {
             "k": "external" if self.external else "internal",
@@ -1238,23 +989,6 @@ class Transfer(BaseAction):
         if self.symbol is not None:
             fields["symbol"] = self.symbol
         return {self.TAG: fields}
-
-    def signed_body(self, layout: Layout) -> bytes:
-        body = b"".join(
-            (
-                wincode.u32(1 if self.external else 0),
-                wincode.pubkey(self.source, field="source"),
-                wincode.pubkey(self.destination, field="destination"),
-                wincode.f64(self.amount),
-            )
-        )
-        if layout is Layout.V6:
-            return body + wincode.option(
-                None if self.symbol is None else wincode.string(self.symbol)
-            )
-        if self.symbol is not None:
-            raise ValueError(f"symbol cannot be signed in the {layout.name} layout")
-        return body
 
 
 # ---------------------------------------------------------------------------------------------
@@ -1282,17 +1016,6 @@ def _policy(
         raise ValueError(f"threshold {count} exceeds the {len(listed)} signers")
     lifetime = _u32_int(proposal_lifetime_secs, "proposal_lifetime_secs", minimum=1)
     return listed, count, _u32_int(time_lock_secs, "time_lock_secs"), lifetime
-
-
-def _policy_body(
-    signers: tuple[str, ...], threshold: int, time_lock_secs: int, lifetime_secs: int
-) -> bytes:
-    return (
-        wincode.vec([wincode.pubkey(key, field="signers") for key in signers])
-        + wincode.u32(threshold)
-        + wincode.u32(time_lock_secs)
-        + wincode.u32(lifetime_secs)
-    )
 
 
 @attrs.frozen(init=False)
@@ -1328,11 +1051,6 @@ class CreateMultisig(BaseAction):
             }
         }
 
-    def signed_body(self, layout: Layout) -> bytes:
-        return _policy_body(
-            self.signers, self.threshold, self.time_lock_secs, self.proposal_lifetime_secs
-        )
-
 
 @attrs.frozen(init=False)
 class MultisigPropose(BaseAction):
@@ -1355,10 +1073,6 @@ class MultisigPropose(BaseAction):
             None if lifetime_secs is None else _u32_int(lifetime_secs, "lifetime_secs", minimum=1),
         )
 
-    @property
-    def preferred_layout(self) -> Layout:
-        return _nested_layout(self.actions)
-
     def to_wire(self) -> dict[str, Any]:
         fields: dict[str, Any] = {
             "m": self.multisig,
@@ -1367,14 +1081,6 @@ class MultisigPropose(BaseAction):
         if self.lifetime_secs is not None:
             fields["l"] = self.lifetime_secs
         return {self.TAG: fields}
-
-    def signed_body(self, layout: Layout) -> bytes:
-        lifetime = None if self.lifetime_secs is None else wincode.u32(self.lifetime_secs)
-        return (
-            wincode.pubkey(self.multisig, field="multisig")
-            + _nested_bodies(self.actions, layout)
-            + wincode.option(lifetime)
-        )
 
 
 @attrs.frozen(init=False)
@@ -1389,9 +1095,6 @@ class _MultisigProposalAction(BaseAction):
 
     def to_wire(self) -> dict[str, Any]:
         return {self.TAG: {"m": self.multisig, "p": self.proposal_id}}
-
-    def signed_body(self, layout: Layout) -> bytes:
-        return wincode.pubkey(self.multisig, field="multisig") + wincode.u64(self.proposal_id)
 
 
 @attrs.frozen(init=False)
@@ -1463,11 +1166,6 @@ class MultisigUpdate(BaseAction):
             }
         }
 
-    def signed_body(self, layout: Layout) -> bytes:
-        return wincode.pubkey(self.multisig, field="multisig") + _policy_body(
-            self.signers, self.threshold, self.time_lock_secs, self.proposal_lifetime_secs
-        )
-
 
 # ---------------------------------------------------------------------------------------------
 # Oracle and faucet administration
@@ -1514,14 +1212,6 @@ class PythOracle(BaseAction):
         oracles = [{"t": t, "fi": fi, "px": px, "e": e} for t, fi, px, e in self.entries]
         return {self.TAG: {"oracles": oracles}}
 
-    def signed_body(self, layout: Layout) -> bytes:
-        return wincode.vec(
-            [
-                wincode.u64(t) + wincode.u64(fi) + wincode.u64(px) + wincode.i16(e)
-                for t, fi, px, e in self.entries
-            ]
-        )
-
 
 @attrs.frozen(init=False)
 class WhitelistFaucet(BaseAction):
@@ -1539,9 +1229,6 @@ class WhitelistFaucet(BaseAction):
 
     def to_wire(self) -> dict[str, Any]:
         return {self.TAG: {"target": self.target, "whitelist": self.whitelist}}
-
-    def signed_body(self, layout: Layout) -> bytes:
-        return wincode.pubkey(self.target, field="target") + wincode.boolean(self.whitelist)
 
 
 Action: TypeAlias = (
@@ -1577,361 +1264,3 @@ Action: TypeAlias = (
     | WhitelistFaucet
 )
 """Every action this package can sign."""
-
-# ---------------------------------------------------------------------------------------------
-# Parsing wire JSON
-
-# What a Rust f64 parser accepts, minus nan/inf (rejected later anyway).
-_NUMERIC_TEXT = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?")
-_MISSING = object()
-
-
-class _WireFields:
-    """Typed reads from one action's JSON object; errors name ``tag.key``."""
-
-    def __init__(self, tag: str, obj: object) -> None:
-        if not isinstance(obj, Mapping):
-            raise ValueError(f"{tag} must be a JSON object, got {type(obj).__name__}")
-        self.tag = tag
-        self.obj = obj
-        self.read: set[str] = set()
-
-    def name(self, key: str) -> str:
-        return f"{self.tag}.{key}"
-
-    def get(self, key: str, default: object = _MISSING) -> object:
-        self.read.add(key)
-        value = self.obj.get(key, default)
-        if value is _MISSING:
-            raise ValueError(f"{self.name(key)} is missing")
-        return value
-
-    def text(self, key: str) -> str:
-        value = self.get(key)
-        if not isinstance(value, str):
-            raise ValueError(f"{self.name(key)} must be a string, got {value!r}")
-        return value
-
-    def flag(self, key: str, default: object = _MISSING) -> bool:
-        value = self.get(key, default)
-        if not isinstance(value, bool):
-            raise ValueError(f"{self.name(key)} must be true or false, got {value!r}")
-        return value
-
-    def number(self, key: str) -> float:
-        return _wire_number(self.get(key), self.name(key))
-
-    def optional_number(self, key: str) -> float | None:
-        value = self.get(key, None)
-        return None if value is None else _wire_number(value, self.name(key))
-
-    def integer(self, key: str) -> int:
-        value = self.get(key)
-        if isinstance(value, str) and value.isascii() and value.isdigit():
-            return int(value)
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise ValueError(f"{self.name(key)} must be an integer, got {value!r}")
-        return value
-
-    def signed_integer(self, key: str) -> int:
-        value = self.get(key)
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise ValueError(f"{self.name(key)} must be an integer, got {value!r}")
-        return value
-
-    def builder_code(self) -> BuilderCode | None:
-        value = self.get("builderCode", None)
-        if value is None:
-            if "builderCode" in self.obj:
-                raise ValueError(
-                    f"{self.name('builderCode')} must be omitted or an object, not null"
-                )
-            return None
-        code = _WireFields(self.name("builderCode"), value)
-        to, fee = code.text("to"), code.integer("fee")
-        code.finish()
-        return BuilderCode(to, fee)
-
-    def finish(self) -> None:
-        unknown = sorted(str(key) for key in self.obj if key not in self.read)
-        if unknown:
-            raise ValueError(f"{self.name(unknown[0])} is not a field of {self.tag}")
-
-
-def _wire_number(value: object, name: str) -> float:
-    """A JSON number, or a numeric string as the exchange also accepts (``"1e-05"``)."""
-    if isinstance(value, str):
-        if not _NUMERIC_TEXT.fullmatch(value):
-            raise ValueError(f"{name} must be a number or numeric string, got {value!r}")
-        return float(value)
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise ValueError(f"{name} must be a number, got {value!r}")
-    try:
-        return float(value)
-    except OverflowError:
-        raise ValueError(f"{name} is out of range: {value!r}") from None
-
-
-def _limit_from_wire(w: _WireFields) -> LimitOrder:
-    return LimitOrder(
-        w.text("c"),
-        Side.from_is_buy(w.flag("b")),
-        w.number("px"),
-        w.number("sz"),
-        reduce_only=w.flag("r"),
-        time_in_force=w.text("tif"),
-        iso=w.flag("i", False),
-        builder_code=w.builder_code(),
-    )
-
-
-def _market_from_wire(w: _WireFields) -> MarketOrder:
-    return MarketOrder(
-        w.text("c"),
-        Side.from_is_buy(w.flag("b")),
-        w.number("sz"),
-        reduce_only=w.flag("r"),
-        iso=w.flag("i", False),
-        builder_code=w.builder_code(),
-        slippage_bps=w.optional_number("slippage"),
-    )
-
-
-_Triggered = TypeVar("_Triggered", bound=_TriggeredOrder)
-
-
-def _triggered_from_wire(cls: type[_Triggered]) -> Callable[[_WireFields], _Triggered]:
-    def parse(w: _WireFields) -> _Triggered:
-        return cls(
-            w.text("c"),
-            w.flag("d"),
-            w.number("sz"),
-            w.number("tr"),
-            limit_price=w.optional_number("lim"),
-            iso=w.flag("i", False),
-            builder_code=w.builder_code(),
-            slippage_bps=w.optional_number("slippage"),
-        )
-
-    return parse
-
-
-def _settings_from_wire(w: _WireFields) -> UpdateLeverage:
-    entries = w.get("m")
-    pairs: list[tuple[str, float]] = []
-    if isinstance(entries, Mapping):
-        items: list[object] = [list(item) for item in entries.items()]
-    elif isinstance(entries, list):
-        items = entries
-    else:
-        raise ValueError(f"{w.name('m')} must be a list of [symbol, leverage] pairs or an object")
-    for index, item in enumerate(items):
-        if not isinstance(item, list | tuple) or len(item) != 2:
-            raise ValueError(f"{w.name('m')}[{index}] must be a [symbol, leverage] pair")
-        symbol = item[0]
-        if not isinstance(symbol, str):
-            raise ValueError(f"{w.name('m')}[{index}] symbol must be a string, got {symbol!r}")
-        pairs.append((symbol, _wire_number(item[1], f"{w.name('m')}[{symbol!r}]")))
-    return UpdateLeverage(pairs)
-
-
-def _cancel_all_from_wire(w: _WireFields) -> CancelAll:
-    symbols = w.get("c")
-    if not isinstance(symbols, list):
-        raise ValueError(f"{w.name('c')} must be a list of symbols, got {symbols!r}")
-    return CancelAll(symbols)
-
-
-def _nested_from_wire(w: _WireFields, key: str) -> list[Action]:
-    items = w.get(key)
-    if not isinstance(items, list):
-        raise ValueError(f"{w.name(key)} must be a list of actions, got {items!r}")
-    children: list[Action] = []
-    for index, item in enumerate(items):
-        try:
-            children.append(action_from_wire(item))
-        except ValueError as error:
-            raise ValueError(f"{w.name(key)}[{index}]: {error}") from None
-    return children
-
-
-def _range_from_wire(w: _WireFields) -> RangeOrder:
-    return RangeOrder(
-        w.text("c"),
-        w.flag("d"),
-        w.number("sz"),
-        w.number("pmin"),
-        w.number("pmax"),
-        stop_loss_limit=w.optional_number("lmin"),
-        take_profit_limit=w.optional_number("lmax"),
-        iso=w.flag("i", False),
-        builder_code=w.builder_code(),
-        sl_slippage_bps=w.optional_number("slSlippage"),
-        tp_slippage_bps=w.optional_number("tpSlippage"),
-    )
-
-
-def _trailing_from_wire(w: _WireFields) -> TrailingStop:
-    return TrailingStop(
-        w.text("c"),
-        w.flag("b"),
-        w.number("sz"),
-        w.integer("trb"),
-        w.integer("stb"),
-        limit_price=w.optional_number("lim"),
-        iso=w.flag("i", False),
-        builder_code=w.builder_code(),
-        slippage_bps=w.optional_number("slippage"),
-    )
-
-
-def _basket_from_wire(w: _WireFields) -> TriggerBasket:
-    return TriggerBasket(w.text("c"), w.flag("d"), w.number("tr"), _nested_from_wire(w, "actions"))
-
-
-def _on_fill_from_wire(w: _WireFields) -> OnFill:
-    try:
-        trigger = action_from_wire(w.get("trigger"))
-    except ValueError as error:
-        raise ValueError(f"{w.name('trigger')}: {error}") from None
-    if not isinstance(trigger, LimitOrder | MarketOrder):
-        raise ValueError(f"{w.name('trigger')} must be a limit (l) or market (m) order")
-    return OnFill(trigger, _nested_from_wire(w, "actions"))
-
-
-def _transfer_from_wire(w: _WireFields) -> Transfer:
-    kind = w.get("k", "internal")
-    if kind not in ("internal", "external"):
-        raise ValueError(f"{w.name('k')} must be 'internal' or 'external', got {kind!r}")
-    symbol = w.get("symbol", None)
-    if symbol is not None and not isinstance(symbol, str):
-        raise ValueError(f"{w.name('symbol')} must be a string, got {symbol!r}")
-    return Transfer(
-        w.text("from"), w.text("to"), w.number("marginAmount"), kind == "external", symbol
-    )
-
-
-def _pubkeys_from_wire(w: _WireFields, key: str) -> list[str]:
-    keys = w.get(key)
-    if not isinstance(keys, list):
-        raise ValueError(f"{w.name(key)} must be a list of base58 public keys, got {keys!r}")
-    return keys
-
-
-def _create_multisig_from_wire(w: _WireFields) -> CreateMultisig:
-    return CreateMultisig(
-        _pubkeys_from_wire(w, "signers"),
-        w.integer("threshold"),
-        w.integer("timeLockSecs"),
-        w.integer("proposalLifetimeSecs"),
-    )
-
-
-def _update_multisig_from_wire(w: _WireFields) -> MultisigUpdate:
-    return MultisigUpdate(
-        w.text("m"),
-        _pubkeys_from_wire(w, "signers"),
-        w.integer("threshold"),
-        w.integer("timeLockSecs"),
-        w.integer("proposalLifetimeSecs"),
-    )
-
-
-def _propose_from_wire(w: _WireFields) -> MultisigPropose:
-    lifetime = w.get("l", None)
-    return MultisigPropose(
-        w.text("m"),
-        _nested_from_wire(w, "a"),
-        None if lifetime is None else w.integer("l"),
-    )
-
-
-def _pyth_from_wire(w: _WireFields) -> PythOracle:
-    oracles = w.get("oracles")
-    if not isinstance(oracles, list):
-        raise ValueError(f"{w.name('oracles')} must be a list, got {oracles!r}")
-    entries: list[tuple[int, int, int, int]] = []
-    for index, item in enumerate(oracles):
-        entry = _WireFields(f"{w.name('oracles')}[{index}]", item)
-        entries.append(
-            (
-                entry.integer("t"),
-                entry.integer("fi"),
-                entry.signed_integer("px"),
-                entry.signed_integer("e"),
-            )
-        )
-        entry.finish()
-    return PythOracle(entries)
-
-
-_Proposal = TypeVar("_Proposal", bound=_MultisigProposalAction)
-
-
-def _proposal_from_wire(cls: type[_Proposal]) -> Callable[[_WireFields], _Proposal]:
-    return lambda w: cls(w.text("m"), w.integer("p"))
-
-
-_PARSERS: dict[str, Callable[[_WireFields], Action]] = {
-    "l": _limit_from_wire,
-    "m": _market_from_wire,
-    "st": _triggered_from_wire(StopOrder),
-    "tp": _triggered_from_wire(TakeProfitOrder),
-    "cx": lambda w: CancelOrder(w.text("c"), w.text("oid")),
-    "cxa": _cancel_all_from_wire,
-    "mod": lambda w: ModifyOrder(w.text("c"), w.text("oid"), w.number("sz")),
-    "px": lambda w: OraclePrice(w.text("c"), w.number("px"), w.integer("t")),
-    "faucet": lambda w: Faucet(w.text("u"), w.optional_number("amount")),
-    "updateUserSettings": _settings_from_wire,
-    "agentWalletCreation": lambda w: AgentWallet(w.text("a"), w.flag("d", False)),
-    "abc": lambda w: ApproveBuilderCode(w.text("to"), w.integer("fee")),
-    "approveBuilderCode": lambda w: ApproveBuilderCode(w.text("to"), w.integer("fee")),
-    "rbc": lambda w: RevokeBuilderCode(w.text("to")),
-    "revokeBuilderCode": lambda w: RevokeBuilderCode(w.text("to")),
-    "rng": _range_from_wire,
-    "trig": _basket_from_wire,
-    "trl": _trailing_from_wire,
-    "of": _on_fill_from_wire,
-    "createSubAccount": lambda w: CreateSubAccount(
-        w.text("name"), w.optional_number("marginAmount")
-    ),
-    "removeSubAccount": lambda w: RemoveSubAccount(w.text("toRemove")),
-    "rsa": lambda w: RenameSubAccount(w.text("a"), w.text("n")),
-    "renameSubAccount": lambda w: RenameSubAccount(w.text("a"), w.text("n")),
-    "transfer": _transfer_from_wire,
-    "createMultisig": _create_multisig_from_wire,
-    "msp": _propose_from_wire,
-    "msa": _proposal_from_wire(MultisigApprove),
-    "msr": _proposal_from_wire(MultisigReject),
-    "msc": _proposal_from_wire(MultisigCancel),
-    "mse": _proposal_from_wire(MultisigExecute),
-    "msu": _update_multisig_from_wire,
-    "o": _pyth_from_wire,
-    "whitelistFaucet": lambda w: WhitelistFaucet(w.text("target"), w.flag("whitelist")),
-}
-
-
-def action_from_wire(obj: object) -> Action:
-    """The action of a wire JSON object such as ``{"l": {...}}``.
-
-    Lenient where the exchange is: prices and sizes as numbers or numeric strings, ``tif`` in any
-    case, ``updateUserSettings.m`` as a pair list or a map. Anything else that is wrong (an unknown
-    tag, a missing or unknown field, a wrong type, a value the constructors refuse) raises
-    ``ValueError`` naming the field.
-    """
-    if not isinstance(obj, Mapping) or len(obj) != 1:
-        raise ValueError("an action must be a JSON object with exactly one key (its tag)")
-    ((tag, fields),) = obj.items()
-    parse = _PARSERS.get(tag)
-    if parse is None:
-        raise ValueError(f"unknown or unsupported action tag {tag!r}")
-    reader = _WireFields(tag, fields)
-    try:
-        action = parse(reader)
-    except ValueError as error:
-        message = str(error)
-        raise ValueError(
-            message if message.startswith(f"{tag}.") else f"{tag}: {message}"
-        ) from None
-    reader.finish()
-    return action

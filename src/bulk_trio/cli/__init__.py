@@ -21,6 +21,7 @@ from .demo import run_demo
 from .endpoint import NETWORK_HELP, NETWORKS, SIGNATURE_DOMAINS
 from .http_commands import register_http_commands
 from .keys import KEY_ENV, run_keygen
+from .order_types import add_order_type_options
 from .runtime import (
     EXIT_FAILURE,
     EXIT_INTERRUPTED,
@@ -217,8 +218,10 @@ def _add_account(commands: argparse._SubParsersAction[_Parser]) -> None:
 def _add_order(commands: argparse._SubParsersAction[_Parser]) -> None:
     parser = commands.add_parser(
         "order",
-        help="place a limit or market order",
-        description="Place one order: a limit order with --price, a market order without. "
+        help="place a limit, market, stop, take-profit, trailing or bracket order",
+        description="Place one order: a limit order with --price, a market order without; "
+        "--stop, --take-profit, --trail or --bracket make it a conditional order (then --price "
+        "is its limit price, or a bracket's entry price). "
         "Prints the exchange's status and the order id.",
     )
     parser.add_argument("symbol", metavar="SYMBOL", help="the market, e.g. BTC-USD")
@@ -232,6 +235,7 @@ def _add_order(commands: argparse._SubParsersAction[_Parser]) -> None:
         help="time in force of a limit order (default: GTC; ALO = post-only)",
     )
     parser.add_argument("--reduce-only", action="store_true", help="only reduce the position")
+    add_order_type_options(parser, _number)
     _add_endpoint_options(parser, signing=True)
     parser.set_defaults(run=run_order)
 

@@ -12,9 +12,11 @@ import os
 import stat
 import sys
 from collections.abc import Mapping
+from typing import cast
 
 import orjson
 
+from ..literals import DomainName
 from ..protocol.signing import TransactionSigner
 from .runtime import EXIT_OK, CommandFailed, UsageError, remember_secret
 
@@ -52,7 +54,8 @@ def find_signer(
 
 def _signer(key: str | bytes, domain: str, source: str) -> TransactionSigner:
     try:
-        return TransactionSigner(key, domain=domain)
+        # The signer checks the name at run time; argparse's choices already did.
+        return TransactionSigner(key, domain=cast(DomainName, domain))
     except ValueError as problem:
         # The signer's messages never contain the key itself.
         raise UsageError(f"{source} does not hold a valid private key: {problem}") from None

@@ -16,8 +16,10 @@ from collections.abc import Callable, Mapping, Sequence
 
 import attrs
 
-from ..actions import Action, Faucet, action_from_wire
+from ..actions import Action, Faucet
+from ..checks import json_type
 from ..fixedpoint import U64_MAX
+from ..protocol.action_wire import action_from_wire
 from ..protocol.keys import b58decode, decode_32
 from ..protocol.signing import Layout, encode_message, verify_signature
 
@@ -46,7 +48,7 @@ class Envelope:
 def parse_envelope(payload: object) -> Envelope:
     """Check a ``post`` payload's shape and parse its actions (TransactionRefused if wrong)."""
     if not isinstance(payload, Mapping):
-        raise TransactionRefused(f"payload must be an object, got {_json_type(payload)}")
+        raise TransactionRefused(f"payload must be an object, got {json_type(payload)}")
     for key in ("actions", "nonce", "account", "signer", "signature"):
         if key not in payload:
             raise TransactionRefused(f"payload is missing {key!r}")
@@ -106,11 +108,6 @@ def _parse_key(value: object, field: str) -> str:
         raise TransactionRefused(str(error)) from None
     assert isinstance(value, str)  # decode_32 accepted it
     return value
-
-
-def _json_type(value: object) -> str:
-    names = {list: "a list", str: "a string", bool: "a bool", int: "a number", float: "a number"}
-    return "null" if value is None else names.get(type(value), type(value).__name__)
 
 
 def signature_matches(envelope: Envelope, *, domain: str | None, allow_legacy: bool) -> bool:
