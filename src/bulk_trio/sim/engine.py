@@ -368,8 +368,8 @@ class Engine:
 
     def order(self, order_id: str) -> OrderView | None:
         """The order's current state, or its final state if it is among the newest
-        ``finished_memory`` finished orders (constructor argument, default
-        :data:`DEFAULT_FINISHED_MEMORY`; 0 keeps none)."""
+        ``finished_memory`` finished orders (constructor argument, default 10,000; 0 keeps
+        none)."""
         order = self._live.get(order_id) or self._finished.get(order_id)
         if order is None:
             conditional = self._conditionals.get(order_id)

@@ -438,7 +438,8 @@ async def open_simulator(
       ``max_subscriptions`` subscriptions, is disconnected with close code 1008 and the reason.
     * Memory stays bounded however long it runs: the HTTP history keeps the newest
       ``history_rows`` rows per account and kind (older pages say ``coverage: "partial"``), and
-      :meth:`Engine.order` knows the newest ``finished_memory`` finished orders.
+      :meth:`~bulk_trio.sim.engine.Engine.order` knows the newest ``finished_memory``
+      finished orders.
     * ``stop_flag`` says how the ``d`` flag of stops and take-profits is read
       (:class:`~bulk_trio.sim.conditional.StopFlag`, docs/protocol.md decision 12).
 
