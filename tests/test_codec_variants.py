@@ -626,3 +626,25 @@ def test_excerpt_is_bounded_and_printable() -> None:
     assert isinstance(result, ProtocolError)
     assert len(result.excerpt) <= EXCERPT_CHARS
     result.excerpt.encode("utf-8")  # no lone surrogate survives into the excerpt
+
+
+def test_post_status_sizes_are_absolute_whether_signed_or_not() -> None:
+    # docs/http-api.md decision 10: the exchange signs these sizes (a sell is negative).
+    reply = decode(
+        post_frame(
+            '[{"filled":{"oid":"a","totalSz":-0.25,"avgPx":100.0}},'
+            '{"working":{"oid":"b","filledSz":-1,"remainingSz":-2.5,"vwap":99.0}},'
+            '{"cancelledIOC":{"oid":"c","filledSz":0.0}},'
+            '{"partiallyFilled":{"oid":"d","totalSz":0.75,"avgPx":101.0}},'
+            '{"working":{"oid":"e","filledSz":"-1","remainingSz":null}}]'
+        )
+    )
+    assert isinstance(reply, PostReply)
+    metas = [dict(status.meta) for status in reply.statuses]
+    assert metas == [
+        {"oid": "a", "totalSz": 0.25, "avgPx": 100.0},
+        {"oid": "b", "filledSz": 1, "remainingSz": 2.5, "vwap": 99.0},
+        {"oid": "c", "filledSz": 0.0},
+        {"oid": "d", "totalSz": 0.75, "avgPx": 101.0},
+        {"oid": "e", "filledSz": "-1", "remainingSz": None},  # not numbers: left as they came
+    ]

@@ -581,9 +581,30 @@ def _order_response(entry: Any) -> OrderResponse:
         status=OrderStatus.parse(name),
         order_id=_opt_str(body.get("oid")),
         message=message,
-        meta=body,
+        meta=_absolute_sizes(body),
         raw_status=name,
     )
+
+
+_STATUS_SIZE_KEYS = ("totalSz", "filledSz", "remainingSz")
+
+
+def _absolute_sizes(body: Any) -> Any:
+    """The status body with its sizes made absolute: the exchange signs them (a sell is
+    negative, docs/http-api.md decision 10), older servers do not, and the caller knows the
+    side. Anything that is not a negative number is left as it came (lenient)."""
+    if not isinstance(body, dict):
+        return body
+    negative = [
+        key
+        for key in _STATUS_SIZE_KEYS
+        if isinstance(body.get(key), int | float)
+        and not isinstance(body[key], bool)
+        and body[key] < 0
+    ]
+    if not negative:
+        return body
+    return body | {key: -body[key] for key in negative}
 
 
 def _failure_message(payload: Any, status: str) -> str:

@@ -173,7 +173,7 @@ async def open_bulk_client(
         )
     elif ssl_context is not None:
         raise ValueError("give ssl_context or a connector, not both: the connector makes the TLS")
-    rules = await _load_markets(markets)
+    rules = await _load_markets(markets, ssl_context)
     if backoff is None:
         backoff = Backoff(max_attempts=max_reconnects)
     elif max_reconnects is not None:
@@ -260,14 +260,18 @@ async def _cancel_when_cancelled(user_scope: trio.CancelScope) -> None:
         user_scope.cancel()
 
 
-async def _load_markets(markets: Iterable[Market] | str | None) -> dict[str, Market]:
-    """The trading rules to check orders against: given, fetched over HTTP, or none."""
+async def _load_markets(
+    markets: Iterable[Market] | str | None, ssl_context: ssl.SSLContext | None
+) -> dict[str, Market]:
+    """The trading rules to check orders against: given, fetched over HTTP, or none. The
+    client's ``ssl_context`` verifies an ``https://`` markets URL too (the same exchange)."""
     if markets is None:
         return {}
     if isinstance(markets, str):
-        from .http import open_bulk_http  # httpx loads only for a client that uses it
+        from .http import _base_url, open_bulk_http  # httpx loads only for a client using it
 
-        async with open_bulk_http(markets) as http:
+        secure = _base_url(markets).startswith("https://")
+        async with open_bulk_http(markets, ssl_context=ssl_context if secure else None) as http:
             return markets_by_symbol(await http.exchange_info())
     return markets_by_symbol(markets)
 
