@@ -13,8 +13,8 @@ from __future__ import annotations
 
 import logging
 import secrets
-from time import perf_counter
 from collections.abc import Awaitable, Callable, Iterable
+from time import perf_counter
 from typing import assert_never
 
 import attrs
