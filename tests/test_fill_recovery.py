@@ -23,7 +23,14 @@ THEM = "Them1111111111111111111111111111111111111111"
 
 
 def fill(order: str, ts: int, *, price: float = 100.0, size: float = 1.0, buy: bool = True) -> Fill:
-    return Fill("BTC-USD", order, price, size, Side.BUY if buy else Side.SELL, timestamp=ts)
+    return Fill(
+        symbol="BTC-USD",
+        order_id=order,
+        price=price,
+        size=size,
+        side=Side.BUY if buy else Side.SELL,
+        timestamp=ts,
+    )
 
 
 def ledger_at(ns: int) -> FillLedger:
@@ -37,8 +44,25 @@ def test_a_live_fill_and_its_history_row_share_the_key() -> None:
         symbol="BTC-USD", price=101.5, size=0.25, is_buy=True, maker=THEM, taker=ME,
         maker_order_id="M", taker_order_id="T", timestamp=1_700_000_000_123_456_789,
     )  # fmt: skip
-    live_taker = Fill("BTC-USD", "T", 101.5, 0.25, Side.BUY, timestamp=row.timestamp, account=ME)
-    live_maker = Fill("BTC-USD", "M", 101.5, 0.25, Side.SELL, True, row.timestamp, THEM)
+    live_taker = Fill(
+        symbol="BTC-USD",
+        order_id="T",
+        price=101.5,
+        size=0.25,
+        side=Side.BUY,
+        timestamp=row.timestamp,
+        account=ME,
+    )
+    live_maker = Fill(
+        symbol="BTC-USD",
+        order_id="M",
+        price=101.5,
+        size=0.25,
+        side=Side.SELL,
+        is_maker=True,
+        timestamp=row.timestamp,
+        account=THEM,
+    )
     assert fill_key(row.for_account(ME)) == fill_key(live_taker)
     assert fill_key(row.for_account(THEM)) == fill_key(live_maker)
 
@@ -150,11 +174,11 @@ def histories(draw: st.DrawFn) -> tuple[list[Fill], int, int, int, int]:
         ts += draw(st.integers(1, 5))
         fills.append(
             Fill(
-                draw(st.sampled_from(["BTC-USD", "ETH-USD"])),
-                f"o{draw(st.integers(0, 3))}",
-                float(draw(st.integers(90, 110))),
-                draw(st.sampled_from([0.5, 1.0, 2.0])),
-                draw(st.sampled_from([Side.BUY, Side.SELL])),
+                symbol=draw(st.sampled_from(["BTC-USD", "ETH-USD"])),
+                order_id=f"o{draw(st.integers(0, 3))}",
+                price=float(draw(st.integers(90, 110))),
+                size=draw(st.sampled_from([0.5, 1.0, 2.0])),
+                side=draw(st.sampled_from([Side.BUY, Side.SELL])),
                 timestamp=ts,
                 account=ME,
             )
@@ -202,7 +226,7 @@ def test_any_interleaving_applies_each_fill_exactly_once(
     # The reconnect's snapshot: the exchange's positions after fills[:r] (they replace ours).
     truth_at_r = applied_in_order(fills[:r])
     snapshot_positions = [
-        Position(s, v.size, v.entry_price, realized_pnl=v.realized_pnl)
+        Position(symbol=s, size=v.size, entry_price=v.entry_price, realized_pnl=v.realized_pnl)
         for s, v in truth_at_r.positions.items()
     ]
     state.inventory.reset(snapshot_positions)
@@ -218,7 +242,8 @@ def test_any_interleaving_applies_each_fill_exactly_once(
     # The exchange's positions when the history answered (the check compares against them).
     truth_now = applied_in_order(fills[: max(d, h)])
     state.positions = {
-        s: Position(s, v.size, v.entry_price) for s, v in truth_now.positions.items()
+        s: Position(symbol=s, size=v.size, entry_price=v.entry_price)
+        for s, v in truth_now.positions.items()
     }
     assert state.apply_recovered(result) == []
     for item in fills[d:]:
@@ -263,7 +288,9 @@ def test_a_position_the_recovered_fills_do_not_explain_is_a_gap() -> None:
     session.went_live(2.0)
     plan = session.recovery_plan()
     assert plan is not None
-    state.positions = {"BTC-USD": Position("BTC-USD", 3.0, 100.0)}  # the exchange says 3
+    state.positions = {
+        "BTC-USD": Position(symbol="BTC-USD", size=3.0, entry_price=100.0)
+    }  # the exchange says 3
     (effect,) = session.fills_recovered(plan, [fill("x", 5)])  # the history explains 1
     assert isinstance(effect, PublishEvent) and isinstance(effect.item, ConnectionStatus)
     assert effect.item.reason is not None and "BTC-USD" in effect.item.reason
@@ -291,7 +318,7 @@ def test_a_drop_while_recovering_opens_the_next_window_from_the_rebuilt_inventor
     assert again is not None and again.since_ns == 20
     result = state.fills.resolve(again, [fill("b", 20, buy=False, price=110.0), fill("c", 30)])
     assert result is not None and [f.order_id for f in result.recovered] == ["c"]
-    state.positions = {"BTC-USD": Position("BTC-USD", 1.0, 100.0)}
+    state.positions = {"BTC-USD": Position(symbol="BTC-USD", size=1.0, entry_price=100.0)}
     assert state.apply_recovered(result) == []
     assert state.inventory.position("BTC-USD").realized_pnl == pytest.approx(10.0)
     assert [f.order_id for f in published if isinstance(f, Fill)] == ["a", "b", "c"]
@@ -306,7 +333,7 @@ def test_a_history_row_the_inventory_cannot_use_is_a_gap_not_a_crash() -> None:
     session.went_live(2.0)
     plan = session.recovery_plan()
     assert plan is not None
-    state.positions = {"BTC-USD": Position("BTC-USD", 1.0, 100.0)}
+    state.positions = {"BTC-USD": Position(symbol="BTC-USD", size=1.0, entry_price=100.0)}
     effects = session.fills_recovered(plan, [fill("bad", 5, size=0.0), fill("good", 6)])
     reasons = [e.item.reason for e in effects if isinstance(e, PublishEvent)]  # type: ignore[attr-defined]
     assert len(reasons) == 1 and "bad" in reasons[0] and "size" in reasons[0]

@@ -203,7 +203,7 @@ async def test_a_slow_fill_history_is_a_gap_within_the_timeout(
 async def test_the_http_endpoint_comes_from_the_network_preset_or_http_url(
     sim: Simulator, signer: TransactionSigner
 ) -> None:
-    mine = NetworkPreset("mine", sim.http_url, sim.url, "testnet")
+    mine = NetworkPreset(name="mine", http_url=sim.http_url, ws_url=sim.url, domain="testnet")
     async with open_bulk_client(symbols=SYMBOLS, signer=signer, network=mine) as client:
         assert client.http_url == sim.http_url  # the preset's WebSocket and HTTP go together
     # A WebSocket URL of your own may be another exchange: the preset's HTTP is not assumed.

@@ -440,7 +440,7 @@ class Session:
             # Values the codec let through but the book or inventory cannot use: skip the message.
             reason = f"{type(message).__name__} not applied: {exc}"
             self._log.warning("%s", reason)
-            return (PublishEvent(Topic.ERROR, ProtocolError(reason)),)
+            return (PublishEvent(Topic.ERROR, ProtocolError(reason=reason)),)
         if self._unconfirmed_topics:
             return self._confirm_by_data(message)
         return ()
@@ -615,7 +615,13 @@ def reconcile_reply(
     if reply.is_ack:
         # Accepted without outcomes: each action is pending; the account stream tells the rest.
         return [
-            OrderResponse(OrderStatus.PENDING, order_id, reply.message, {"ack": True}, "ack")
+            OrderResponse(
+                status=OrderStatus.PENDING,
+                order_id=order_id,
+                message=reply.message,
+                meta={"ack": True},
+                raw_status="ack",
+            )
             for order_id in expected
         ]
     statuses = list(reply.statuses)

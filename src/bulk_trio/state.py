@@ -242,6 +242,6 @@ class ClientState:
             )
             if exchange is None:
                 realized = self.inventory.position(symbol).realized_pnl
-                exchange = Position(symbol, 0.0, 0.0, realized_pnl=realized)
+                exchange = Position(symbol=symbol, size=0.0, entry_price=0.0, realized_pnl=realized)
             self.inventory.set_position(exchange)
         return problems

@@ -288,7 +288,7 @@ class BulkHttpClient:
         )
         body = await self._account(kind, request)
         if body is _NOT_FOUND:
-            return HistoryPage(())
+            return HistoryPage(rows=())
         return http_codec.parse_history(body, kind, user)
 
     async def _pages(
