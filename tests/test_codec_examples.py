@@ -112,12 +112,12 @@ EXAMPLES: dict[str, str] = {
 
 def test_subscription_response() -> None:
     frame = SUBSCRIPTION_RESPONSE
-    assert decode(frame) == SubscriptionResponse(("ticker.BTC-USD", "trades.BTC-USD"))
+    assert decode(frame) == SubscriptionResponse(topics=("ticker.BTC-USD", "trades.BTC-USD"))
 
 
 def test_unsubscribe_response() -> None:
     frame = UNSUBSCRIBE_RESPONSE
-    assert decode(frame) == UnsubscribeResponse("ticker.BTC-USD")
+    assert decode(frame) == UnsubscribeResponse(topic="ticker.BTC-USD")
 
 
 def test_ticker() -> None:
@@ -239,10 +239,12 @@ def test_account_snapshot() -> None:
     )
     assert snapshot.open_orders[0].is_open
     assert snapshot.leverage_settings == (
-        LeverageSetting("BTC-USD", 5.0),
-        LeverageSetting("ETH-USD", 3.0),
+        LeverageSetting(symbol="BTC-USD", leverage=5.0),
+        LeverageSetting(symbol="ETH-USD", leverage=3.0),
     )
-    assert snapshot.builder_code_approvals == (BuilderCodeApproval("<base58>", 5),)
+    assert snapshot.builder_code_approvals == (
+        BuilderCodeApproval(recipient="<base58>", max_fee=5),
+    )
 
 
 def test_order_update() -> None:
@@ -304,18 +306,18 @@ def test_post_success() -> None:
 
 def test_post_failure() -> None:
     frame = POST_FAILURE
-    assert decode(frame) == PostReply(9, ok=False, message="Invalid signature")
+    assert decode(frame) == PostReply(request_id=9, ok=False, message="Invalid signature")
 
 
 @pytest.mark.parametrize("ok", [True, False])
 def test_post_ack(ok: bool) -> None:
     frame = POST_ACK if ok else POST_ACK.replace("true", "false")
-    assert decode(frame) == PostReply(5, ok=ok, message="...", is_ack=True)
+    assert decode(frame) == PostReply(request_id=5, ok=ok, message="...", is_ack=True)
 
 
 def test_error() -> None:
     frame = ERROR
     message = decode(frame)
-    assert message == ErrorMessage("invalid subscription")
+    assert message == ErrorMessage(message="invalid subscription")
     assert isinstance(message, ErrorMessage)
     assert message.raw == {"type": "error", "error": {"message": "invalid subscription"}}

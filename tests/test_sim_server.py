@@ -361,6 +361,19 @@ async def test_place_modify_cancel_with_replies_before_the_events_they_caused(
             assert level["data"]["book"]["levels"] == [[], [{"px": 101000.0, "sz": 0.0, "n": 0}]]
 
 
+async def test_post_replies_sign_the_sizes_of_a_sell(
+    sim: Simulator, trader: TransactionSigner
+) -> None:
+    # docs/http-api.md decision 10: the WebSocket reply carries the same statuses as POST /order.
+    (best_bid, bid_size, _) = sim.engine.book("BTC-USD", 1)[0][0]
+    size = round(bid_size / 2, 3)
+    with trio.fail_after(TIMEOUT):
+        async with open_peer(sim.url) as peer:
+            reply = await peer.post(trader.sign_transaction([MarketOrder("BTC-USD", "sell", size)]))
+            [(name, body)] = statuses(reply)
+            assert (name, body["totalSz"], body["avgPx"]) == ("filled", -size, best_bid)
+
+
 async def test_a_fill_reaches_the_account_trades_and_candle_streams(
     sim: Simulator, trader: TransactionSigner
 ) -> None:

@@ -13,6 +13,7 @@ import enum
 import json
 import sys
 from collections.abc import Callable, Sequence
+from contextlib import AbstractAsyncContextManager
 from typing import Any
 
 import attrs
@@ -20,8 +21,8 @@ import attrs
 from ..http_models import HistoryFill
 from ..models import Candle, OrderState
 from ..protocol.subscriptions import check_pubkey, wire_interval
-from ..shell.http import open_bulk_http
-from .connect import market_symbol
+from ..shell.http import BulkHttpClient, open_bulk_http
+from .connect import market_symbol, trusting
 from .endpoint import NETWORK_HELP, NETWORKS, resolve_http_url
 from .keys import find_signer
 from .runtime import EXIT_OK, UsageError, run_interruptible
@@ -84,7 +85,7 @@ def run_markets(args: argparse.Namespace) -> int:
     url = resolve_http_url(args.network, args.http_url)
 
     async def fetch() -> Any:
-        async with open_bulk_http(url, timeout=args.timeout) as http:
+        async with _open_http(url, args) as http:
             return await http.exchange_info()
 
     markets = run_interruptible(fetch)
@@ -130,7 +131,7 @@ def run_history(args: argparse.Namespace) -> int:
 
     async def fetch() -> list[Any]:
         rows: list[Any] = []
-        async with open_bulk_http(url, timeout=args.timeout) as http:
+        async with _open_http(url, args) as http:
             pages = http.iter_fills if args.kind == "fills" else http.iter_order_history
             async for row in pages(user, limit=min(wanted, 1000)):
                 rows.append(row)
@@ -202,7 +203,7 @@ def run_candles(args: argparse.Namespace) -> int:
         raise UsageError(str(problem)) from None
 
     async def fetch() -> list[Candle]:
-        async with open_bulk_http(url, timeout=args.timeout) as http:
+        async with _open_http(url, args) as http:
             return await http.klines(symbol, interval, limit=args.limit)
 
     candles = run_interruptible(fetch)
@@ -256,11 +257,26 @@ def _seconds(text: str) -> float:
     return value
 
 
+def _open_http(url: str, args: argparse.Namespace) -> AbstractAsyncContextManager[BulkHttpClient]:
+    """The HTTP client for a command, trusting ``--ca-file`` for an https:// URL if given."""
+    ca_file = getattr(args, "ca_file", None)
+    if ca_file is not None and not url.startswith("https://"):
+        raise UsageError(f"--ca-file is for https:// URLs (TLS); {url} is not one")
+    context = None if ca_file is None else trusting(ca_file)
+    return open_bulk_http(url, timeout=args.timeout, ssl_context=context)
+
+
 def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--http-url", metavar="URL", help="HTTP API base URL, with /api/v1 (default: see --network)"
     )
     parser.add_argument("--network", choices=NETWORKS, default=None, help=NETWORK_HELP)
+    parser.add_argument(
+        "--ca-file",
+        metavar="PATH",
+        help="trust the certificate authorities in this PEM file for an https:// URL (a "
+        "corporate CA, or the one `bulk-trio sim --tls` prints) instead of the system's",
+    )
     parser.add_argument("--json", action="store_true", help="print one JSON document instead")
     parser.add_argument(
         "--timeout", type=_seconds, default=DEFAULT_TIMEOUT, help="seconds per request (default 10)"

@@ -193,7 +193,9 @@ class ClientEvents:
                 except Exception as exc:
                     self._log.exception("handler %s for %s raised", name, topic.value)
                     if topic is not Topic.ERROR:
-                        self._fanout.publish_error(HandlerError(topic, name, exc))
+                        self._fanout.publish_error(
+                            HandlerError(topic=topic, handler=name, error=exc)
+                        )
         except trio.ClosedResourceError:
             pass  # off() closed the channel under us
         if subscriber.overflow_error is not None:

@@ -179,6 +179,10 @@ class AgentBook:
         agents.discard(agent)
         return True
 
+    def of(self, account: str) -> list[str]:
+        """The agents ``account`` has authorized, sorted."""
+        return sorted(self._agents.get(account, ()))
+
     def may_sign(self, account: str, signer: str, *, master: str | None = None) -> bool:
         """The account itself, its agents, and, for a sub-account, its master and the master's
         agents."""
