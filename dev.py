@@ -15,12 +15,14 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent
 TOOLS = ROOT / ".venv-dev"
+# nox.project.dependency_groups (2025.2.9) reads the tool groups of pyproject.toml.
+NOX_REQUIREMENT = "nox>=2025.2.9"
 
 
 def tool_python() -> Path:
     python = TOOLS / ("Scripts/python.exe" if sys.platform == "win32" else "bin/python")
-    ready = TOOLS / ".ready"  # written last: a half-made environment is made again
-    if not ready.exists():
+    ready = TOOLS / ".ready"  # written last: a half-made or outdated environment is made again
+    if not ready.exists() or ready.read_text() != NOX_REQUIREMENT:
         print(f"dev.py: creating {TOOLS.name} with nox (first run only)", flush=True)
         shutil.rmtree(TOOLS, ignore_errors=True)
         try:
@@ -31,8 +33,8 @@ def tool_python() -> Path:
                 f"dev.py: cannot create a virtual environment ({problem}); on Debian or Ubuntu "
                 "install the venv module first: apt install python3-venv"
             ) from None
-        subprocess.run([str(python), "-m", "pip", "install", "--quiet", "nox>=2024.4"], check=True)
-        ready.touch()
+        subprocess.run([str(python), "-m", "pip", "install", "--quiet", NOX_REQUIREMENT], check=True)
+        ready.write_text(NOX_REQUIREMENT)
     return python
 
 
