@@ -33,7 +33,9 @@ def tool_python() -> Path:
                 f"dev.py: cannot create a virtual environment ({problem}); on Debian or Ubuntu "
                 "install the venv module first: apt install python3-venv"
             ) from None
-        subprocess.run([str(python), "-m", "pip", "install", "--quiet", NOX_REQUIREMENT], check=True)
+        subprocess.run(
+            [str(python), "-m", "pip", "install", "--quiet", NOX_REQUIREMENT], check=True
+        )
         ready.write_text(NOX_REQUIREMENT)
     return python
 

@@ -10,6 +10,9 @@ exchange would reject those signatures anyway, with a less helpful message).
 
 from __future__ import annotations
 
+import argparse
+import os
+from collections.abc import Mapping
 from urllib.parse import urlsplit
 
 import attrs
@@ -39,7 +42,9 @@ class Endpoint:
     network: str
 
 
-def resolve_endpoint(network: str | None, url: str | None, *, signing: bool) -> Endpoint:
+def resolve_endpoint(
+    network: str | None, url: str | None, *, signing: bool, url_source: str = "--url"
+) -> Endpoint:
     """The endpoint for ``--network`` and ``--url`` (either may be omitted).
 
     Raises UsageError for a URL that is not ws:// or wss://, and, when ``signing``, for a mainnet
@@ -56,10 +61,42 @@ def resolve_endpoint(network: str | None, url: str | None, *, signing: bool) -> 
     except ValueError:  # e.g. an unclosed IPv6 bracket
         host = None
     if host is None or parts.scheme not in ("ws", "wss"):
-        raise UsageError(f"--url must be a ws:// or wss:// URL with a host, got {url!r}")
+        raise UsageError(f"{url_source} must be a ws:// or wss:// URL with a host, got {url!r}")
     if signing and host in MAINNET_HOSTS and chosen != "mainnet":
         raise UsageError(
             f"{url} is BULK mainnet: add --network mainnet to trade there "
             f"(refusing to sign for {chosen})"
         )
     return Endpoint(url, chosen)
+
+
+# -- the environment ---------------------------------------------------------------------------
+
+URL_ENV = "BULK_URL"
+NETWORK_ENV = "BULK_NETWORK"
+
+
+def requested_network(flag: str | None, environ: Mapping[str, str] | None = None) -> str | None:
+    """The network the user asked for: ``--network``, else ``BULK_NETWORK``, else None (the
+    default applies). Every command reads the network name through here."""
+    if flag is not None:
+        return flag
+    named = (os.environ if environ is None else environ).get(NETWORK_ENV, "").strip()
+    if not named:
+        return None
+    if named not in NETWORKS:
+        raise UsageError(f"{NETWORK_ENV} must be one of {', '.join(NETWORKS)}, got {named!r}")
+    return named
+
+
+def command_endpoint(
+    args: argparse.Namespace, *, signing: bool, environ: Mapping[str, str] | None = None
+) -> Endpoint:
+    """The endpoint of a command's ``--network`` and ``--url``; each falls back to its environment
+    variable (``BULK_NETWORK``, ``BULK_URL``), so a shell can set them once for a session."""
+    env = os.environ if environ is None else environ
+    network = requested_network(args.network, env)
+    if args.url is not None:
+        return resolve_endpoint(network, args.url, signing=signing)
+    url = env.get(URL_ENV, "").strip() or None
+    return resolve_endpoint(network, url, signing=signing, url_source=URL_ENV)
