@@ -115,10 +115,11 @@ async def test_watch_shows_trades_and_reconnects_visibly(sim: Simulator) -> None
             await read_until(process.stdout, r"connection live again \(reconnect #1\)", seen)
             await read_until(process.stdout, r"book  BTC-USD bid", seen)
 
+            # Ctrl-C ends watch like every command: status 130 and one line, no traceback.
             process.send_signal(signal.SIGINT)
-            assert await process.wait() == 0
+            assert await process.wait() == 130
             errors = (await process.stderr.receive_some(65536)).decode()
-            assert errors == ""
+            assert errors == "bulk-trio watch: interrupted\n"
         finally:
             if process.returncode is None:
                 process.kill()
