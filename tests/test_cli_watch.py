@@ -3,6 +3,7 @@ sees its connection dropped and restored), its errors, and the live view's frame
 
 from __future__ import annotations
 
+import io
 import re
 import signal
 import subprocess
@@ -19,7 +20,7 @@ from bulk_trio.actions import MarketOrder
 from bulk_trio.cli import main
 from bulk_trio.cli.panels import render
 from bulk_trio.cli.picture import LogEntry, MarketPicture
-from bulk_trio.cli.terminal import Line, paint_line
+from bulk_trio.cli.terminal import Line, Screen, paint_line
 from bulk_trio.enums import ConnectionState, OrderStatus, Side, TimeInForce
 from bulk_trio.inventory import Pnl, PositionView
 from bulk_trio.models import BookLevel, Margin, OrderState, Ticker, Trade
@@ -211,3 +212,34 @@ def test_the_frame_shows_a_lost_connection() -> None:
     assert "reconnects 2" in screen
     assert "last disconnect: server closed the connection" in screen
     assert "waiting for the book" in screen
+
+
+@pytest.mark.parametrize("width", [120, 60, 40, 24])
+def test_a_narrow_terminal_still_shows_the_connection_state(width: int) -> None:
+    lost = picture(connection=ConnectionState.BACKOFF, reconnects=3)
+    header = visible(render(lost, width, 24), width - 1)[0]
+    assert "BTC-USD" in header and " BACKOFF " in header
+    assert ("reconnects 3" in header) == (width >= 40)
+    # What goes first on a narrow terminal is what a person needs least.
+    assert ("Ctrl-C to stop" in header) == (width >= 120)
+
+
+def draw_once(monkeypatch: pytest.MonkeyPatch, no_color: str | None) -> str:
+    if no_color is None:
+        monkeypatch.delenv("NO_COLOR", raising=False)
+    else:
+        monkeypatch.setenv("NO_COLOR", no_color)
+    stream = io.StringIO()
+    with Screen(stream) as screen:
+        screen.draw(render(picture(connection=ConnectionState.BACKOFF), 120, 40))
+    return stream.getvalue()
+
+
+def test_no_color_draws_without_colours(monkeypatch: pytest.MonkeyPatch) -> None:
+    colours = re.compile(r"\x1b\[(?:[0-9]+;)*(?:3[0-9]|4[0-9]|9[0-7])(?:;[0-9]+)*m")
+    assert colours.search(draw_once(monkeypatch, None))
+    assert colours.search(draw_once(monkeypatch, ""))  # empty means unset (no-color.org)
+    plain = draw_once(monkeypatch, "1")
+    assert not colours.search(plain)
+    assert "\x1b[1m" in plain  # bold is not a colour: headings stay readable
+    assert " BACKOFF " in ANSI.sub("", plain)

@@ -473,9 +473,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         args = parser.parse_args(arguments)
     except UsageError as problem:
-        # argparse quotes what it rejects: a key pasted as an argument must not come back.
-        hidden = UsageError(hide_pasted_keys(str(problem), arguments))
-        return _report(hidden, EXIT_USAGE, verbose=False)
+        return _report(_hiding_keys(problem, arguments), EXIT_USAGE, verbose=False)
     run: Runner | None = getattr(args, "run", None)
     if run is None:
         parser.print_help(sys.stderr)
@@ -486,7 +484,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         with verbose_logging(verbose):
             return run(args)
     except UsageError as problem:
-        return _report(problem, EXIT_USAGE, verbose=verbose, prefix=prefix)
+        hidden = _hiding_keys(problem, arguments)
+        return _report(hidden, EXIT_USAGE, verbose=verbose, prefix=prefix)
     except (Interrupted, KeyboardInterrupt):
         # KeyboardInterrupt: Ctrl-C outside the commands' own signal handling.
         print(f"{prefix}: interrupted", file=sys.stderr)
@@ -501,6 +500,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             if not verbose:
                 line += " (run with --verbose for details)"
         return _report(error, EXIT_FAILURE, verbose=verbose, prefix=prefix, line=line)
+
+
+def _hiding_keys(problem: UsageError, arguments: Sequence[str]) -> UsageError:
+    # A usage error quotes what the user typed (argparse's "unrecognized arguments: ...", a
+    # --key-file path): a private key pasted as an argument must not come back.
+    return UsageError(hide_pasted_keys(str(problem), arguments))
 
 
 def _stdout_closed() -> int:
