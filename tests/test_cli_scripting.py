@@ -17,9 +17,12 @@ import pytest
 import trio
 
 import bulk_trio
-from bulk_trio.actions import LimitOrder
+from bulk_trio.actions import BaseAction, CancelAll, LimitOrder
 from bulk_trio.cli import main
 from bulk_trio.cli.keys import HIDDEN_ARGUMENT, looks_like_key
+from bulk_trio.cli.trade import did_what_was_asked
+from bulk_trio.enums import OrderStatus
+from bulk_trio.models import OrderResponse
 from bulk_trio.protocol.signing import TransactionSigner
 from bulk_trio.sim import Simulator, open_simulator
 
@@ -309,3 +312,25 @@ def test_a_pipe_closed_before_the_first_line() -> None:
     # Only keygen's own warning; no traceback, no "Exception ignored".
     assert done.stderr.startswith("warning: the private key is printed")
     assert len(done.stderr.splitlines()) == 1
+
+
+ORDER = LimitOrder("BTC-USD", "sell", 100_000.0, 0.05, reduce_only=True, time_in_force="IOC")
+
+
+@pytest.mark.parametrize(
+    ("action", "status", "detail", "ok"),
+    [
+        pytest.param(ORDER, OrderStatus.CANCELLED_REDUCE_ONLY, {}, False, id="reduce-only-nothing"),
+        pytest.param(ORDER, OrderStatus.CANCELLED_IOC, {"totalSz": 0.0}, False, id="ioc-nothing"),
+        pytest.param(ORDER, OrderStatus.CANCELLED_IOC, {"totalSz": 0.02}, True, id="ioc-partly"),
+        pytest.param(ORDER, OrderStatus.PARTIALLY_FILLED, {}, True, id="partially-filled"),
+        pytest.param(ORDER, OrderStatus.RESTING, {}, True, id="resting"),
+        pytest.param(ORDER, OrderStatus.REJECTED_CROSSING, {}, False, id="rejected"),
+        pytest.param(CancelAll(), OrderStatus.CANCELLED, {}, True, id="a-cancel-is-not-an-order"),
+    ],
+)
+def test_an_order_that_ended_without_executing_is_not_success(
+    action: BaseAction, status: OrderStatus, detail: dict[str, float], ok: bool
+) -> None:
+    response = OrderResponse(status, "oid", None, detail, status.value)
+    assert did_what_was_asked(action, response) is ok
