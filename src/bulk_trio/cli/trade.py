@@ -163,8 +163,10 @@ def send_actions(
         (action, response, did_what_was_asked(action, response))
         for action, response in zip(actions, responses, strict=False)
     ]
-    failed = not all(ok for _, _, ok in outcomes)
+    # Statuses that cannot be matched to the actions (docs/protocol.md, decision 7) do not say
+    # that every action did what was asked.
     unaligned = len(responses) != len(actions)
+    failed = unaligned or not all(ok for _, _, ok in outcomes)
     if getattr(args, "json", False):
         print_json(_json_document(endpoint, outcomes, responses if unaligned else []))
     for action, response, ok in outcomes:
@@ -218,10 +220,10 @@ def _json_document(
     document: dict[str, object] = {
         "network": endpoint.network,
         "url": endpoint.url,
-        "ok": all(ok for _, _, ok in outcomes) and not unaligned,
+        "ok": not unaligned and all(ok for _, _, ok in outcomes),
         "results": results,
     }
-    if unaligned:  # not attributable to the actions (docs/protocol.md, decision 7)
+    if unaligned:
         document["statuses"] = unaligned
     return document
 
