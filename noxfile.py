@@ -25,7 +25,7 @@ nox.options.reuse_existing_virtualenvs = True
 ROOT = Path(__file__).resolve().parent
 PYPROJECT = nox.project.load_toml(ROOT / "pyproject.toml")
 CONSTRAINTS = ROOT / "constraints.txt"
-GROUPS = ("test", "lint", "typecheck", "docs", "bench", "package")
+GROUPS = ("test", "lint", "typecheck", "docs", "bench", "package", "nox")
 PRINT_PYTHON_VERSION = "import sys; print(*sys.version_info[:2], sep='.')"
 
 
