@@ -27,6 +27,10 @@ PYPROJECT = nox.project.load_toml(ROOT / "pyproject.toml")
 CONSTRAINTS = ROOT / "constraints.txt"
 GROUPS = ("test", "lint", "typecheck", "docs", "bench", "package", "nox")
 PRINT_PYTHON_VERSION = "import sys; print(*sys.version_info[:2], sep='.')"
+WHEEL_SMOKE_TEST = (
+    "import importlib.resources, bulk_trio.sim; "
+    "assert importlib.resources.files('bulk_trio').joinpath('py.typed').is_file()"
+)
 
 
 def _tools(*groups: str) -> list[str]:
@@ -102,8 +106,8 @@ def docs(session: nox.Session) -> None:
 @nox.session(reuse_venv=False)  # a fresh venv: the sdist's own install, never a leftover
 def package(session: nox.Session) -> None:
     """Build the sdist and the wheel into dist/ (each in a clean, isolated build environment),
-    check them with twine, then install the sdist and run its own test suite from the unpacked
-    sdist, so that a release can be tested by whoever downloads it."""
+    check them with twine, install the sdist and run its own test suite from the unpacked sdist
+    (so that a release can be tested by whoever downloads it), then install the wheel."""
     _install(session, "package", project=())
     dist = ROOT / "dist"
     shutil.rmtree(dist, ignore_errors=True)
@@ -122,6 +126,10 @@ def package(session: nox.Session) -> None:
         _install(session, "test", project=[str(sdists[0])])
         with session.chdir(unpacked):
             session.run("pytest", "-q", "-p", "no:cacheprovider", *session.posargs)
+    # The wheel, installed in place of the sdist: the command runs and the type marker is there.
+    session.install("--force-reinstall", "--no-deps", str(wheels[0]))
+    session.run("bulk-trio", "--version")
+    session.run("python", "-c", WHEEL_SMOKE_TEST)
 
 
 @nox.session(reuse_venv=False)  # a fresh venv: only what the project and its groups pull in
