@@ -23,7 +23,7 @@ import trio
 from .. import __version__
 from ..protocol.keys import decode_32
 from .demo import run_demo
-from .endpoint import NETWORK_HELP, NETWORKS
+from .endpoint import NETWORK_ENV, NETWORK_HELP, NETWORKS, URL_ENV
 from .keys import KEY_ENV, hide_pasted_keys, run_keygen
 from .manage import run_agent, run_faucet, run_leverage, run_modify
 from .output import add_json_option
@@ -444,7 +444,14 @@ def _add_agent(commands: argparse._SubParsersAction[_Parser]) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="bulk-trio", description="A Trio client for the BULK exchange.")
+    parser = _Parser(
+        prog="bulk-trio",
+        description="A Trio client for the BULK exchange.",
+        epilog=f"Environment: {KEY_ENV} (the key of signing commands), {URL_ENV} and "
+        f"{NETWORK_ENV} (defaults for --url and --network), NO_COLOR. Exit status: 0 done, "
+        "1 failed on the network or refused by the exchange, 2 bad usage or input, "
+        "130 interrupted, 141 output pipe closed.",
+    )
     parser.add_argument("--version", action="version", version=f"bulk-trio {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     for add in (
