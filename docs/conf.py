@@ -51,14 +51,17 @@ nitpicky = True
 nitpick_ignore_regex = [
     # The standard library, trio and the other dependencies (no intersphinx: the build is offline).
     (r"py:.*", r"(typing|collections|collections\.abc|contextlib|logging|random|types|enum)\..*"),
-    (r"py:.*", r"(trio|trio_websocket|nacl|attrs|wsproto)(\..*)?"),
+    (r"py:.*", r"(trio|trio_websocket|nacl|attrs|wsproto|httpx|hypercorn)(\..*)?"),
     (r"py:.*", r"(Any|Self|TypeAlias|ClassVar|Callable|Mapping|Sequence|Iterable|Iterator)"),
     (r"py:.*", r"(AsyncIterator|AbstractAsyncContextManager|MappingProxyType|Random|Logger)"),
     (r"py:.*", r"(BaseException|BaseExceptionGroup|Exception|ValueError|RuntimeError|TypeError)"),
     (r"py:.*", r"(NoneType|None|int|float|str|bytes|bool|dict|list|tuple|set|frozenset|object)"),
     (r"py:.*", r"(abc|struct|argparse)(\..*)?"),
     # Internal plumbing that appears in signatures but is not part of the public API.
-    (r"py:class", r"bulk_trio\.transport\..*"),
+    (r"py:class", r"bulk_trio\.(shell\.)?transport\..*"),
+    # The type variable of a generic model (HistoryPage[Row]) and the simulator's history log.
+    (r"py:(class|obj)", r"bulk_trio\.http_models\.Row"),
+    (r"py:class", r"bulk_trio\.sim\.history\.HistoryLog"),
 ]
 
 # -- HTML ------------------------------------------------------------------------------------

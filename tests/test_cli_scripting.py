@@ -199,7 +199,7 @@ async def test_a_wrong_network_names_the_option_that_fixes_it(
     [
         pytest.param("BULK_NETWORK", "moonnet", "BULK_NETWORK must be one of", id="network"),
         pytest.param("BULK_URL", "http://127.0.0.1:9", "BULK_URL must be a ws://", id="url"),
-        pytest.param("BULK_URL", "wss://exchange-wss.bulk.trade", "--network mainnet", id="main"),
+        pytest.param("BULK_URL", "wss://mainnet-ws1.bulk.trade", "--network mainnet", id="main"),
     ],
 )
 def test_a_bad_environment_is_a_usage_error_naming_the_variable(

@@ -271,7 +271,21 @@ def test_mainnet_is_never_the_accidental_default() -> None:
     with pytest.raises(UsageError, match="--network mainnet"):
         resolve_endpoint(None, MAINNET_URL, signing=True)
     with pytest.raises(UsageError, match="--network mainnet"):
-        resolve_endpoint("testnet", "wss://exchange-ws1.bulk.trade/", signing=True)
+        resolve_endpoint("testnet", "wss://mainnet-ws1.bulk.trade/", signing=True)
+    # docs/http-api.md pairs exchange-ws1 with the testnet domain: signing for testnet is right.
+    testnet = resolve_endpoint("testnet", "wss://exchange-ws1.bulk.trade/", signing=True)
+    assert testnet.network == "testnet"
+    with pytest.raises(UsageError, match="--network staging"):
+        resolve_endpoint("mainnet", "wss://staging-ws.bulk.trade", signing=True)
+    # The official SDK's default host signs for a domain no source states: say which.
+    with pytest.raises(UsageError, match="not known"):
+        resolve_endpoint(None, "wss://exchange-wss.bulk.trade", signing=True)
+    assert resolve_endpoint("mainnet", "wss://exchange-wss.bulk.trade", signing=True).network == (
+        "mainnet"
+    )
+    assert resolve_endpoint("devnet", None, signing=True) == Endpoint(
+        "wss://staging-ws.bulk.trade", "devnet"
+    )
     # Reading is harmless: a mainnet URL may be watched without naming the network.
     assert resolve_endpoint(None, MAINNET_URL, signing=False).url == MAINNET_URL
     with pytest.raises(UsageError, match="ws://"):

@@ -33,10 +33,22 @@ from .errors import (
     ConnectError,
     ConnectionLost,
     ExchangeError,
+    HttpError,
+    OrderOutcomeUnknown,
     ProtocolViolation,
     SubscriberOverflow,
 )
+from .http_models import (
+    ClosedPosition,
+    ExchangeStats,
+    FeeTier,
+    FundingPayment,
+    HistoryFill,
+    HistoryPage,
+    MarketSummary,
+)
 from .inventory import Inventory, Pnl, PositionView
+from .markets import Market, MarketRuleViolation
 from .models import (
     AccountSnapshot,
     BookLevel,
@@ -65,6 +77,7 @@ from .models import (
     UnknownMessage,
     UnsubscribeResponse,
 )
+from .networks import NetworkPreset, network_preset
 from .protocol.signing import TransactionSigner, order_id, order_ids
 from .protocol.subscriptions import Subscription
 
@@ -72,6 +85,7 @@ if TYPE_CHECKING:
     from .shell.client import BulkClient, open_bulk_client
     from .shell.connection import NotConnected
     from .shell.fanout import SubscriberStats
+    from .shell.http import BulkHttpClient, open_bulk_http
 
 __version__ = "0.1.0"
 
@@ -81,6 +95,8 @@ _SHELL_EXPORTS = {
     "open_bulk_client": ".shell.client",
     "NotConnected": ".shell.connection",
     "SubscriberStats": ".shell.fanout",
+    "BulkHttpClient": ".shell.http",
+    "open_bulk_http": ".shell.http",
 }
 
 
@@ -106,19 +122,27 @@ __all__ = [
     "BuilderCodeApproval",
     "BulkClient",
     "BulkError",
+    "BulkHttpClient",
     "CancelAll",
     "CancelOrder",
     "Candle",
     "ClientClosed",
+    "ClosedPosition",
     "ConnectError",
     "ConnectionLost",
     "ConnectionState",
     "ConnectionStatus",
     "ErrorMessage",
     "ExchangeError",
+    "ExchangeStats",
     "Faucet",
+    "FeeTier",
     "Fill",
+    "FundingPayment",
     "HandlerError",
+    "HistoryFill",
+    "HistoryPage",
+    "HttpError",
     "Inventory",
     "L2Delta",
     "L2Snapshot",
@@ -127,11 +151,16 @@ __all__ = [
     "LimitOrder",
     "Margin",
     "MarginUpdate",
+    "Market",
     "MarketOrder",
+    "MarketRuleViolation",
+    "MarketSummary",
     "ModifyOrder",
+    "NetworkPreset",
     "NotConnected",
     "OraclePrice",
     "OrderBook",
+    "OrderOutcomeUnknown",
     "OrderResponse",
     "OrderState",
     "OrderStatus",
@@ -160,7 +189,9 @@ __all__ = [
     "UnknownMessage",
     "UnsubscribeResponse",
     "UpdateLeverage",
+    "network_preset",
     "open_bulk_client",
+    "open_bulk_http",
     "order_id",
     "order_ids",
 ]

@@ -46,3 +46,34 @@ class SubscriberOverflow(BulkError):
 
     Its channel is closed with this error rather than silently losing an order or fill event.
     """
+
+
+class HttpError(BulkError):
+    """An HTTP API request failed with a non-2xx status (after any retries).
+
+    ``endpoint`` is what was called (``"GET /ticker/BTC-USD"``), ``status`` the HTTP status,
+    ``code`` and ``message`` the exchange's error body when it sent one (docs/http-api.md).
+    """
+
+    def __init__(self, endpoint: str, status: int, code: str | None, message: str) -> None:
+        detail = f"{code}: {message}" if code else message
+        super().__init__(f"{endpoint} failed with HTTP {status}: {detail}")
+        self.endpoint = endpoint
+        self.status = status
+        self.code = code
+        self.message = message
+
+
+class OrderOutcomeUnknown(ConnectionLost):
+    """``POST /order`` timed out, got 408 or 5xx, or lost its connection after sending.
+
+    The transaction may or may not have executed. It was not re-signed: ``payload`` is the
+    signed body, which can be sent again unchanged (its nonce makes a duplicate harmless), or
+    check the open orders first.
+    """
+
+    def __init__(self, message: str, *, endpoint: str, status: int | None, payload: object) -> None:
+        super().__init__(message)
+        self.endpoint = endpoint
+        self.status = status
+        self.payload = payload

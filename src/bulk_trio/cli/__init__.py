@@ -24,6 +24,7 @@ from .. import __version__
 from ..protocol.keys import decode_32
 from .demo import run_demo
 from .endpoint import NETWORK_ENV, NETWORK_HELP, NETWORKS, URL_ENV
+from .http_commands import register_http_commands
 from .keys import KEY_ENV, hide_pasted_keys, run_keygen
 from .manage import run_agent, run_faucet, run_leverage, run_modify
 from .output import add_json_option
@@ -108,6 +109,12 @@ def _add_sim(commands: argparse._SubParsersAction[_Parser]) -> None:
     )
     parser.add_argument("--port", type=_port, default=SIM_DEFAULT_PORT, help="0 picks a free one")
     parser.add_argument(
+        "--http-port",
+        type=_port,
+        default=None,
+        help="port of the HTTP API (default: one below --port, as on a BULK node; 0 with --port 0)",
+    )
+    parser.add_argument(
         "--network",
         choices=("mainnet", "testnet", "devnet"),
         default="testnet",
@@ -143,6 +150,7 @@ async def _serve_sim(args: argparse.Namespace) -> None:
         async with open_simulator(
             host=SIM_HOST,
             port=args.port,
+            http_port=args.http_port if args.http_port is not None else max(0, args.port - 1),
             network=args.network,
             symbols=args.symbols,
             seed=args.seed,
@@ -150,7 +158,7 @@ async def _serve_sim(args: argparse.Namespace) -> None:
             fund=dict(args.fund),
         ) as sim:
             print(
-                f"bulk-trio simulator listening on {sim.url} "
+                f"bulk-trio simulator listening on {sim.url} and {sim.http_url} "
                 f"({sim.network}; {', '.join(sim.symbols)}) - Ctrl-C to stop",
                 flush=True,
             )
@@ -306,7 +314,7 @@ def _add_keygen(commands: argparse._SubParsersAction[_Parser]) -> None:
         "--network",
         choices=NETWORKS,
         default=None,
-        help="the network the printed next step uses (default: testnet)",
+        help="the network the printed next step uses (default: local)",
     )
     add_json_option(parser)
     parser.set_defaults(run=run_keygen)
@@ -469,6 +477,7 @@ def build_parser() -> argparse.ArgumentParser:
         _add_agent,
     ):
         add(commands)
+    register_http_commands(commands)
     return parser
 
 

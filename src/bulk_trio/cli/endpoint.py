@@ -1,11 +1,12 @@
 """Which exchange a ``bulk-trio`` command talks to, and which signature domain it signs for.
 
-``--network`` picks the signature domain and the default URL. Only mainnet has a documented public
-WebSocket URL (PROTOCOL.md §1.1); testnet and devnet default to the local development node's
-address, which is also where ``bulk-trio sim`` listens. The default network is testnet, so that
-nothing is ever signed for mainnet unless the user said ``--network mainnet``; a mainnet URL given
-with ``--url`` and no ``--network`` is refused for trading rather than signed for testnet (the
-exchange would reject those signatures anyway, with a less helpful message).
+``--network`` names a preset of :mod:`bulk_trio.networks` (the one place that pairs an HTTP
+base URL, a WebSocket URL and a signature domain). Without it a command uses ``local``: a node or
+``bulk-trio sim`` on this machine, signing for testnet, so nothing leaves the machine and nothing
+is signed for mainnet unless the user said ``--network mainnet``. A ``--url`` on a host that a
+preset claims for another signature domain is refused for trading rather than signed for the
+wrong domain (the exchange would reject those signatures anyway, with a less helpful message), and
+so is a host whose domain is not known, unless ``--network`` says which domain to sign for.
 """
 
 from __future__ import annotations
@@ -17,20 +18,20 @@ from urllib.parse import urlsplit
 
 import attrs
 
+from ..networks import DEFAULT_NETWORK, PRESETS, host_of, network_names, network_preset
 from .runtime import UsageError
 
-NETWORKS = ("mainnet", "testnet", "devnet")
-DEFAULT_NETWORK = "testnet"
-MAINNET_URL = "wss://exchange-wss.bulk.trade"
-LOCAL_NODE_URL = "ws://127.0.0.1:12001"
-DEFAULT_URLS = {"mainnet": MAINNET_URL, "testnet": LOCAL_NODE_URL, "devnet": LOCAL_NODE_URL}
-# Both spellings of the production WebSocket host appear in the sources (PROTOCOL.md §1.1).
-MAINNET_HOSTS = frozenset({"exchange-wss.bulk.trade", "exchange-ws1.bulk.trade"})
+NETWORKS = network_names()
+"""What ``--network`` accepts: the presets, and ``devnet`` for ``staging``."""
+SIGNATURE_DOMAINS = ("mainnet", "testnet", "devnet")
+MAINNET_URL = PRESETS["mainnet"].ws_url
+LOCAL_NODE_URL = PRESETS["local"].ws_url
+LOCAL_HTTP_URL = PRESETS["local"].http_url
 
 NETWORK_HELP = (
-    f"signature domain and default URL (default: testnet). mainnet: {MAINNET_URL}. No public "
-    f"testnet or devnet URL is documented, so they default to {LOCAL_NODE_URL}, the port of a "
-    "local BULK node and of bulk-trio sim; pass --url for another endpoint"
+    f"preset of URLs and signature domain: {', '.join(NETWORKS)} (default: {DEFAULT_NETWORK}, "
+    f"i.e. {LOCAL_NODE_URL} and {LOCAL_HTTP_URL}, a local node or bulk-trio sim, signing for "
+    "testnet); --url overrides the URL"
 )
 
 
@@ -42,19 +43,51 @@ class Endpoint:
     network: str
 
 
+def _claimed_by(host: str) -> tuple[str, str | None] | None:
+    """The preset that names ``host`` and its signature domain, or None."""
+    for preset in PRESETS.values():
+        if host in (host_of(preset.ws_url), host_of(preset.http_url)) and preset.name != "local":
+            return preset.name, preset.domain
+    return None
+
+
+def _domain(network: str | None) -> tuple[str, str]:
+    try:
+        preset = network_preset(network or DEFAULT_NETWORK)
+    except ValueError as problem:
+        raise UsageError(f"--network: {problem}") from None
+    return preset.name, preset.domain or "testnet"
+
+
+def check_signing_host(url: str, host: str, network: str | None, domain: str) -> None:
+    """UsageError when signing for ``domain`` at ``host`` would sign for the wrong network."""
+    claim = _claimed_by(host)
+    if claim is None:
+        return
+    name, claimed = claim
+    if claimed is None and network is None:
+        raise UsageError(
+            f"{url} is BULK {name}, whose signature domain is not known: add --network to say "
+            "which domain to sign for"
+        )
+    if claimed is not None and claimed != domain:
+        raise UsageError(
+            f"{url} is BULK {name}: add --network {name} to trade there "
+            f"(refusing to sign for {domain})"
+        )
+
+
 def resolve_endpoint(
     network: str | None, url: str | None, *, signing: bool, url_source: str = "--url"
 ) -> Endpoint:
-    """The endpoint for ``--network`` and ``--url`` (either may be omitted).
+    """The WebSocket endpoint for ``--network`` and ``--url`` (either may be omitted).
 
-    Raises UsageError for a URL that is not ws:// or wss://, and, when ``signing``, for a mainnet
-    URL without an explicit ``--network mainnet``.
+    Raises UsageError for a URL that is not ws:// or wss://, and, when ``signing``, for a URL of
+    another network than the one signed for (see the module docstring).
     """
-    if network is not None and network not in NETWORKS:
-        raise UsageError(f"--network must be one of {', '.join(NETWORKS)}, got {network!r}")
-    chosen = network or DEFAULT_NETWORK
+    name, domain = _domain(network)
     if url is None:
-        return Endpoint(DEFAULT_URLS[chosen], chosen)
+        return Endpoint(PRESETS[name].ws_url, domain)
     try:
         parts = urlsplit(url)
         host = parts.hostname
@@ -62,12 +95,19 @@ def resolve_endpoint(
         host = None
     if host is None or parts.scheme not in ("ws", "wss"):
         raise UsageError(f"{url_source} must be a ws:// or wss:// URL with a host, got {url!r}")
-    if signing and host in MAINNET_HOSTS and chosen != "mainnet":
-        raise UsageError(
-            f"{url} is BULK mainnet: add --network mainnet to trade there "
-            f"(refusing to sign for {chosen})"
-        )
-    return Endpoint(url, chosen)
+    if signing:
+        check_signing_host(url, host, network, domain)
+    return Endpoint(url, domain)
+
+
+def resolve_http_url(network: str | None, url: str | None) -> str:
+    """The HTTP API base URL for ``--network`` and ``--http-url`` (http:// or https://)."""
+    name, _ = _domain(network)
+    if url is None:
+        return PRESETS[name].http_url
+    if urlsplit(url).scheme not in ("http", "https") or host_of(url) is None:
+        raise UsageError(f"--http-url must be an http:// or https:// URL with a host, got {url!r}")
+    return url.rstrip("/")
 
 
 # -- the environment ---------------------------------------------------------------------------
@@ -89,6 +129,11 @@ def requested_network(flag: str | None, environ: Mapping[str, str] | None = None
     return named
 
 
+def signature_domain(network: str | None) -> str:
+    """The signature domain of the network ``requested_network`` returned."""
+    return _domain(network)[1]
+
+
 def command_endpoint(
     args: argparse.Namespace, *, signing: bool, environ: Mapping[str, str] | None = None
 ) -> Endpoint:
@@ -100,3 +145,8 @@ def command_endpoint(
         return resolve_endpoint(network, args.url, signing=signing)
     url = env.get(URL_ENV, "").strip() or None
     return resolve_endpoint(network, url, signing=signing, url_source=URL_ENV)
+
+
+def command_http_url(args: argparse.Namespace) -> str:
+    """The HTTP API base URL of a command's ``--network`` (or ``BULK_NETWORK``), ``--http-url``."""
+    return resolve_http_url(requested_network(args.network), args.http_url)

@@ -16,7 +16,7 @@ from collections.abc import Mapping, Sequence
 import orjson
 
 from ..protocol.signing import TransactionSigner
-from .endpoint import DEFAULT_NETWORK, requested_network
+from .endpoint import DEFAULT_NETWORK, requested_network, signature_domain
 from .output import print_json
 from .runtime import EXIT_OK, CommandFailed, UsageError, remember_secret
 
@@ -121,7 +121,7 @@ def run_keygen(args: argparse.Namespace) -> int:
             "otherwise the new private key would be lost"
         )
     network = requested_network(args.network) or DEFAULT_NETWORK
-    signer = TransactionSigner.generate_account(domain=network)
+    signer = TransactionSigner.generate_account(domain=signature_domain(network))
     if args.out is not None:
         write_key_file(args.out, signer.private_key)
         mode = stat.filemode(os.stat(args.out).st_mode)

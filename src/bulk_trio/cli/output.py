@@ -46,7 +46,7 @@ def to_json(value: object) -> Any:
 
 def print_json(document: object) -> None:
     """One JSON document, indented for a person who looks, on stdout."""
-    text = orjson.dumps(to_json(document), option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS)
+    text = orjson.dumps(to_json(document), option=orjson.OPT_INDENT_2)
     sys.stdout.write(text.decode() + "\n")
     sys.stdout.flush()
 

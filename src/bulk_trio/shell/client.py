@@ -34,6 +34,7 @@ from ..book import OrderBook
 from ..enums import ConnectionState, OrderStatus, Side, TimeInForce, Topic
 from ..errors import BulkError, ClientClosed, ExchangeError
 from ..inventory import Inventory, Pnl
+from ..markets import Market, markets_by_symbol, order_problem
 from ..models import (
     AccountSnapshot,
     HandlerError,
@@ -45,6 +46,7 @@ from ..models import (
     PostReply,
     Ticker,
 )
+from ..networks import NetworkPreset, network_preset
 from ..protocol.codec import encode_post, encode_unsubscribe
 from ..protocol.signing import TransactionSigner, order_ids
 from ..protocol.subscriptions import Subscription
@@ -83,6 +85,8 @@ async def open_bulk_client(
     lossless_buffer: int = 65536,
     max_message_size: int = DEFAULT_MAX_MESSAGE_SIZE,
     connector: Connector = open_transport,
+    network: str | NetworkPreset | None = None,
+    markets: Iterable[Market] | str | None = None,
 ) -> AsyncIterator[BulkClient]:
     """Connect to BULK and yield a :class:`BulkClient` for the duration of the block.
 
@@ -94,9 +98,24 @@ async def open_bulk_client(
     authorized agent wallet. ``stale_after`` seconds without a ticker or l2Snapshot frame on a
     subscribed topic count as a dead connection (None disables it).
 
+    ``network`` names a preset (``"testnet"``, ``"mainnet"``, ... see :mod:`bulk_trio.networks`):
+    its WebSocket URL replaces the default ``url`` (a ``url`` you give wins) and a ``signer`` for
+    another signature domain is refused. ``markets`` (a list of :class:`~bulk_trio.Market`, or
+    an HTTP base URL or network name to load them from ``GET /exchangeInfo`` on entry) makes the
+    trading methods raise :class:`~bulk_trio.MarketRuleViolation` (a ValueError) before signing
+    a price or size the exchange would reject.
+
     Leaving the block cancels every task and closes the socket. Errors of the client leave it as
     one :class:`~bulk_trio.BulkError`; exceptions of your own code pass through unchanged.
     """
+    if network is not None:
+        preset = network_preset(network)
+        url = preset.ws_url if url == DEFAULT_URL else url
+        if signer is not None and preset.domain is not None and signer.domain != preset.domain:
+            raise ValueError(
+                f"the signer signs for {signer.domain}, but {preset.name} expects {preset.domain}"
+            )
+    rules = await _load_markets(markets)
     if backoff is None:
         backoff = Backoff(max_attempts=max_reconnects)
     elif max_reconnects is not None:
@@ -123,6 +142,7 @@ async def open_bulk_client(
             "connector": connector,
         },
     )
+    client.markets = rules
     for topic, registered in (handlers or {}).items():
         for handler in [registered] if callable(registered) else registered:
             client.on(topic, handler)
@@ -148,6 +168,18 @@ async def open_bulk_client(
         client._shut_down()
     if user_error is not None:
         raise user_error
+
+
+async def _load_markets(markets: Iterable[Market] | str | None) -> dict[str, Market]:
+    """The trading rules to check orders against: given, fetched over HTTP, or none."""
+    if markets is None:
+        return {}
+    if isinstance(markets, str):
+        from .http import open_bulk_http  # httpx loads only for a client that uses it
+
+        async with open_bulk_http(markets) as http:
+            return markets_by_symbol(await http.exchange_info())
+    return markets_by_symbol(markets)
 
 
 def _single_error(group: BaseExceptionGroup[BaseException]) -> BaseException:
@@ -222,6 +254,8 @@ class BulkClient:
             debug=debug,
             **connection_options,
         )
+        self.markets: dict[str, Market] = {}
+        """Trading rules per symbol; orders breaking them are refused before signing."""
         self._nursery: trio.Nursery | None = None
         self._handlers: list[tuple[Topic, Handler, Subscriber]] = []
         self._closed = False
@@ -465,6 +499,10 @@ class BulkClient:
             raise ValueError("actions must not be empty")
         if timeout is not None and timeout <= 0:
             raise ValueError(f"timeout must be positive, got {timeout!r}")
+        for action in actions:
+            violation = order_problem(self.markets, action)
+            if violation is not None:
+                raise violation
         payload = signer.sign_transaction(actions, nonce=nonce, account=self.account)
         request_id = self._requests.next_id()
         frame = encode_post(request_id, payload)

@@ -61,6 +61,7 @@ from ..actions import (
 )
 from ..enums import OrderStatus, TimeInForce
 from ..fixedpoint import from_fixed, to_fixed
+from ..markets import Market, markets_by_symbol, order_problem
 from ..protocol.keys import b58encode, decode_32
 from ..protocol.signing import order_id as protocol_order_id
 from .accounts import Ledger, check_leverage
@@ -161,6 +162,7 @@ class Engine:
         faucet_amount: float = 100_000.0,
         maker_fee_bps: float = DEFAULT_MAKER_FEE_BPS,
         taker_fee_bps: float = DEFAULT_TAKER_FEE_BPS,
+        markets: Iterable[Market] | None = None,
     ) -> None:
         if isinstance(symbols, str) or not symbols:
             raise ValueError("symbols must be a non-empty sequence of symbol names")
@@ -171,6 +173,9 @@ class Engine:
         _check_positive(faucet_amount, "faucet_amount")
         self.symbols: tuple[str, ...] = tuple(symbols)
         self.faucet_amount = faucet_amount
+        self.markets: dict[str, Market] = markets_by_symbol(markets or ())
+        """Per-symbol trading rules (tick, lot, minimum notional, maximum leverage) that orders
+        must meet; a symbol without an entry has none (docs/http-api.md, exchangeInfo)."""
         self._markets = {symbol: _Market(MatchingBook(symbol)) for symbol in self.symbols}
         self._ledger = Ledger(
             mark_of=self._mark_of,
@@ -353,6 +358,9 @@ class Engine:
                     check_leverage(leverage, field=f"leverage for {symbol}")
                 except ValueError as problem:
                     return str(problem)
+        violation = order_problem(self.markets, action)
+        if violation is not None:
+            return f"{violation.rule}: {violation}"
         return None
 
     def _execute(self, action: Action, seqno: int, tx: _Tx) -> ActionStatus:

@@ -123,6 +123,11 @@ class MarketFeed:
             )
             for symbol, price in start.items()
         }
+        for symbol, market in engine.markets.items():
+            # Quote on the market's own grid, so the engine never rejects the house's orders.
+            instrument = self._instruments[symbol]
+            instrument.tick = market.tick_size * max(1, round(instrument.tick / market.tick_size))
+            instrument.lot = market.lot_size * max(1, round(instrument.lot / market.lot_size))
 
     @property
     def symbols(self) -> Sequence[str]:

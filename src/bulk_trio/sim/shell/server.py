@@ -434,6 +434,9 @@ class ExchangeServer:
         """Per symbol, shown in the tickers' analytics fields (the simulator fills it in)."""
         self.generation = 0
         """Bumped by a restart: a handshake begun before it is not let in after it."""
+        self.event_listeners: list[Callable[[Sequence[EngineEvent]], None]] = []
+        """Called with every batch of engine events before it is routed (the HTTP API's history
+        log listens here, so it sees exactly what the account streams see)."""
         self._connections: dict[int, PeerConnection] = {}
         self._topics: dict[str, dict[int, PeerConnection]] = {}
         self._ids = itertools.count(1)
@@ -770,6 +773,9 @@ class ExchangeServer:
     def publish_events(self, events: Iterable[EngineEvent]) -> None:
         """Route engine events: book levels to l2Delta, trades (one frame per symbol) and candles,
         account events to the account's subscribers, in the order the engine reported them."""
+        events = tuple(events)
+        for listener in self.event_listeners:
+            listener(events)
         muted = self._market_muted()
         trades_by_symbol: dict[str, list[TradeExecuted]] = {}
         now_ns = 0

@@ -21,11 +21,16 @@ from contextlib import asynccontextmanager
 import trio
 
 from ...actions import Action
+from ...markets import Market
 from ...protocol.keys import decode_32
-from ..engine import Engine
+from ..engine import DEFAULT_MAKER_FEE_BPS, DEFAULT_TAKER_FEE_BPS, Engine
 from ..events import EngineEvent, Submission
 from ..faults import FaultState
 from ..feed import FeedSettings, MarketFeed, start_prices
+from ..history import HistoryLog
+from ..http_api import API_PREFIX, HttpFaults, SimHttpApi
+from ..market_defaults import default_markets
+from .http_server import HttpServer
 from .server import MAX_REQUEST_CHARS, MAX_SUBSCRIPTIONS, ExchangeServer, SimStats
 
 __all__ = ["FeedSettings", "SimStats", "Simulator", "open_simulator"]
@@ -74,6 +79,12 @@ class Simulator:
         self._nursery = nursery
         self._listen_scope = trio.CancelScope()
         self._listen_done = trio.Event()
+        self.http_port: int | None = None
+        """The HTTP API's TCP port (None when started with ``http=False``)."""
+        self.http_faults = HttpFaults()
+        self.history: HistoryLog | None = None
+        """The accounts' fills, finished orders and closed positions, as ``POST /account``
+        serves them."""
 
     def __repr__(self) -> str:
         return f"<Simulator {self.url} {self.network} {', '.join(self.symbols)}>"
@@ -83,6 +94,19 @@ class Simulator:
         """``ws://127.0.0.1:<port>``: what a client connects to."""
         host = f"[{self.host}]" if ":" in self.host else self.host
         return f"ws://{host}:{self.port}"
+
+    @property
+    def http_url(self) -> str:
+        """``http://127.0.0.1:<port>/api/v1``: the HTTP API's base URL (docs/http-api.md)."""
+        if self.http_port is None:
+            raise RuntimeError("this simulator was started with http=False")
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"http://{host}:{self.http_port}{API_PREFIX}"
+
+    @property
+    def markets(self) -> dict[str, Market]:
+        """The trading rules per symbol that the engine enforces and exchangeInfo serves."""
+        return dict(self.engine.markets)
 
     @property
     def symbols(self) -> tuple[str, ...]:
@@ -199,6 +223,41 @@ class Simulator:
         connections are not touched."""
         self._faults.refusal.open_for(seconds, now=trio.current_time())
 
+    # -- HTTP fault injection ---------------------------------------------------------------
+
+    def delay_http_replies(self, seconds: float) -> None:
+        """Answer every HTTP request ``seconds`` late (0 turns it off). From the executor
+        timeout on (``http_executor_timeout``, 2 s by default) ``/order`` and ``/account`` are
+        answered 408 after that timeout instead, as the exchange does; a write still applies."""
+        if not (seconds >= 0 and math.isfinite(seconds)):
+            raise ValueError(f"seconds must be a finite number >= 0, got {seconds!r}")
+        self.http_faults.delay = float(seconds)
+
+    def fail_http_requests(self, status: int = 500, count: int = 1) -> None:
+        """Answer the next ``count`` HTTP requests with ``status`` (500, 503, 429, 408, ...)
+        without serving them."""
+        if not (isinstance(status, int) and 400 <= status <= 599 and count >= 1):
+            raise ValueError(f"status must be 4xx or 5xx and count >= 1, got {status!r}, {count!r}")
+        self.http_faults.failures.extend([status] * count)
+
+    def drop_http_after_write(self, count: int = 1) -> None:
+        """Apply the next ``count`` HTTP writes (``POST /order``), then drop their connection
+        without an answer: the client cannot know whether the order went through."""
+        if isinstance(count, bool) or not isinstance(count, int) or count < 1:
+            raise ValueError(f"count must be an integer >= 1, got {count!r}")
+        self.http_faults.drop_writes += count
+
+    def limit_http_rate(self, requests_per_second: float | None) -> None:
+        """Answer 429 beyond ``requests_per_second`` per client host (None: no limit)."""
+        if requests_per_second is not None and not requests_per_second > 0:
+            raise ValueError(f"requests_per_second must be positive, got {requests_per_second!r}")
+        self.http_faults.rate_limit = requests_per_second
+
+    def expire_history_cursors(self) -> None:
+        """Make every history cursor handed out so far fail with 410 CURSOR_EXPIRED."""
+        if self.history is not None:
+            self.history.expire_cursors()
+
     async def restart(self, *, downtime: float = 0.0) -> None:
         """Behave like an exchange process restarting on the same URL.
 
@@ -215,6 +274,7 @@ class Simulator:
         self._server.generation += 1
         self._server.drop_all("restart")
         self._faults.clear()
+        self.http_faults.clear()
         await trio.sleep(downtime)
         listeners = await trio.open_tcp_listeners(self.port, host=self.host)
         await self._nursery.start(self._listen, listeners)
@@ -313,6 +373,10 @@ async def open_simulator(
     candle_history: int = 300,
     faucet_amount: float = 100_000.0,
     default_leverage: float = 5.0,
+    markets: Sequence[Market] | None = None,
+    http: bool = True,
+    http_port: int = 0,
+    http_executor_timeout: float = 2.0,
 ) -> AsyncIterator[Simulator]:
     """Run a simulated BULK exchange on ``ws://host:port`` for the duration of the block.
 
@@ -329,6 +393,12 @@ async def open_simulator(
       ``max_request_chars`` and ``max_subscriptions`` bound what a client may send.
     * ``ping_interval`` (None: off) / ``ping_timeout``: the server's WebSocket keepalive;
       ``handshake_timeout``: how long a new TCP connection may take to complete its handshake.
+    * ``markets``: the trading rules (tick, lot, minimum notional, maximum leverage) the engine
+      enforces and ``exchangeInfo`` serves; by default a grid scaled to each starting price
+      (``bulk_trio.sim.market_defaults``).
+    * ``http`` serves the HTTP API too, on ``http_port`` (0: any free port), at
+      :attr:`Simulator.http_url`; ``http_executor_timeout`` is when a slow ``/order`` or
+      ``/account`` gets 408 (see :meth:`Simulator.delay_http_replies`).
 
     Bad arguments raise ValueError, and a port that cannot be bound OSError, before anything runs.
     """
@@ -353,6 +423,7 @@ async def open_simulator(
         if not (amount > 0 and math.isfinite(amount)):
             raise ValueError(f"fund amount for {pubkey} must be positive, got {amount!r}")
     starting = start_prices(symbols, prices)
+    rules = list(markets) if markets is not None else default_markets(starting)
     engine = Engine(
         symbols,
         domain=network,
@@ -360,6 +431,7 @@ async def open_simulator(
         initial_prices=starting,
         default_leverage=default_leverage,
         faucet_amount=faucet_amount,
+        markets=rules,
     )
     market = MarketFeed(
         engine,
@@ -385,6 +457,8 @@ async def open_simulator(
         handshake_timeout=handshake_timeout,
     )
     server.volatility = {symbol: market.volatility(symbol) for symbol in engine.symbols}
+    history = HistoryLog(maker_fee_bps=DEFAULT_MAKER_FEE_BPS, taker_fee_bps=DEFAULT_TAKER_FEE_BPS)
+    server.event_listeners.append(history.record)
     now_ns = time.time_ns()
     market.open(now_ns)
     for pubkey, amount in (fund or {}).items():
@@ -404,6 +478,18 @@ async def open_simulator(
                 nursery=nursery,
             )
             await nursery.start(sim._listen, listeners)
+            sim.history = history
+            if http:
+                sim.http_faults.executor_timeout = http_executor_timeout
+                api = SimHttpApi(
+                    engine,
+                    candles=server.candles,
+                    history=history,
+                    fee_bps=(DEFAULT_MAKER_FEE_BPS, DEFAULT_TAKER_FEE_BPS),
+                    volatility=server.volatility,
+                )
+                http_server = HttpServer(api, sim.http_faults, sim.publish)
+                sim.http_port = await nursery.start(http_server.serve, host, http_port)
             nursery.start_soon(server.run_delayed_replies)
             if feed:
                 nursery.start_soon(sim._every, feed_interval, sim._feed_tick)
@@ -412,6 +498,8 @@ async def open_simulator(
             if snapshot_interval is not None:
                 nursery.start_soon(sim._every, snapshot_interval, server.publish_snapshots)
             log.info("simulator: listening on %s (%s)", sim.url, network)
+            if sim.http_port is not None:
+                log.info("simulator: HTTP API on %s", sim.http_url)
             yield sim
             nursery.cancel_scope.cancel()
     except BaseExceptionGroup as group:
