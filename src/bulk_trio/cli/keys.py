@@ -15,8 +15,9 @@ from collections.abc import Mapping, Sequence
 
 import orjson
 
+from ..networks import DEFAULT_NETWORK
 from ..protocol.signing import TransactionSigner
-from .endpoint import DEFAULT_NETWORK, requested_network, signature_domain
+from .endpoint import requested_network, signature_domain
 from .output import print_json
 from .runtime import EXIT_OK, CommandFailed, UsageError, remember_secret
 
