@@ -16,8 +16,8 @@ import attrs
 import pytest
 import trio
 
-from bulk_trio.actions import MarketOrder
-from bulk_trio.cli import main
+from bulk_trio.actions import LimitOrder
+from bulk_trio.cli import main, text
 from bulk_trio.cli.panels import render
 from bulk_trio.cli.picture import LogEntry, MarketPicture
 from bulk_trio.cli.terminal import Line, Screen, paint_line
@@ -108,8 +108,13 @@ async def test_watch_shows_trades_and_reconnects_visibly(sim: Simulator) -> None
             assert process.stdout is not None and process.stderr is not None
             await read_until(process.stdout, "watching BTC-USD", seen)
 
-            sim.submit_trusted(taker, [MarketOrder("BTC-USD", Side.BUY, 0.05)])
-            await read_until(process.stdout, r"trade BTC-USD buy\s+0\.0500 @", seen)
+            # Take exactly the best ask, so that the trade is one line of known size and price (a
+            # fixed size could sweep two levels and print as two smaller trades).
+            (price, size, _), *_ = sim.engine.book("BTC-USD")[1]
+            take = LimitOrder("BTC-USD", Side.BUY, price, size, time_in_force="IOC")
+            sim.submit_trusted(taker, [take])
+            taken = re.escape(f"{text.size(size)} @ {text.price(price)}")
+            await read_until(process.stdout, rf"trade BTC-USD buy\s+{taken}", seen)
 
             sim.drop_connections()
             await read_until(process.stdout, "connection backoff", seen)
