@@ -7,6 +7,7 @@ cut the connection. Loopback tests against the real simulator cover the protocol
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 
 import trio
@@ -26,13 +27,24 @@ from bulk_trio.shell.transport import WebSocketTransport, handshake
 class FakePeer:
     """The exchange's end of one in-memory connection."""
 
-    def __init__(self, stream: trio.testing.MemoryStream | trio.abc.Stream) -> None:
+    def __init__(
+        self,
+        stream: trio.testing.MemoryStream | trio.abc.Stream,
+        *,
+        confirm: bool = True,
+        stream_data: bool = False,
+        refuse_topics: frozenset[str] = frozenset(),
+    ) -> None:
         self.stream = stream
         self.ws = WSConnection(ConnectionType.SERVER)
         self.received: list[dict[str, Any]] = []
         self.answer_pings = True
         self.closed = trio.Event()
-        self.post_reply = ack_reply
+        self.message_arrived = trio.Event()  # replaced after each message from the client
+        self.post_reply: Callable[[int], dict[str, Any] | None] = ack_reply
+        self.confirm = confirm  # False: an older deployment, which never sends subscriptionResponse
+        self.stream_data = stream_data  # send a first ticker frame for each ticker subscription
+        self.refuse_topics = refuse_topics  # answer a subscribe naming one of them with an error
 
     async def send(self, message: dict[str, Any] | str) -> None:
         text = message if isinstance(message, str) else json.dumps(message)
@@ -67,20 +79,58 @@ class FakePeer:
         elif isinstance(event, TextMessage):
             message = json.loads(event.data)
             self.received.append(message)
+            self.message_arrived.set()
+            self.message_arrived = trio.Event()
             if message.get("method") == "subscribe":
                 subscriptions = message["subscription"]
-                topics = [f"{s['type']}.{s.get('symbol', s.get('user'))}" for s in subscriptions]
-                await self.send({"type": "subscriptionResponse", "topics": topics})
+                topics = [topic for s in subscriptions for topic in _topics(s)]
+                if self.refuse_topics.intersection(topics):
+                    await self.send({"type": "error", "error": {"message": "subscription refused"}})
+                    return
+                if self.confirm:
+                    await self.send({"type": "subscriptionResponse", "topics": topics})
                 for topic in topics:
                     if topic.startswith("account."):
                         await self.send(empty_account_snapshot(topic))
+                    elif topic.startswith("ticker.") and self.stream_data:
+                        await self.send(ticker_frame(topic.removeprefix("ticker.")))
             elif message.get("method") == "post":
-                await self.send(self.post_reply(message["id"]))
+                reply = self.post_reply(message["id"])
+                if reply is not None:  # None: the reply is withheld
+                    await self.send(reply)
+
+
+def _topics(subscription: dict[str, Any]) -> list[str]:
+    user = subscription.get("user")
+    if user is not None:
+        return [f"account.{u}" for u in (user if isinstance(user, list) else [user])]
+    return [f"{subscription['type']}.{subscription['symbol']}"]
 
 
 def ack_reply(request_id: int) -> dict[str, Any]:
     """An acknowledgement without statuses (PROTOCOL.md §3.8, decision 7)."""
     return {"type": "post", "id": request_id, "data": {"type": "ack", "ok": True}}
+
+
+def ticker_frame(symbol: str = "BTC-USD") -> dict[str, Any]:
+    return {
+        "type": "ticker",
+        "topic": f"ticker.{symbol}",
+        "data": {
+            "ticker": {
+                "symbol": symbol,
+                "lastPrice": 100.0,
+                "markPrice": 100.0,
+                "oraclePrice": 100.0,
+                "timestamp": 1,
+            }
+        },
+    }
+
+
+def error_reply(request_id: int) -> dict[str, Any]:
+    """An ``error`` frame, which carries no request id (docs/protocol.md)."""
+    return {"type": "error", "error": {"message": f"refused (request {request_id})"}}
 
 
 def empty_account_snapshot(topic: str) -> dict[str, Any]:
@@ -100,6 +150,9 @@ class FakeExchange:
         self.attempts: list[float] = []
         self.refuse = 0
         self.connected = trio.Event()
+        self.confirm = True
+        self.stream_data = False
+        self.refuse_topics: frozenset[str] = frozenset()
 
     async def connector(self, url: str, *, max_message_size: int) -> WebSocketTransport:
         from bulk_trio.errors import ConnectError
@@ -109,7 +162,12 @@ class FakeExchange:
             self.refuse -= 1
             raise ConnectError(f"cannot connect to {url}: refused (fake)")
         client_end, server_end = trio.testing.memory_stream_pair()
-        peer = FakePeer(server_end)
+        peer = FakePeer(
+            server_end,
+            confirm=self.confirm,
+            stream_data=self.stream_data,
+            refuse_topics=self.refuse_topics,
+        )
         self.peers.append(peer)
         self._nursery.start_soon(peer.serve)
         transport = await handshake(client_end, "fake", max_message_size=max_message_size)

@@ -11,6 +11,7 @@ import trio
 
 from bulk_trio import (
     AccountSnapshot,
+    BulkClient,
     Candle,
     ConnectionLost,
     ExchangeError,
@@ -18,8 +19,10 @@ from bulk_trio import (
     HandlerError,
     L2Snapshot,
     OrderStatus,
+    PostReply,
     ProtocolError,
     Side,
+    StatusKind,
     Ticker,
     TimeInForce,
     Topic,
@@ -28,7 +31,7 @@ from bulk_trio import (
     open_bulk_client,
     order_id,
 )
-from bulk_trio.actions import CancelOrder, LimitOrder
+from bulk_trio.actions import CancelOrder, LimitOrder, OraclePrice
 from bulk_trio.backoff import Backoff
 from bulk_trio.enums import ConnectionState
 from bulk_trio.sim import Simulator, open_simulator
@@ -381,10 +384,12 @@ async def test_reconnect_after_a_drop_replays_and_resyncs(
         resting = await client.place_limit_order("BTC-USD", Side.BUY, 1000.0, 0.01)
         async with client.events(Topic.L2DELTA) as deltas, client.events(Topic.ACCOUNT) as accounts:
             sim.drop_connections()
-            await client.wait_for_state(ConnectionState.BACKOFF)
+            with trio.fail_after(10):
+                await client.wait_for_state(ConnectionState.BACKOFF)
             book = client.get_book("BTC-USD")
             assert book is not None and not book.is_valid  # ignored until a fresh book arrives
-            await client.wait_connected()
+            with trio.fail_after(10):
+                await client.wait_connected()
             assert client.reconnects == 1
             await next_matching(accounts, lambda a: a.account == signer.public_key)
             await next_matching(deltas, lambda d: d.is_snapshot)
@@ -395,18 +400,24 @@ async def test_reconnect_after_a_drop_replays_and_resyncs(
 async def test_orders_that_vanish_while_offline_are_reported(
     sim: Simulator, signer: TransactionSigner
 ) -> None:
-    async with client_for(sim, signer) as client, client.events(Topic.ORDER) as orders:
+    async with (
+        client_for(sim, signer) as client,
+        client.events(Topic.ORDER) as orders,
+        client.events(Topic.STATUS) as statuses,
+    ):
         resting = await client.place_limit_order("BTC-USD", Side.BUY, 1000.0, 0.01)
         assert resting.order_id is not None
         await next_matching(orders, lambda o: o.order_id == resting.order_id)
         sim.refuse_connections(0.5)
         sim.drop_connections()
-        await client.wait_for_state(ConnectionState.BACKOFF)
+        with trio.fail_after(10):
+            await client.wait_for_state(ConnectionState.BACKOFF)
         sim.submit_trusted(signer.public_key, [CancelOrder("BTC-USD", resting.order_id)])
         gone = await next_matching(orders, lambda o: o.status is OrderStatus.VANISHED)
         assert gone.order_id == resting.order_id
         assert client.get_order_map() == {}
-        assert client.reconnects >= 2  # at least one refused attempt before the reconnect
+        await next_matching(statuses, lambda s: s.kind is StatusKind.RESYNCED)
+        assert client.reconnects == 1  # one reconnection, after refused attempts
 
 
 async def test_a_drop_with_a_request_in_flight_fails_it_at_once(
@@ -427,7 +438,8 @@ async def test_a_drop_with_a_request_in_flight_fails_it_at_once(
             assert trio.current_time() - started < 10  # not the 30 s timeout
             assert not client.is_connected  # the state moved on before the caller was woken
         sim.release_replies()
-        await client.wait_connected()
+        with trio.fail_after(10):
+            await client.wait_connected()
 
 
 async def test_a_withheld_reply_times_out(sim: Simulator, signer: TransactionSigner) -> None:
@@ -454,19 +466,26 @@ async def test_a_malformed_frame_is_skipped(sim: Simulator) -> None:
 async def test_a_silent_feed_causes_a_reconnect(sim: Simulator) -> None:
     async with client_for(sim, stale_after=0.5) as client:
         sim.silence(2.0)
-        await client.wait_for_state(ConnectionState.BACKOFF)
+        with trio.fail_after(10):
+            await client.wait_for_state(ConnectionState.BACKOFF)
         assert "stale feed" in (client.last_disconnect_reason or "")
-        await client.wait_connected()
+        with trio.fail_after(10):
+            await client.wait_connected()
 
 
 async def test_refused_reconnects_are_retried_until_accepted(sim: Simulator) -> None:
-    async with client_for(sim) as client:
+    async with client_for(sim) as client, client.events(Topic.STATUS) as statuses:
         sim.refuse_connections(0.6)
         sim.drop_connections()
-        await client.wait_for_state(ConnectionState.BACKOFF)
         with trio.fail_after(10):
+            await client.wait_for_state(ConnectionState.BACKOFF)
             await client.wait_connected()
-        assert client.reconnects >= 2
+        kinds = []
+        while not kinds or kinds[-1] is not StatusKind.RESYNCED:
+            kinds.append((await next_matching(statuses, lambda s: True)).kind)
+        assert kinds.count(StatusKind.RETRYING) >= 2  # refused attempts were retried
+        assert kinds[0] is StatusKind.DISCONNECTED
+        assert client.reconnects == 1  # reconnections, not attempts
         async with client.events(Topic.TICKER) as tickers:
             await next_matching(tickers, lambda t: True)
 
@@ -475,12 +494,168 @@ async def test_cancelling_the_block_with_requests_pending_returns_promptly(
     sim: Simulator, signer: TransactionSigner
 ) -> None:
     sim.withhold_replies()
-    with trio.fail_after(5), trio.move_on_after(0.5) as scope:
+    with trio.fail_after(10), trio.CancelScope() as scope:
         async with (
             client_for(sim, signer, default_timeout=60) as client,
+            client.events(Topic.ORDER) as orders,
             trio.open_nursery() as nursery,
         ):
             for price in (1000.0, 1001.0, 1002.0):
                 nursery.start_soon(client.place_limit_order, "BTC-USD", Side.BUY, price, 0.01)
+            resting: set[str] = set()
+            while len(resting) < 3:  # the exchange executed all three: they are in flight
+                order = await next_matching(orders, lambda o: o.status is OrderStatus.RESTING)
+                resting.add(order.order_id)
+            scope.cancel()
+            await trio.sleep_forever()
     assert scope.cancelled_caught
     assert client.connection_state is ConnectionState.CLOSED
+
+
+# -- cancelling and fire-and-forget requests ----------------------------------------------------
+
+
+async def test_cancel_order_cancels_one_resting_order(
+    sim: Simulator, signer: TransactionSigner
+) -> None:
+    async with client_for(sim, signer) as client, client.events(Topic.ORDER) as orders:
+        keep = await client.place_limit_order("BTC-USD", Side.BUY, 1000.0, 0.01)
+        cancel = await client.place_limit_order("BTC-USD", Side.BUY, 1001.0, 0.01)
+        response = await client.cancel_order(symbol="BTC-USD", order_id=cancel.order_id)
+        assert response.status is OrderStatus.CANCELLED
+        await next_matching(
+            orders, lambda o: o.order_id == cancel.order_id and o.status.is_terminal()
+        )
+        assert set(client.get_order_map()) == {keep.order_id}
+        assert [o.order_id for o in sim.engine.open_orders(signer.public_key)] == [keep.order_id]
+        with pytest.raises(ValueError, match="needs symbol and order_id"):
+            await client.cancel_order(symbol="BTC-USD")
+
+
+async def test_update_oracle_without_waiting_returns_at_once_and_takes_effect(
+    sim: Simulator, signer: TransactionSigner
+) -> None:
+    async with (
+        client_for(sim, signer) as client,
+        client.events(Topic.TICKER) as tickers,
+        client.events(Topic.ERROR) as errors,
+    ):
+        nonce = signer.next_nonce()
+        update = OraclePrice("BTC-USD", 123_456.0)
+        assert await client.update_oracle(update, nonce=nonce) == []
+        await next_matching(tickers, lambda t: t.symbol == "BTC-USD" and t.mark_price == 123_456.0)
+        # A refusal (here: a reused nonce) of a request nobody waits for reaches Topic.ERROR.
+        assert await client.update_oracle(update, nonce=nonce) == []
+        refused = await next_matching(errors, lambda e: True)
+        assert isinstance(refused, PostReply) and not refused.ok
+
+
+# -- kill switches ------------------------------------------------------------------------------
+
+
+async def place_resting(client: BulkClient) -> str:
+    response = await client.place_limit_order("BTC-USD", Side.BUY, 1000.0, 0.01)
+    assert response.status is OrderStatus.RESTING and response.order_id is not None
+    return response.order_id
+
+
+async def test_without_cancel_on_exit_orders_stay(
+    sim: Simulator, signer: TransactionSigner
+) -> None:
+    async with client_for(sim, signer) as client:
+        await place_resting(client)
+    assert len(sim.engine.open_orders(signer.public_key)) == 1
+
+
+async def test_cancel_on_exit_cancels_after_a_normal_exit(
+    sim: Simulator, signer: TransactionSigner
+) -> None:
+    with trio.fail_after(10):
+        async with client_for(sim, signer, cancel_on_exit=True) as client:
+            await place_resting(client)
+            await place_resting(client)
+    assert sim.engine.open_orders(signer.public_key) == []
+
+
+async def test_cancel_on_exit_cancels_when_the_block_raises(
+    sim: Simulator, signer: TransactionSigner
+) -> None:
+    class StrategyBug(Exception):
+        pass
+
+    async def trade_then_fail() -> None:
+        async with client_for(sim, signer, cancel_on_exit=True) as client:
+            await place_resting(client)
+            raise StrategyBug
+
+    with trio.fail_after(10), pytest.raises(StrategyBug):
+        await trade_then_fail()
+    assert sim.engine.open_orders(signer.public_key) == []
+
+
+async def test_cancel_on_exit_cancels_when_the_block_is_cancelled(
+    sim: Simulator, signer: TransactionSigner, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, "bulk_trio")
+    with trio.fail_after(10), trio.CancelScope() as scope:
+        async with client_for(sim, signer, cancel_on_exit=True) as client:
+            await place_resting(client)
+            scope.cancel()
+            await trio.sleep_forever()
+    assert scope.cancelled_caught
+    assert sim.engine.open_orders(signer.public_key) == []
+    # The client read the exchange's answer too: its tasks outlived the cancellation.
+    assert f"cancel_on_exit: cancelled the open orders of {signer.public_key}" in caplog.text
+
+
+async def test_cancel_on_exit_gives_up_within_its_bound(
+    sim: Simulator, signer: TransactionSigner, caplog: pytest.LogCaptureFixture
+) -> None:
+    with trio.fail_after(10):
+        async with client_for(sim, signer, cancel_on_exit=True, default_timeout=0.5) as client:
+            await place_resting(client)
+            sim.withhold_replies()
+    assert "open orders were NOT cancelled" in caplog.text
+
+
+async def test_kill_switches_need_a_signer(sim: Simulator) -> None:
+    with pytest.raises(ValueError, match="need a signer"):
+        async with client_for(sim, cancel_on_exit=True):
+            pytest.fail("the block must not be entered")  # pragma: no cover
+
+
+async def test_cancel_after_disconnect_cancels_before_trading_resumes(
+    sim: Simulator, signer: TransactionSigner
+) -> None:
+    async with (
+        client_for(sim, signer, cancel_after_disconnect=0.3) as client,
+        client.events(Topic.STATUS) as statuses,
+    ):
+        await place_resting(client)
+        sim.refuse_connections(0.6)  # an outage longer than 0.3 s
+        sim.drop_connections()
+        await next_matching(statuses, lambda s: s.kind is StatusKind.RESYNCED)
+        # When callers can trade again, the exchange already has nothing open.
+        assert sim.engine.open_orders(signer.public_key) == []
+        await place_resting(client)
+        sim.drop_connections()  # a short outage: orders stay
+        await next_matching(statuses, lambda s: s.kind is StatusKind.RESYNCED)
+        assert len(sim.engine.open_orders(signer.public_key)) == 1
+
+
+async def test_a_failed_cancel_after_disconnect_keeps_the_client_from_going_live(
+    sim: Simulator, signer: TransactionSigner
+) -> None:
+    async with (
+        client_for(sim, signer, cancel_after_disconnect=0.3, default_timeout=1.0) as client,
+        client.events(Topic.STATUS) as statuses,
+    ):
+        await place_resting(client)
+        sim.withhold_replies()  # the cancel after the outage gets no answer
+        sim.refuse_connections(0.6)
+        sim.drop_connections()
+        retry = await next_matching(statuses, lambda s: "cancel got no answer" in (s.reason or ""))
+        assert retry.kind is StatusKind.RETRYING and not client.is_connected
+        sim.release_replies()
+        await next_matching(statuses, lambda s: s.kind is StatusKind.RESYNCED)
+        assert sim.engine.open_orders(signer.public_key) == []

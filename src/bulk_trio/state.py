@@ -1,8 +1,8 @@
 """What the client knows about the market and its account, kept current by decoded messages.
 
-Sans-IO: :meth:`ClientState.apply` takes one decoded message, updates the state the synchronous
-accessors read, and hands each event to ``publish(topic, item)``. The Trio shell feeds it from the
-receiver task; tests feed it directly.
+Sans-IO: each ``on_*`` method takes one decoded message, updates the state the synchronous
+accessors read, and hands its event to ``publish(topic, item)``. The session
+(:class:`bulk_trio.session.Session`) routes every inbound message to them; tests call them directly.
 """
 
 from __future__ import annotations
@@ -19,7 +19,6 @@ from .models import (
     AccountSnapshot,
     Candle,
     Fill,
-    InboundMessage,
     L2Delta,
     L2Snapshot,
     LeverageSetting,
@@ -29,7 +28,6 @@ from .models import (
     OrderState,
     Position,
     PositionUpdate,
-    ProtocolError,
     Ticker,
     TradeBatch,
 )
@@ -70,33 +68,6 @@ class ClientState:
         self.account_snapshot: AccountSnapshot | None = None
         self.candles: dict[tuple[str, str], Candle] = {}
         self._awaiting_full_book: set[str] = set()
-        self._dispatch: dict[type, Callable[[object], None]] = {
-            Ticker: self._on_ticker,  # type: ignore[dict-item]
-            TradeBatch: self._on_trades,  # type: ignore[dict-item]
-            L2Snapshot: self._on_book,  # type: ignore[dict-item]
-            L2Delta: self._on_book,  # type: ignore[dict-item]
-            Candle: self._on_candle,  # type: ignore[dict-item]
-            AccountSnapshot: self._on_account_snapshot,  # type: ignore[dict-item]
-            OrderState: self._on_order,  # type: ignore[dict-item]
-            Fill: self._on_fill,  # type: ignore[dict-item]
-            MarginUpdate: self._on_margin,  # type: ignore[dict-item]
-            PositionUpdate: self._on_position,  # type: ignore[dict-item]
-            LeverageUpdate: self._on_leverage,  # type: ignore[dict-item]
-        }
-
-    def apply(self, message: InboundMessage) -> bool:
-        """Update the state from one message and publish its events; False if it is not state."""
-        handler = self._dispatch.get(type(message))
-        if handler is None:
-            return False
-        try:
-            handler(message)
-        except (ValueError, TypeError) as exc:
-            # Values the codec let through but the book or inventory cannot use: skip the message.
-            reason = f"{type(message).__name__} not applied: {exc}"
-            self._log.warning("%s", reason)
-            self._publish(Topic.ERROR, ProtocolError(reason))
-        return True
 
     def book(self, symbol: str) -> OrderBook:
         """The book of ``symbol``, created empty (and invalid) on first use."""
@@ -117,16 +88,16 @@ class ClientState:
 
     # -- market data --------------------------------------------------------------------------
 
-    def _on_ticker(self, ticker: Ticker) -> None:
+    def on_ticker(self, ticker: Ticker) -> None:
         self.tickers[ticker.symbol] = ticker
         if ticker.mark_price is not None:
             self.inventory.mark(ticker.symbol, ticker.mark_price)
         self._publish(Topic.TICKER, ticker)
 
-    def _on_trades(self, batch: TradeBatch) -> None:
+    def on_trades(self, batch: TradeBatch) -> None:
         self._publish(Topic.TRADES, list(batch.trades))
 
-    def _on_book(self, message: L2Snapshot | L2Delta) -> None:
+    def on_book(self, message: L2Snapshot | L2Delta) -> None:
         if type(message) is L2Delta and message.symbol in self._awaiting_full_book:
             self._awaiting_full_book.discard(message.symbol)
             if not message.is_snapshot:
@@ -135,18 +106,20 @@ class ClientState:
         topic = Topic.L2SNAPSHOT if type(message) is L2Snapshot else Topic.L2DELTA
         self._publish(topic, message)
 
-    def _on_candle(self, candle: Candle) -> None:
+    def on_candle(self, candle: Candle) -> None:
         self.candles[candle.symbol, candle.interval] = candle
         self._publish(Topic.CANDLE, candle)
 
     # -- the account --------------------------------------------------------------------------
 
-    def _is_ours(self, account: str) -> bool:
+    def is_tracked(self, account: str) -> bool:
+        """True for the tracked account's messages (an empty account names the stream's own)."""
         return self.account is not None and account in (self.account, "")
 
-    def _on_account_snapshot(self, snapshot: AccountSnapshot) -> None:
-        if self._is_ours(snapshot.account):
-            # Authoritative: replace, never merge (DESIGN §4); report what vanished meanwhile.
+    def on_account_snapshot(self, snapshot: AccountSnapshot) -> None:
+        if self.is_tracked(snapshot.account):
+            # Authoritative: replace, never merge (docs/protocol.md, account subtypes); report
+            # what vanished meanwhile.
             previous = self.open_orders
             self.open_orders = {order.order_id: order for order in snapshot.open_orders}
             self.positions = {position.symbol: position for position in snapshot.positions}
@@ -165,16 +138,16 @@ class ClientState:
         else:
             self._publish(Topic.ACCOUNT, snapshot)
 
-    def _on_order(self, order: OrderState) -> None:
-        if self._is_ours(order.account):
+    def on_order(self, order: OrderState) -> None:
+        if self.is_tracked(order.account):
             if order.status.is_terminal():
                 self.open_orders.pop(order.order_id, None)
             else:
                 self.open_orders[order.order_id] = order
         self._publish(Topic.ORDER, order)
 
-    def _on_fill(self, fill: Fill) -> None:
-        if self._is_ours(fill.account):
+    def on_fill(self, fill: Fill) -> None:
+        if self.is_tracked(fill.account):
             self.inventory.apply_fill(fill)
             order = self.open_orders.get(fill.order_id)
             if order is not None:
@@ -188,13 +161,13 @@ class ClientState:
                     )
         self._publish(Topic.FILL, fill)
 
-    def _on_margin(self, update: MarginUpdate) -> None:
-        if self._is_ours(update.account):
+    def on_margin(self, update: MarginUpdate) -> None:
+        if self.is_tracked(update.account):
             self.margin = update
         self._publish(Topic.MARGIN, update)
 
-    def _on_position(self, update: PositionUpdate) -> None:
-        if self._is_ours(update.account):
+    def on_position(self, update: PositionUpdate) -> None:
+        if self.is_tracked(update.account):
             self.inventory.set_position(update)
             if update.size == 0:
                 self.positions.pop(update.symbol, None)
@@ -202,8 +175,8 @@ class ClientState:
                 self.positions[update.symbol] = update
         self._publish(Topic.POSITION, update)
 
-    def _on_leverage(self, update: LeverageUpdate) -> None:
-        if self._is_ours(update.account):
+    def on_leverage(self, update: LeverageUpdate) -> None:
+        if self.is_tracked(update.account):
             for setting in update.settings:
                 self.leverage_settings[setting.symbol] = setting
         self._publish(Topic.LEVERAGE, list(update.settings))

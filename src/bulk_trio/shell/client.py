@@ -15,7 +15,6 @@ from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from types import MappingProxyType
 from typing import Any
 
-import attrs
 import trio
 
 from ..actions import (
@@ -31,7 +30,7 @@ from ..actions import (
 )
 from ..backoff import Backoff
 from ..book import OrderBook
-from ..enums import ConnectionState, OrderStatus, Side, TimeInForce, Topic
+from ..enums import ConnectionState, Side, TimeInForce, Topic
 from ..errors import BulkError, ClientClosed, ExchangeError
 from ..inventory import Inventory, Pnl
 from ..markets import Market, markets_by_symbol, order_problem
@@ -43,15 +42,15 @@ from ..models import (
     OrderResponse,
     OrderState,
     Position,
-    PostReply,
     Ticker,
 )
 from ..networks import NetworkPreset, network_preset
 from ..protocol.codec import encode_post, encode_unsubscribe
-from ..protocol.signing import TransactionSigner, order_ids
+from ..protocol.signing import TransactionSigner
 from ..protocol.subscriptions import Subscription
+from ..session import Session, reconcile_reply
 from ..state import ClientState
-from .connection import Connection, Connector
+from .connection import Connection, ConnectionSettings, Connector
 from .fanout import Fanout, Subscriber, SubscriberStats, open_subscription
 from .requests import PendingRequests
 from .transport import DEFAULT_MAX_MESSAGE_SIZE, open_transport
@@ -85,6 +84,8 @@ async def open_bulk_client(
     lossless_buffer: int = 65536,
     max_message_size: int = DEFAULT_MAX_MESSAGE_SIZE,
     connector: Connector = open_transport,
+    cancel_on_exit: bool = False,
+    cancel_after_disconnect: float | None = None,
     network: str | NetworkPreset | None = None,
     markets: Iterable[Market] | str | None = None,
 ) -> AsyncIterator[BulkClient]:
@@ -97,6 +98,11 @@ async def open_bulk_client(
     ``max_reconnects`` times. ``account`` trades for another account with ``signer`` as its
     authorized agent wallet. ``stale_after`` seconds without a ticker or l2Snapshot frame on a
     subscribed topic count as a dead connection (None disables it).
+
+    Kill switches (docs/guides/lifecycle.md), both needing a ``signer``: ``cancel_on_exit=True``
+    cancels the account's open orders when the block ends, however it ends (bounded by
+    ``default_timeout``); ``cancel_after_disconnect=S`` cancels them on the first reconnect after
+    an outage longer than ``S`` seconds, before the connection is LIVE again.
 
     ``network`` names a preset (``"testnet"``, ``"mainnet"``, ... see :mod:`bulk_trio.networks`):
     its WebSocket URL replaces the default ``url`` (a ``url`` you give wins) and a ``signer`` for
@@ -120,6 +126,13 @@ async def open_bulk_client(
         backoff = Backoff(max_attempts=max_reconnects)
     elif max_reconnects is not None:
         raise ValueError("give max_reconnects or backoff, not both: use Backoff(max_attempts=...)")
+    if (cancel_on_exit or cancel_after_disconnect is not None) and signer is None:
+        raise ValueError("cancel_on_exit and cancel_after_disconnect need a signer")
+    if cancel_after_disconnect is not None and not cancel_after_disconnect >= 0:
+        raise ValueError(
+            "cancel_after_disconnect must be a number of seconds >= 0, "
+            f"got {cancel_after_disconnect!r}"
+        )
     client = BulkClient(
         url,
         symbols=symbols,
@@ -131,16 +144,17 @@ async def open_bulk_client(
         default_timeout=default_timeout,
         market_data_buffer=market_data_buffer,
         lossless_buffer=lossless_buffer,
-        connection_options={
-            "backoff": backoff,
-            "connect_timeout": connect_timeout,
-            "ready_timeout": default_timeout,
-            "heartbeat_interval": heartbeat_interval,
-            "heartbeat_timeout": heartbeat_timeout,
-            "stale_after": stale_after,
-            "max_message_size": max_message_size,
-            "connector": connector,
-        },
+        backoff=backoff,
+        cancel_after_disconnect=cancel_after_disconnect,
+        settings=ConnectionSettings(
+            connect_timeout=connect_timeout,
+            ready_timeout=default_timeout,
+            heartbeat_interval=heartbeat_interval,
+            heartbeat_timeout=heartbeat_timeout,
+            stale_after=stale_after,
+            max_message_size=max_message_size,
+            connector=connector,
+        ),
     )
     client.markets = rules
     for topic, registered in (handlers or {}).items():
@@ -148,17 +162,33 @@ async def open_bulk_client(
             client.on(topic, handler)
 
     user_error: BaseException | None = None
+    entered = False
     try:
-        async with trio.open_nursery() as nursery:
-            client._attach(nursery)
-            await nursery.start(client._connection.run)
-            try:
-                yield client
-            except BaseException as exc:  # re-raised below, outside the nursery, unwrapped
-                user_error = exc
-            finally:
-                client._shut_down()
-                nursery.cancel_scope.cancel()
+        async with trio.open_nursery() as guard:
+            # With cancel_on_exit the client's tasks are shielded from a cancellation of the
+            # caller, so that the kill switch can still send its request and read the reply; the
+            # caller's own code is cancelled through `user_scope` by the guard task instead.
+            with trio.CancelScope(shield=cancel_on_exit):
+                async with trio.open_nursery() as nursery:
+                    client._attach(nursery)
+                    try:
+                        with trio.CancelScope() as user_scope:
+                            if cancel_on_exit:
+                                guard.start_soon(_cancel_when_cancelled, user_scope)
+                            await nursery.start(client._connection.run)
+                            entered = True
+                            try:
+                                yield client
+                            except BaseException as exc:  # re-raised below, unwrapped
+                                user_error = exc
+                        if cancel_on_exit and entered:
+                            await client._cancel_open_orders_on_exit(nursery.cancel_scope)
+                    finally:
+                        client._shut_down()
+                        nursery.cancel_scope.cancel()
+            if not entered:  # cancelled while connecting: user_scope absorbed it, deliver it here
+                await trio.lowlevel.checkpoint()
+            guard.cancel_scope.cancel()
     except BaseExceptionGroup as group:
         single = _single_error(group)
         if single is group:
@@ -168,6 +198,13 @@ async def open_bulk_client(
         client._shut_down()
     if user_error is not None:
         raise user_error
+
+
+async def _cancel_when_cancelled(user_scope: trio.CancelScope) -> None:
+    try:
+        await trio.sleep_forever()
+    finally:
+        user_scope.cancel()
 
 
 async def _load_markets(markets: Iterable[Market] | str | None) -> dict[str, Market]:
@@ -224,7 +261,9 @@ class BulkClient:
         default_timeout: float,
         market_data_buffer: int,
         lossless_buffer: int,
-        connection_options: dict[str, Any],
+        settings: ConnectionSettings | None = None,
+        backoff: Backoff | None = None,
+        cancel_after_disconnect: float | None = None,
     ) -> None:
         if default_timeout <= 0:
             raise ValueError(f"default_timeout must be positive, got {default_timeout!r}")
@@ -237,23 +276,33 @@ class BulkClient:
         self._log = logger or logging.getLogger("bulk_trio")
         if debug and logger is None and not self._log.isEnabledFor(logging.DEBUG):
             self._log.setLevel(logging.DEBUG)  # only our own logger: a caller's is theirs to set
-        self.account: str | None = account or (signer.public_key if signer else None)
         self._fanout = Fanout(
             market_data_buffer=market_data_buffer, lossless_buffer=lossless_buffer
         )
         self._requests = PendingRequests()
         self._state = ClientState(
-            self._fanout.publish, account=self.account, inventory=inventory, logger=self._log
+            self._fanout.publish,
+            account=account or (signer.public_key if signer else None),
+            inventory=inventory,
+            logger=self._log,
+        )
+        self._session = Session(
+            self._state,
+            backoff=backoff,
+            cancel_after_disconnect=cancel_after_disconnect,
+            logger=self._log,
         )
         self._connection = Connection(
             url,
-            state=self._state,
+            session=self._session,
             fanout=self._fanout,
             requests=self._requests,
             logger=self._log,
+            settings=settings,
             debug=debug,
-            **connection_options,
         )
+        if cancel_after_disconnect is not None:
+            self._connection.before_live = self._cancel_everything_before_live
         self.markets: dict[str, Market] = {}
         """Trading rules per symbol; orders breaking them are refused before signing."""
         self._nursery: trio.Nursery | None = None
@@ -261,9 +310,15 @@ class BulkClient:
         self._closed = False
         self.symbols = tuple(symbols)
         for symbol in self.symbols:
-            self._connection.remember(Subscription.ticker(symbol))
+            self._session.remember(Subscription.ticker(symbol))
         if self.account is not None and signer is not None:
-            self._connection.remember(Subscription.account(self.account))
+            self._session.remember(Subscription.account(self.account))
+
+    @property
+    def account(self) -> str | None:
+        """The tracked account: the trading account, or the first account subscribed by a client
+        without a signer. Its stream feeds :attr:`open_orders`, :attr:`margin` and the rest."""
+        return self._session.account
 
     def __repr__(self) -> str:
         state = self._connection.lifecycle.value.value
@@ -280,8 +335,39 @@ class BulkClient:
         if self._closed:
             return
         self._closed = True
-        self._connection.lifecycle.set(ConnectionState.CLOSED)
+        self._connection.close()
         self._fanout.close()
+
+    async def _cancel_open_orders_on_exit(self, tasks: trio.CancelScope) -> None:
+        """The ``cancel_on_exit`` kill switch: cancel every open order of the account, waiting
+        at most ``default_timeout`` in all (for a reconnect, then for the reply)."""
+        if tasks.cancel_called:  # the client's own tasks failed: there is no connection left
+            self._log.error("cancel_on_exit: the connection failed; open orders were NOT cancelled")
+            return
+        outcome = "open orders were NOT cancelled: no reply in time"
+        with trio.CancelScope(shield=True), trio.move_on_after(self.default_timeout):
+            try:
+                await self.wait_connected()
+                await self._post([CancelAll(None)], None, None)
+            except BulkError as exc:
+                outcome = f"open orders were NOT cancelled: {exc}"
+            else:
+                outcome = ""
+        if outcome:
+            self._log.error("cancel_on_exit: %s", outcome)
+        else:
+            self._log.info("cancel_on_exit: cancelled the open orders of %s", self.account)
+
+    async def _cancel_everything_before_live(self) -> None:
+        """The ``cancel_after_disconnect`` kill switch, run by the connection after a long outage:
+        its failure keeps the connection from becoming LIVE (the next reconnect tries again)."""
+        self._log.warning("cancel_after_disconnect: cancelling every open order after the outage")
+        try:
+            await self._post([CancelAll(None)], None, None, resyncing=True)
+        except trio.TooSlowError:
+            raise BulkError(
+                "cancel_after_disconnect: the cancel got no answer in time; orders may be open"
+            ) from None
 
     def _check_open(self) -> None:
         if self._closed:
@@ -307,7 +393,8 @@ class BulkClient:
 
     @property
     def reconnects(self) -> int:
-        """How many times the client has reconnected since the block was entered."""
+        """How many times the client has reconnected (become live again after a drop) since the
+        block was entered; failed attempts are not counted."""
         return self._connection.reconnects
 
     @property
@@ -358,10 +445,7 @@ class BulkClient:
         user = pubkey or self.account
         if user is None:
             raise ValueError("subscribe_account needs a pubkey when the client has no signer")
-        subscription = Subscription.account(user)
-        if self._state.account is None:
-            self._state.account = self.account = user
-        await self._subscribe(subscription)
+        await self._subscribe(Subscription.account(user))  # the session tracks its first user
 
     async def unsubscribe(self, target: str | Subscription | Iterable[str]) -> list[str]:
         """Stop a subscription, given its topic string(s) (``"ticker.BTC-USD"``) or the object.
@@ -376,7 +460,7 @@ class BulkClient:
             topics = {target}
         else:
             topics = set(target)
-        removed = self._connection.forget(topics)
+        removed = self._session.forget(topics)
         if self.is_connected:
             for topic in removed:
                 await self._connection.send(encode_unsubscribe(topic))
@@ -385,7 +469,7 @@ class BulkClient:
     @property
     def subscriptions(self) -> list[Subscription]:
         """What the client is subscribed to (and replays after every reconnect)."""
-        return list(self._connection.subscriptions.values())
+        return self._session.subscriptions
 
     # -- events -------------------------------------------------------------------------------
 
@@ -491,7 +575,13 @@ class BulkClient:
         return await self._post(batch, timeout, nonce)
 
     async def _post(
-        self, actions: list[BaseAction], timeout: float | None, nonce: int | None, wait: bool = True
+        self,
+        actions: list[BaseAction],
+        timeout: float | None,
+        nonce: int | None,
+        wait: bool = True,
+        *,
+        resyncing: bool = False,
     ) -> list[OrderResponse]:
         signer = self._require_signer()
         self._check_open()
@@ -517,43 +607,21 @@ class BulkClient:
         with trio.fail_after(timeout if timeout is not None else self.default_timeout):
             if not wait:
                 # Unregistered: a reply is "late" on arrival, and a refusal reaches Topic.ERROR.
-                await self._connection.send(frame)
+                self._session.request_sent(request_id, awaited=False)
+                try:
+                    await self._connection.send(frame, resyncing=resyncing)
+                except BaseException:
+                    self._session.request_settled(request_id)
+                    raise
                 return []
             with self._requests.register(request_id) as pending:
-                await self._connection.send(frame)
-                reply = await pending.wait()
-        return self._responses(reply, actions, payload)
-
-    def _responses(
-        self, reply: PostReply, actions: list[BaseAction], payload: Mapping[str, Any]
-    ) -> list[OrderResponse]:
-        if not reply.ok:
-            raise ExchangeError(
-                f"the exchange refused the request: {reply.message or 'no reason given'}",
-                raw=reply,
-            )
-        expected = order_ids(actions, nonce=int(payload["nonce"]), account=payload["account"])
-        if reply.is_ack:
-            # Accepted without outcomes: each action is pending; the account stream tells the rest.
-            return [
-                OrderResponse(OrderStatus.PENDING, order_id, reply.message, {"ack": True}, "ack")
-                for order_id in expected
-            ]
-        statuses = list(reply.statuses)
-        if len(statuses) != len(actions):
-            return statuses  # decision 7: not aligned with the actions, returned as they came
-        for index, (response, order_id) in enumerate(zip(statuses, expected, strict=True)):
-            if order_id is None:
-                continue
-            if response.order_id is None:
-                statuses[index] = attrs.evolve(response, order_id=order_id)
-            elif response.order_id != order_id:
-                self._log.warning(
-                    "exchange order id %s differs from the precomputed %s",
-                    response.order_id,
-                    order_id,
-                )
-        return statuses
+                self._session.request_sent(request_id)
+                try:
+                    await self._connection.send(frame, resyncing=resyncing)
+                    reply = await pending.wait()
+                finally:
+                    self._session.request_settled(request_id)
+        return reconcile_reply(reply, actions, payload, self._log)
 
     async def _post_one(
         self, action: BaseAction, timeout: float | None, nonce: int | None

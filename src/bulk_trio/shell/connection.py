@@ -1,8 +1,10 @@
 """The client's connection: connect, replay subscriptions, receive, heartbeat, reconnect.
 
 One :class:`Connection` lives for the whole ``async with open_bulk_client()`` block and runs as a
-task in its nursery. Each socket it opens gets a *session*: a child nursery with the receiver, the
-heartbeat and the stale-feed watchdog. Whatever ends a session (the peer, a missing pong, silence)
+task in its nursery. Each socket it opens gets a *link*: a child nursery with the receiver, the
+heartbeat and the stale-feed watchdog. Every protocol decision (what to replay, what a message
+means, which request an answer belongs to) is the sans-IO :class:`~bulk_trio.session.Session`'s;
+this module only performs its effects. Whatever ends a session (the peer, a missing pong, silence)
 fails every in-flight request at once, invalidates the books, and leads to a backoff and a new
 session, until the block ends.
 """
@@ -11,34 +13,52 @@ from __future__ import annotations
 
 import logging
 import secrets
-from collections import deque
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
+from typing import assert_never
 
+import attrs
 import trio
 
-from ..backoff import Backoff
-from ..enums import ConnectionState
-from ..errors import BulkError, ConnectError, ConnectionLost, ExchangeError
-from ..models import (
-    AccountSnapshot,
-    ErrorMessage,
-    L2Snapshot,
-    PostReply,
-    ProtocolError,
-    SubscriptionResponse,
-    Ticker,
-    UnknownMessage,
-    UnsubscribeResponse,
-)
+from ..enums import ConnectionState, Topic
+from ..errors import BulkError, ConnectError, ConnectionLost
 from ..protocol.codec import decode, encode_subscribe
 from ..protocol.subscriptions import Subscription
-from ..state import ClientState
+from ..session import (
+    AccountSynced,
+    Effect,
+    FailRequest,
+    FinishAck,
+    PublishEvent,
+    ResolveRequest,
+    Session,
+)
 from .fanout import Fanout
 from .requests import PendingRequests
 from .state_cell import StateCell
 from .transport import DEFAULT_MAX_MESSAGE_SIZE, TransportClosed, WebSocketTransport, open_transport
 
 Connector = Callable[..., Awaitable[WebSocketTransport]]
+ResyncHook = Callable[[], Awaitable[None]]
+
+
+@attrs.frozen(kw_only=True)
+class ConnectionSettings:
+    """How the client connects and when it gives a connection up (see docs/guides/lifecycle.md)."""
+
+    connect_timeout: float = 10.0
+    """Seconds for the socket and the WebSocket handshake."""
+    ready_timeout: float = 10.0
+    """Seconds for the exchange to confirm the replayed subscriptions (and send the snapshot)."""
+    heartbeat_interval: float | None = 20.0
+    """Seconds between our pings; None sends none."""
+    heartbeat_timeout: float = 10.0
+    """Seconds a ping may go unanswered before the connection counts as dead."""
+    stale_after: float | None = 30.0
+    """Seconds without a ticker or l2Snapshot of a subscribed symbol before the feed counts as
+    dead; None disables the watchdog."""
+    max_message_size: int = DEFAULT_MAX_MESSAGE_SIZE
+    connector: Connector = open_transport
+    """Opens the transport; tests swap it for an in-memory peer."""
 
 
 class NotConnected(ConnectionLost):
@@ -46,27 +66,26 @@ class NotConnected(ConnectionLost):
 
 
 class _Ack:
-    """A subscribe request waiting for its ``subscriptionResponse`` (answered in order)."""
+    """A subscribe request waiting for the session to finish it."""
 
     def __init__(self) -> None:
         self.done = trio.Event()
         self.error: BulkError | None = None
-        self.abandoned = False
 
-    def finish(self, error: BulkError | None = None) -> None:
+    def finish(self, error: BulkError | None) -> None:
         self.error = error
         self.done.set()
 
 
-class _Session:
+class _Link:
     """One socket's life: who ended it and why."""
 
     def __init__(self, transport: WebSocketTransport, scope: trio.CancelScope) -> None:
         self.transport = transport
         self.scope = scope
         self.reason: str | None = None
-        self.account_snapshot = trio.Event()
-        self.periodic_seen: dict[tuple[type, str], float] = {}
+        self.account_synced = trio.Event()
+        self.live = False
 
     def end(self, reason: str) -> None:
         if self.reason is None:
@@ -75,113 +94,88 @@ class _Session:
 
 
 class Connection:
+    """Performs what the :class:`~bulk_trio.session.Session` decides, over real sockets."""
+
     def __init__(
         self,
         url: str,
         *,
-        state: ClientState,
+        session: Session,
         fanout: Fanout,
         requests: PendingRequests,
         logger: logging.Logger,
+        settings: ConnectionSettings | None = None,
         debug: bool = False,
-        backoff: Backoff | None = None,
-        connect_timeout: float = 10.0,
-        ready_timeout: float = 10.0,
-        heartbeat_interval: float | None = 20.0,
-        heartbeat_timeout: float = 10.0,
-        stale_after: float | None = 30.0,
-        max_message_size: int = DEFAULT_MAX_MESSAGE_SIZE,
-        connector: Connector = open_transport,
     ) -> None:
         self.url = url
-        self._state = state
+        self.session = session
         self._fanout = fanout
         self._requests = requests
         self._log = logger
         self._debug = debug
-        self._backoff = backoff if backoff is not None else Backoff()
-        self._connect_timeout = connect_timeout
-        self._ready_timeout = ready_timeout
-        self._heartbeat_interval = heartbeat_interval
-        self._heartbeat_timeout = heartbeat_timeout
-        self._stale_after = stale_after
-        self._max_message_size = max_message_size
-        self._connector = connector
+        self.settings = settings if settings is not None else ConnectionSettings()
         self.lifecycle = StateCell()
-        self.subscriptions: dict[str, Subscription] = {}
-        self._acks: deque[_Ack] = deque()
-        self._session: _Session | None = None
-        self.reconnects = 0
-        self.last_drop_reason: str | None = None
+        self.before_live: ResyncHook | None = None
+        """Awaited on a reconnect before the state becomes LIVE (the kill switch's hook)."""
+        self._acks: dict[int, _Ack] = {}
+        self._link: _Link | None = None
+
+    @property
+    def reconnects(self) -> int:
+        return self.session.reconnects
+
+    @property
+    def last_drop_reason(self) -> str | None:
+        return self.session.last_drop_reason
 
     # -- public surface used by the client ----------------------------------------------------
 
-    async def send(self, text: str) -> None:
-        """Send one frame on the live socket, or raise :class:`NotConnected` (nothing was sent)."""
-        session = self._session
-        if session is None or self.lifecycle.value is not ConnectionState.LIVE:
-            state = self.lifecycle.value.value
-            raise NotConnected(f"not connected to {self.url} (state {state}); nothing was sent")
-        if self._debug:
-            self._log.debug("send %s", text if '"method":"post"' not in text else "<post frame>")
+    async def send(self, text: str, *, resyncing: bool = False) -> None:
+        """Send one frame on the live socket, or raise :class:`NotConnected` (nothing was sent).
+
+        ``resyncing`` also allows the moment between the replay and LIVE (the kill switch).
+        """
+        link = self._link
+        state = self.lifecycle.value
+        if link is None or not (state is ConnectionState.LIVE or (resyncing and not link.live)):
+            raise NotConnected(
+                f"not connected to {self.url} (state {state.value}); nothing was sent"
+            )
         try:
-            await session.transport.send_text(text)
+            await self._transmit(link, text)
         except TransportClosed as exc:
-            session.end(exc.reason)
+            link.end(exc.reason)
             raise ConnectionLost(
                 f"connection lost while sending ({exc.reason}); the outcome is unknown"
             ) from None
 
-    def remember(self, subscription: Subscription) -> None:
-        """Add ``subscription`` to the replay set without sending it now."""
-        self.subscriptions.setdefault(_key(subscription), subscription)
+    async def _transmit(self, link: _Link, text: str) -> None:
+        """The one place every outbound frame goes through."""
+        if self._debug:
+            self._log.debug("send %s", text if '"method":"post"' not in text else "<post frame>")
+        await link.transport.send_text(text)
 
     async def subscribe(self, subscription: Subscription, timeout: float) -> None:
-        """Add ``subscription`` to the replay set and, when live, wait for the exchange's answer.
-
-        While disconnected it is only recorded: every reconnect replays the whole set.
-        """
-        key = _key(subscription)
-        self.subscriptions[key] = subscription
-        session = self._session
-        if session is None or self.lifecycle.value is not ConnectionState.LIVE:
+        """Add ``subscription`` to the replay set and, when live, wait for the exchange's answer
+        (its confirmation, or its first data frame). While disconnected it is only recorded."""
+        link = self._link
+        live = link is not None and self.lifecycle.value is ConnectionState.LIVE
+        ack_id = self.session.subscribe(subscription, trio.current_time(), live=live)
+        if ack_id is None or link is None:
             return
-        ack = _Ack()
-        self._acks.append(ack)
-        self._expect_initial_frames(session, subscription)
+        ack = self._acks[ack_id] = _Ack()
         try:
-            await session.transport.send_text(encode_subscribe([subscription]))
+            await self._transmit(link, encode_subscribe([subscription]))
             with trio.fail_after(timeout):
                 await ack.done.wait()
         except TransportClosed:
             return  # the reconnect replays it
         finally:
-            ack.abandoned = not ack.done.is_set()
-        if ack.error is not None:
-            self.subscriptions.pop(key, None)
+            if not ack.done.is_set():
+                self.session.abandon(ack_id)
+            self._acks.pop(ack_id, None)
+        if ack.error is not None and not isinstance(ack.error, ConnectionLost):
             raise ack.error
-
-    def forget(self, topics: set[str]) -> list[str]:
-        """Drop every subscription yielding one of ``topics``; return the topics to unsubscribe."""
-        removed: list[str] = []
-        for key, subscription in list(self.subscriptions.items()):
-            if topics.intersection(subscription.topics):
-                del self.subscriptions[key]
-                removed.extend(subscription.topics)
-                if self._session is not None:  # the stale-feed watchdog stops expecting it
-                    for periodic in _periodic(subscription):
-                        self._session.periodic_seen.pop(periodic, None)
-        return removed
-
-    def _expect_initial_frames(self, session: _Session, subscription: Subscription) -> None:
-        """Prepare for what a new subscription brings: the stale-feed watchdog starts timing its
-        periodic stream, and an l2Delta stream starts with a full book (PROTOCOL §3.5)."""
-        now = trio.current_time()
-        for periodic in _periodic(subscription):
-            session.periodic_seen.setdefault(periodic, now)
-        wire = subscription.to_wire()
-        if wire.get("type") == "l2Delta" and isinstance(wire.get("symbol"), str):
-            self._state.expect_full_book(wire["symbol"])
 
     # -- the life cycle -----------------------------------------------------------------------
 
@@ -197,202 +191,178 @@ class Connection:
                     raise
                 await self._back_off(str(exc))
                 continue
-            ready_error = await self._run_session(transport, task_status if first else None)
+            ready_error = await self._run_link(transport, task_status if first else None)
             if first and ready_error is not None:
                 raise ConnectError(f"connected to {self.url} but {ready_error}")
             first = False
-            await self._back_off(self.last_drop_reason or "connection lost")
+            await self._back_off(self.session.last_drop_reason or "connection lost")
 
     async def _open(self) -> WebSocketTransport:
+        settings = self.settings
         try:
-            with trio.fail_after(self._connect_timeout):
-                return await self._connector(self.url, max_message_size=self._max_message_size)
+            with trio.fail_after(settings.connect_timeout):
+                return await settings.connector(
+                    self.url, max_message_size=settings.max_message_size
+                )
         except trio.TooSlowError:
             raise ConnectError(
-                f"cannot connect to {self.url}: no answer within {self._connect_timeout:g} s"
+                f"cannot connect to {self.url}: no answer within {settings.connect_timeout:g} s"
             ) from None
         except OSError as exc:
             raise ConnectError(f"cannot connect to {self.url}: {exc}") from exc
 
     async def _back_off(self, reason: str) -> None:
-        self.last_drop_reason = reason  # also a failed attempt's reason, not just a session's
         self.lifecycle.set(ConnectionState.BACKOFF)
-        self._backoff.disconnected(trio.current_time())
-        delay = self._backoff.next_delay()  # raises ReconnectGaveUp when told a maximum
+        status = self.session.retry(reason, trio.current_time())  # may raise ReconnectGaveUp
+        self._fanout.publish(Topic.STATUS, status)
+        delay = status.delay or 0.0
         self._log.warning("disconnected (%s); reconnecting in %.1f s", reason, delay)
         await trio.sleep(delay)
-        self.reconnects += 1
 
-    async def _run_session(
+    async def _run_link(
         self, transport: WebSocketTransport, task_status: trio.TaskStatus[None] | None
     ) -> str | None:
         """Serve one socket until it ends. Returns why readiness failed, or None."""
         ready_error: str | None = None
-        session = _Session(transport, trio.CancelScope())
+        link = _Link(transport, trio.CancelScope())
+        settings = self.settings
         try:
             async with trio.open_nursery() as nursery:
-                session.scope = nursery.cancel_scope
-                self._session = session
-                nursery.start_soon(self._receive, session)
-                if self._heartbeat_interval is not None:
-                    nursery.start_soon(self._heartbeat, session, self._heartbeat_interval)
+                link.scope = nursery.cancel_scope
+                self._link = link
+                nursery.start_soon(self._receive, link)
+                if settings.heartbeat_interval is not None:
+                    nursery.start_soon(self._heartbeat, link, settings.heartbeat_interval)
                 try:
-                    await self._replay(session)
+                    await self._replay(link)
+                    if self.before_live is not None and self.session.must_cancel_all(
+                        trio.current_time()
+                    ):
+                        await self.before_live()
                 except (BulkError, trio.TooSlowError, TransportClosed) as exc:
                     ready_error = _describe(exc)
-                    session.end(f"not ready: {ready_error}")
+                    link.end(f"not ready: {ready_error}")
                 else:
+                    link.live = True
+                    status = self.session.went_live(trio.current_time())
                     self.lifecycle.set(ConnectionState.LIVE)
-                    self._backoff.connected(trio.current_time())
-                    if self._stale_after is not None:
-                        nursery.start_soon(self._watch_stale, session, self._stale_after)
+                    self._fanout.publish(Topic.STATUS, status)
+                    if settings.stale_after is not None:
+                        nursery.start_soon(self._watch_stale, link, settings.stale_after)
                     if task_status is not None:
                         task_status.started()
+                    late = self.session.catch_up(trio.current_time())
+                    if late.subscriptions:
+                        try:
+                            await self._transmit(link, encode_subscribe(list(late.subscriptions)))
+                        except TransportClosed as exc:
+                            link.end(exc.reason)
         finally:
-            self._session = None
-            self._close_session(session)
+            self._link = None
+            self._close_link(link)
             with trio.CancelScope(shield=True):
                 await transport.aclose()
         return ready_error
 
-    def _close_session(self, session: _Session) -> None:
-        reason = session.reason or "connection closed"
-        self.last_drop_reason = reason
+    def _close_link(self, link: _Link) -> None:
+        reason = link.reason or "connection closed"
         if self.lifecycle.value is not ConnectionState.CLOSED:
             # Before failing requests: a caller woken by ConnectionLost must not still read LIVE.
             self.lifecycle.set(ConnectionState.BACKOFF)
-        message = (
-            f"connection lost ({reason}) with request {{}} in flight; its outcome is unknown: "
-            "check the open orders after the reconnect"
-        )
-        self._requests.fail_all(lambda request_id: ConnectionLost(message.format(request_id)))
-        while self._acks:
-            self._acks.popleft().finish(ConnectionLost(f"connection lost ({reason})"))
-        self._state.connection_lost()
+        effects = self.session.disconnected(reason, trio.current_time(), was_live=link.live)
+        self._perform(effects)
 
-    async def _replay(self, session: _Session) -> None:
+    async def _replay(self, link: _Link) -> None:
         """Resubscribe everything and wait until the exchange has answered (and, for a trading
         account, until its snapshot has replaced the open orders)."""
-        subscriptions = list(self.subscriptions.values())
-        for subscription in subscriptions:
-            self._expect_initial_frames(session, subscription)
-        if not subscriptions:
+        replay = self.session.connected(trio.current_time())
+        if replay.ack_id is None:
             return
-        ack = _Ack()
-        self._acks.append(ack)
-        await session.transport.send_text(encode_subscribe(subscriptions))
-        with trio.fail_after(self._ready_timeout):
-            await ack.done.wait()
-            if ack.error is not None:
-                raise ack.error
-            account = self._state.account
-            if account is not None and any(f"account.{account}" in s.topics for s in subscriptions):
-                await session.account_snapshot.wait()
+        ack = self._acks[replay.ack_id] = _Ack()
+        try:
+            await self._transmit(link, encode_subscribe(list(replay.subscriptions)))
+            with trio.fail_after(self.settings.ready_timeout):
+                await ack.done.wait()
+                if ack.error is not None:
+                    raise ack.error
+                if replay.wait_for_account:
+                    await link.account_synced.wait()
+        finally:
+            self._acks.pop(replay.ack_id, None)
 
-    # -- the session's tasks ------------------------------------------------------------------
+    # -- the link's tasks ---------------------------------------------------------------------
 
-    async def _receive(self, session: _Session) -> None:
-        """Decode, apply and publish every frame; never awaits a consumer."""
-        apply = self._state.apply
+    async def _receive(self, link: _Link) -> None:
+        """Decode every frame and perform what the session makes of it; never awaits a consumer."""
+        receive = self.session.receive
+        perform = self._perform
         debug = self._debug
         log = self._log
-        seen = session.periodic_seen
         try:
             while True:
-                batch = await session.transport.receive_batch()
+                batch = await link.transport.receive_batch()
                 now = trio.current_time()
                 for text in batch:
                     if debug:
                         log.debug("recv %s", text[:2000])
-                    message = decode(text)
-                    kind = type(message)
-                    if apply(message):
-                        if kind is Ticker or kind is L2Snapshot:
-                            seen[kind, message.symbol] = now  # type: ignore[union-attr]
-                        elif (
-                            kind is AccountSnapshot and message.account == self._state.account  # type: ignore[union-attr]
-                        ):
-                            session.account_snapshot.set()
-                        continue
-                    self._on_control(message)
+                    effects = receive(decode(text), now)
+                    if effects:
+                        perform(effects, link)
         except TransportClosed as exc:
-            session.end(exc.reason)
+            link.end(exc.reason)
 
-    def _on_control(self, message: object) -> None:
-        if type(message) is PostReply:
-            if not message.ok:
-                self._log.warning("request %s refused: %s", message.request_id, message.message)
-                self._fanout.publish_error(message)
-            if not self._requests.resolve(message.request_id, message):
-                self._log.info("late reply for request %s (its caller gave up)", message.request_id)
-        elif type(message) is SubscriptionResponse:
-            self._finish_ack(None)
-        elif type(message) is ErrorMessage:
-            self._log.warning("exchange error: %s", message.message)
-            self._fanout.publish_error(message)
-            self._finish_ack(ExchangeError(message.message, raw=message.raw))
-        elif type(message) is ProtocolError:
-            self._log.warning("skipped a malformed frame: %s", message.reason)
-            self._fanout.publish_error(message)
-        elif type(message) is UnsubscribeResponse:
-            pass
-        elif type(message) is UnknownMessage:
-            self._log.debug("ignored a message of unknown type %r", message.type)
+    def _perform(self, effects: Iterable[Effect], link: _Link | None = None) -> None:
+        for effect in effects:
+            match effect:
+                case PublishEvent(topic=topic, item=item):
+                    self._fanout.publish(topic, item)
+                case ResolveRequest(request_id=request_id, reply=reply):
+                    if not self._requests.resolve(request_id, reply):
+                        self._log.info("late reply for request %s (its caller gave up)", request_id)
+                case FailRequest(request_id=request_id, error=error):
+                    self._requests.fail(request_id, error)
+                case FinishAck(ack_id=ack_id, error=error):
+                    ack = self._acks.get(ack_id)
+                    if ack is not None:
+                        ack.finish(error)
+                case AccountSynced():
+                    if link is not None:
+                        link.account_synced.set()
+                case _:
+                    assert_never(effect)
 
-    def _finish_ack(self, error: BulkError | None) -> None:
-        # Subscribe requests are answered in order; an error frame answers the oldest one.
-        while self._acks:
-            ack = self._acks.popleft()
-            if not ack.abandoned:
-                ack.finish(error)
-                return
-
-    async def _heartbeat(self, session: _Session, interval: float) -> None:
-        timeout = self._heartbeat_timeout
+    async def _heartbeat(self, link: _Link, interval: float) -> None:
+        timeout = self.settings.heartbeat_timeout
         while True:
             await trio.sleep(interval)
             try:
-                pong = await session.transport.ping(secrets.token_bytes(8))
+                pong = await link.transport.ping(secrets.token_bytes(8))
             except TransportClosed as exc:
-                session.end(exc.reason)
+                link.end(exc.reason)
                 return
             with trio.move_on_after(timeout):
                 await pong.wait()
-            if not pong.is_set() or session.transport.closed:
-                session.end(f"no pong within {timeout:g} s")
+            if not pong.is_set() or link.transport.closed:
+                link.end(f"no pong within {timeout:g} s")
                 return
 
-    async def _watch_stale(self, session: _Session, stale_after: float) -> None:
-        seen = session.periodic_seen
+    async def _watch_stale(self, link: _Link, stale_after: float) -> None:
         while True:
-            if not seen:
+            stale = self.session.stalest(trio.current_time())
+            if stale is None:
                 await trio.sleep(stale_after)
                 continue
-            (kind, symbol), last = min(seen.items(), key=lambda item: item[1])
-            silent_for = trio.current_time() - last
-            if silent_for >= stale_after:
-                name = "ticker" if kind is Ticker else "l2Snapshot"
-                session.end(f"stale feed: no {name}.{symbol} frame for {silent_for:.1f} s")
+            if stale.silent_for >= stale_after:
+                link.end(stale.describe())
                 return
-            await trio.sleep(stale_after - silent_for)
+            await trio.sleep(stale_after - stale.silent_for)
 
-
-def _key(subscription: Subscription) -> str:
-    return "|".join(subscription.topics) + repr(sorted(subscription.to_wire().items()))
-
-
-def _periodic(subscription: Subscription) -> list[tuple[type, str]]:
-    """The (message type, symbol) pairs a subscription must keep delivering (ticker, l2Snapshot)."""
-    wire = subscription.to_wire()
-    kind = wire.get("type")
-    symbol = wire.get("symbol")
-    if not isinstance(symbol, str):
-        return []
-    if kind == "ticker":
-        return [(Ticker, symbol)]
-    if kind == "l2Snapshot":
-        return [(L2Snapshot, symbol)]
-    return []
+    def close(self) -> None:
+        """The block ended: publish CLOSED once."""
+        if self.lifecycle.value is ConnectionState.CLOSED:
+            return
+        self.lifecycle.set(ConnectionState.CLOSED)
+        self._fanout.publish(Topic.STATUS, self.session.closed())
 
 
 def _describe(exc: BaseException) -> str:

@@ -1,4 +1,4 @@
-"""The table of signed posts waiting for the reply that carries their ``id`` (DESIGN §2).
+"""The table of signed posts waiting for the reply that carries their ``id``.
 
 The caller registers an id, sends the post, and waits under its own ``trio.fail_after``; the
 receiver task resolves the id when the reply arrives. Either side may come first, and the caller
