@@ -66,9 +66,12 @@ def lint(session: nox.Session) -> None:
 
 @nox.session
 def typecheck(session: nox.Session) -> None:
-    """mypy --strict over the package."""
+    """mypy --strict over the package, the examples and a typed user script; and mypy must catch
+    the mistakes in tests/typing/mistakes.py (a misspelled Ticker field, a wrong handler, ...)."""
     _install(session, "typecheck")
     session.run("mypy", "--strict", "src")
+    session.run("mypy", "--strict", "examples", "tests/typing/user_script.py")
+    session.run("python", "tests/typing/check_mistakes.py")
 
 
 @nox.session

@@ -7,19 +7,24 @@ Both clients are measured in one invocation, against the same servers, on 127.0.
    prebuilt frames as fast as the socket takes them (about 60% one-level l2Delta, 30% ticker, 10%
    trades, built with the simulator's frame builders in ``bulk_trio.sim.frames``), then a sentinel
    ticker of another symbol. Each client decodes every frame, keeps its book and tickers, and hands
-   every event to one consumer per topic that counts it:
+   every event to one consumer per topic (ticker, l2Snapshot, l2Delta, trades) that counts it.
+   bulk-trio's consumers are written as users write them (``CONSUMERS``):
 
-   * bulk-trio ``handlers``: functions registered with ``client.on`` (each runs in its own task,
-     fed by its own channel): the SDK's callback API;
-   * bulk-trio ``channels``: a task per ``client.events(topic)`` channel that, each time it wakes
-     up, takes every item already buffered (``receive_nowait``), since ``async for`` alone costs a
-     scheduler pass per item;
+   * ``async-for`` (the headline): a task per topic, ``async with client.events(topic) as
+     events: async for event in events: count(event)``, default buffers;
+   * ``async-for+idle``: the same beside a subscriber of every topic that never reads, while an
+     order is placed every 5 ms (answered at once by the server, between two sends of the feed)
+     and a task sleeps 10 ms at a time: the orders' round trips, the time from the receiver
+     reading a reply to the caller holding it, and the sleeper's wake-up delays are reported;
+   * ``handlers``: ``open_bulk_client(handlers=...)``; ``on``: ``client.on(topic, handler)``;
+   * ``batch``: ``async for`` plus ``receive_nowait()`` of whatever else is buffered;
    * the SDK: callbacks registered with ``on``, called inline by its receive loop.
 
    Events/s = (events counted - 1) / time from the first counted event to the last. bulk-trio
    never makes the socket wait for a consumer: a market-data channel that is full drops its oldest
-   item, so the table also says how many events reached the consumer. The median over rounds is
-   reported; rounds alternate between the contenders, so load drift hits them alike.
+   item, so the table also says how many events reached the consumers. The median over rounds is
+   reported, and against the SDK the median of the per-round ratios; rounds alternate between the
+   contenders, so load drift hits them alike.
 2. **Order round trip.** A simulator (``open_simulator`` in its own process, legacy signatures
    allowed because the SDK signs without a domain byte, both accounts funded) takes ``--orders``
    signed limit orders from each client, one after another, priced far below the market so that
@@ -76,7 +81,7 @@ from bulk_trio.models import Ticker
 from bulk_trio.protocol.signing import TransactionSigner
 from bulk_trio.shell.client import BulkClient, open_bulk_client
 from bulk_trio.sim import frames, open_simulator
-from bulk_trio.sim.events import LevelChanged, MarketStats, TradeExecuted
+from bulk_trio.sim.events import ActionStatus, LevelChanged, MarketStats, TradeExecuted
 
 REPO = Path(__file__).resolve().parent.parent
 SDK_VERSION = "0.1.2"
@@ -190,6 +195,25 @@ def wire_bytes(texts: list[str]) -> bytes:
     return b"".join(bytes(framer.send_data(text, True)) for text in texts)
 
 
+def wire_chunks(texts: list[str]) -> list[bytes]:
+    """The same, cut into sends of about ``CHUNK`` bytes on frame boundaries, so that a reply
+    to an order can be sent between two of them."""
+    framer = FrameProtocol(client=False, extensions=[])
+    chunks: list[bytes] = []
+    pending: list[bytes] = []
+    size = 0
+    for text in texts:
+        frame = bytes(framer.send_data(text, True))
+        pending.append(frame)
+        size += len(frame)
+        if size >= CHUNK:
+            chunks.append(b"".join(pending))
+            pending, size = [], 0
+    if pending:
+        chunks.append(b"".join(pending))
+    return chunks
+
+
 # ---------------------------------------------------------------------------------------------
 # The servers, each run in a process of its own (``--serve-firehose``, ``--serve-sim``)
 
@@ -199,7 +223,7 @@ SUBSCRIPTIONS_NEEDED = frozenset({"ticker", "l2Snapshot", "l2Delta", "trades"})
 class FirehoseConnection:
     """One client: handshake, answer subscriptions, and once all four are in, the firehose."""
 
-    def __init__(self, stream: trio.SocketStream, feed: bytes, opening: bytes) -> None:
+    def __init__(self, stream: trio.SocketStream, feed: list[bytes], opening: bytes) -> None:
         self.stream = stream
         self.ws = WSConnection(ConnectionType.SERVER)
         self.feed = feed
@@ -215,9 +239,8 @@ class FirehoseConnection:
 
     async def stream_feed(self) -> None:
         await self.send(self.opening)
-        view = memoryview(self.feed)
-        for start in range(0, len(view), CHUNK):
-            await self.send(view[start : start + CHUNK])
+        for chunk in self.feed:
+            await self.send(chunk)
 
     async def serve(self) -> None:
         async with trio.open_nursery() as nursery:
@@ -248,21 +271,42 @@ class FirehoseConnection:
 
     async def on_message(self, text: str, nursery: trio.Nursery) -> None:
         message = json.loads(text)
+        if message.get("method") == "post":
+            # Accepted at once, interleaved with the feed: what is timed is the client's side.
+            reply = frames.post_ok(message["id"], [ActionStatus("resting", {})])
+            await self.send(self.ws.send(TextMessage(data=reply)))
+            return
         if message.get("method") != "subscribe":
             return
         topics = []
+        accounts = []
         for subscription in message["subscription"]:
             kind = subscription["type"]
+            if kind == "account":
+                accounts.append(subscription["user"])
+                topics.append(frames.account_topic(subscription["user"]))
+                continue
             self.subscribed.add(kind)
             topics.append(f"{kind}.{subscription.get('symbol', '')}")
         await self.send(self.ws.send(TextMessage(data=frames.subscription_response(topics))))
+        for user in accounts:
+            await self.send(self.ws.send(TextMessage(data=empty_account_snapshot(user))))
         if not self.started and self.subscribed >= SUBSCRIPTIONS_NEEDED:
             self.started = True
             nursery.start_soon(self.stream_feed)
 
 
+def empty_account_snapshot(user: str) -> str:
+    """What a client with a signer waits for on entry: an account with nothing in it."""
+    fields = "totalBalance availableBalance marginUsed notional realizedPnl unrealizedPnl fees"
+    margin = dict.fromkeys([*fields.split(), "funding"], 0.0)
+    data = {"type": "accountSnapshot", "margin": margin, "positions": [], "openOrders": []}
+    topic = frames.account_topic(user)
+    return json.dumps({"type": "account", "topic": topic, "data": {**data, "leverageSettings": []}})
+
+
 async def serve_firehose(count: int) -> None:
-    feed = wire_bytes([*firehose_frames(count), sentinel_frame()])
+    feed = wire_chunks([*firehose_frames(count), sentinel_frame()])
     opening = wire_bytes(opening_frames())
     listeners = await trio.open_tcp_listeners(0, host="127.0.0.1")
     print(listeners[0].socket.getsockname()[1], flush=True)
@@ -270,8 +314,8 @@ async def serve_firehose(count: int) -> None:
     async def handle(stream: trio.SocketStream) -> None:
         try:
             await FirehoseConnection(stream, feed, opening).serve()
-        except (trio.BrokenResourceError, trio.ClosedResourceError, RemoteProtocolError):
-            pass  # the client went away; the next one gets a fresh feed
+        except* (trio.BrokenResourceError, trio.ClosedResourceError, RemoteProtocolError):
+            pass  # the client went away (alone or inside the connection's nursery): next one
         finally:
             await trio.aclose_forcefully(stream)
 
@@ -318,6 +362,17 @@ class FirehoseResult:
     events: int
     rate: float
     dropped: int = 0
+    """Events the measured consumers lost (oldest dropped)."""
+    idle_dropped: int = 0
+    """Events the never-reading subscriber lost, counted (it holds only its last 1024)."""
+    late_ms: list[float] = attrs.field(factory=list)
+    """How late a task sleeping 10 ms at a time woke up, each time, during the burst."""
+    orders_ms: list[float] = attrs.field(factory=list)
+    """Round trips of orders placed one after another during the burst."""
+    reply_ms: list[float] = attrs.field(factory=list)
+    """For the same orders: from the receiver reading the reply frame to the caller having it."""
+    longest_step_ms: dict[str, float] = attrs.field(factory=dict)
+    """Per task (by function name), the CPU time of its longest step: how long it held the loop."""
 
 
 class EventCounter:
@@ -335,19 +390,38 @@ class EventCounter:
         self.count += 1
         self.last_at = now
 
-    def result(self, dropped: int) -> FirehoseResult:
+    def rate(self) -> float:
         seconds = self.last_at - self.first_at
-        return FirehoseResult(self.count, (self.count - 1) / seconds if seconds > 0 else 0, dropped)
+        return (self.count - 1) / seconds if seconds > 0 else 0.0
 
 
-async def drain_channel(
+# The consumers measured, each as a user would write it. "async-for" is the headline.
+CONSUMERS = ("async-for", "async-for+idle", "handlers", "on", "batch")
+IDLE = "never-read"
+
+
+async def count_events(
     client: BulkClient,
     topic: Topic,
     handle: Callable[[Any], None],
     *,
     task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED,
 ) -> None:
-    """A consumer that takes everything already buffered each time it wakes up."""
+    """The plain consumer: ``async for`` over a channel with default buffers."""
+    async with client.events(topic) as events:
+        task_status.started()
+        async for event in events:
+            handle(event)
+
+
+async def drain_batches(
+    client: BulkClient,
+    topic: Topic,
+    handle: Callable[[Any], None],
+    *,
+    task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED,
+) -> None:
+    """The batch reader: after each awaited item, take everything already buffered."""
     async with client.events(topic) as channel:
         task_status.started()
         async for item in channel:
@@ -360,6 +434,70 @@ async def drain_channel(
                 handle(item)
 
 
+async def never_read(
+    client: BulkClient, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED
+) -> None:
+    """A subscriber of every measured topic that never reads: it must cost the others nothing."""
+    async with (
+        client.events(Topic.TICKER, name=IDLE),
+        client.events(Topic.L2SNAPSHOT, name=IDLE),
+        client.events(Topic.L2DELTA, name=IDLE),
+        client.events(Topic.TRADES, name=IDLE),
+    ):
+        task_status.started()
+        await trio.sleep_forever()
+
+
+async def measure_lateness(lateness: list[float], done: trio.Event) -> None:
+    """Sleep 10 ms at a time until ``done``; note how late each wake-up was."""
+    while not done.is_set():
+        deadline = trio.current_time() + 0.010
+        await trio.sleep_until(deadline)
+        lateness.append(trio.current_time() - deadline)
+
+
+async def place_orders_during(
+    client: BulkClient, done: trio.Event, round_trips: list[float], replies: list[float]
+) -> None:
+    """One order after another until ``done``; each timed, and its reply-to-caller delay too."""
+    resolved_at: dict[int, float] = {}
+    requests = client._requests  # instrumentation only: when the receiver handed the reply over
+    original_resolve = requests.resolve
+
+    def timed_resolve(request_id: int, reply: Any) -> bool:
+        resolved_at[request_id] = time.perf_counter()
+        return original_resolve(request_id, reply)
+
+    requests.resolve = timed_resolve  # type: ignore[method-assign,assignment]
+    price = ORDER_PRICE
+    while not done.is_set():
+        start = time.perf_counter()
+        await client.place_limit_order(SYMBOL, Side.BUY, price, ORDER_SIZE)
+        end = time.perf_counter()
+        round_trips.append(end - start)
+        replies.append(end - resolved_at[max(resolved_at)])
+        price += 0.5
+        await trio.sleep(0.005)
+
+
+class StepTimer(trio.abc.Instrument):
+    """The longest single step of each task, in CPU time of this thread: how long a task held
+    the event loop, without the time the operating system gave to other processes."""
+
+    def __init__(self) -> None:
+        self.started = 0.0
+        self.longest: dict[str, float] = {}
+
+    def before_task_step(self, task: trio.lowlevel.Task) -> None:
+        self.started = time.thread_time()
+
+    def after_task_step(self, task: trio.lowlevel.Task) -> None:
+        spent = time.thread_time() - self.started
+        name = task.name.rsplit(".", 1)[-1]
+        if spent > self.longest.get(name, 0.0):
+            self.longest[name] = spent
+
+
 async def bulk_trio_firehose(url: str, consumer: str) -> FirehoseResult:
     counter = EventCounter()
     finished = trio.Event()
@@ -370,18 +508,44 @@ async def bulk_trio_firehose(url: str, consumer: str) -> FirehoseResult:
         else:
             counter.hit(ticker)
 
-    consumers = {Topic.TICKER: on_ticker, Topic.L2DELTA: counter.hit, Topic.TRADES: counter.hit}
+    consumers: dict[Topic, Callable[[Any], None]] = {
+        Topic.TICKER: on_ticker,
+        Topic.L2SNAPSHOT: counter.hit,
+        Topic.L2DELTA: counter.hit,
+        Topic.TRADES: counter.hit,
+    }
     handlers = consumers if consumer == "handlers" else None
+    # The isolation variant also places orders and runs a sleeper during the burst; the headline
+    # variant measures the consumers alone.
+    isolation = consumer == "async-for+idle"
+    signer = None
+    if isolation:
+        signer = TransactionSigner(bytes.fromhex(BULK_TRIO_SEED), domain="testnet")
+    lateness: list[float] = []
+    steps = StepTimer()
+    if isolation:
+        trio.lowlevel.add_instrument(steps)
+    round_trips: list[float] = []
+    replies: list[float] = []
     async with (
-        open_bulk_client(url, symbols=[SYMBOL], handlers=handlers) as client,
+        open_bulk_client(url, symbols=[SYMBOL], handlers=handlers, signer=signer) as client,
         trio.open_nursery() as nursery,
     ):
-        if consumer == "channels":
+        if consumer == "on":
             for topic, handle in consumers.items():
-                await nursery.start(drain_channel, client, topic, handle)
+                client.on(topic, handle)
+        elif consumer != "handlers":
+            reader = drain_batches if consumer == "batch" else count_events
+            for topic, handle in consumers.items():
+                await nursery.start(reader, client, topic, handle)
+        if isolation:
+            await nursery.start(never_read, client)
         await client.subscribe_orderbook_snapshot(SYMBOL)
         await client.subscribe_orderbook_delta(SYMBOL)
         await client.subscribe_trades(SYMBOL)
+        if isolation:
+            nursery.start_soon(measure_lateness, lateness, finished)
+            nursery.start_soon(place_orders_during, client, finished, round_trips, replies)
         with trio.fail_after(RUN_TIMEOUT):
             await finished.wait()
             # The other consumers may still hold events in their channels: let them drain.
@@ -389,9 +553,20 @@ async def bulk_trio_firehose(url: str, consumer: str) -> FirehoseResult:
         book = client.get_book(SYMBOL)
         if book is None or not book.is_valid:
             raise RuntimeError("bulk-trio's book was not kept: the feed is not what it should be")
-        dropped = sum(stats.dropped for stats in client.channel_stats())
+        stats = client.channel_stats()
+        dropped = sum(s.dropped for s in stats if s.name != IDLE)
+        idle_dropped = sum(s.dropped for s in stats if s.name == IDLE)
         nursery.cancel_scope.cancel()
-    return counter.result(dropped)
+    return FirehoseResult(
+        counter.count,
+        counter.rate(),
+        dropped,
+        idle_dropped,
+        [x * 1e3 for x in lateness],
+        [x * 1e3 for x in round_trips],
+        [x * 1e3 for x in replies],
+        {name: seconds * 1e3 for name, seconds in steps.longest.items()},
+    )
 
 
 async def bulk_trio_orders(url: str, count: int, first_price: float) -> list[float]:
@@ -465,6 +640,7 @@ async def firehose(url):
 
     client = BulkWebSocketClient(url, symbols=[SYMBOL])
     client.on(Topic.TICKER, on_ticker)
+    client.on(Topic.L2SNAPSHOT, counter.hit)
     client.on(Topic.L2DELTA, counter.hit)
     client.on(Topic.TRADES, counter.hit)
     if not await client.connect():
@@ -625,8 +801,9 @@ def stage_costs(frame_count: int) -> list[tuple[str, float]]:
     from wsproto.connection import Connection
 
     from bulk_trio.protocol.codec import decode
+    from bulk_trio.protocol.websocket_frames import FrameReader
     from bulk_trio.shell.fanout import Fanout
-    from bulk_trio.shell.transport import RECEIVE_SIZE, _FrameReader
+    from bulk_trio.shell.transport import RECEIVE_SIZE
     from bulk_trio.state import ClientState
 
     texts = firehose_frames(frame_count)
@@ -644,7 +821,7 @@ def stage_costs(frame_count: int) -> list[tuple[str, float]]:
                 pass
 
     def frame_reader() -> None:
-        reader, out = _FrameReader(1 << 30), list[str]()
+        reader, out = FrameReader(1 << 30), list[str]()
         for data in reads:
             reader.feed(data, out)
 
@@ -779,12 +956,23 @@ class Contender:
     consumer: str = "-"
     rates: list[float] = attrs.field(factory=list)
     delivered: list[float] = attrs.field(factory=list)
+    idle_dropped: list[int] = attrs.field(factory=list)
+    late_ms: list[float] = attrs.field(factory=list)
+    late_all_ms: list[float] = attrs.field(factory=list)
+    longest_steps: list[dict[str, float]] = attrs.field(factory=list)
+    burst_orders_ms: list[float] = attrs.field(factory=list)
+    burst_replies_ms: list[float] = attrs.field(factory=list)
     latencies: list[float] = attrs.field(factory=list)
-    places_orders: bool = True
+    places_orders: bool = False
 
     @property
     def label(self) -> str:
         return self.name if self.consumer == "-" else f"{self.name}, {self.consumer}"
+
+
+def expected_events(frame_count: int) -> int:
+    """Every feed frame is one event; the opening l2Snapshot and l2Delta snapshot are two more."""
+    return frame_count + 2
 
 
 def measure(args: argparse.Namespace, contenders: list[Contender], frame_count: int) -> None:
@@ -797,7 +985,15 @@ def measure(args: argparse.Namespace, contenders: list[Contender], frame_count: 
             for contender in contenders:
                 result = contender.worker.run("firehose", url, contender.consumer)
                 contender.rates.append(result["rate"])
-                contender.delivered.append(result["events"] / (frame_count + 1))
+                contender.delivered.append(result["events"] / expected_events(frame_count))
+                contender.idle_dropped.append(result.get("idle_dropped", 0))
+                if result.get("late_ms"):
+                    contender.late_ms.append(max(result["late_ms"]))
+                    contender.late_all_ms += result["late_ms"]
+                if result.get("longest_step_ms"):
+                    contender.longest_steps.append(result["longest_step_ms"])
+                contender.burst_orders_ms += result.get("orders_ms", [])
+                contender.burst_replies_ms += result.get("reply_ms", [])
                 line.append(f"{contender.label} {result['rate']:,.0f}")
             print(f"round {number} (events/s): " + "; ".join(line), flush=True)
         if args.profile:
@@ -816,19 +1012,63 @@ def measure(args: argparse.Namespace, contenders: list[Contender], frame_count: 
                 contender.latencies += reply["latencies"]
 
 
+def _ms(values: list[float], fraction: float) -> str:
+    return f"{percentile(values, fraction):.2f}" if values else "-"
+
+
 def report(contenders: list[Contender], frame_count: int) -> None:
     sdk = next((c for c in contenders if c.name == "official SDK"), None)
-    sdk_rate = statistics.median(sdk.rates) if sdk else None
-    print(f"\nmarket data: {frame_count:,} frames per round, events delivered per second (median)")
-    print(f"{'':44} {'events/s':>10} {'delivered':>10} {'vs SDK':>7}")
+    expected = expected_events(frame_count)
+    print(f"\nmarket data: {expected:,} events per round, delivered per second (median of rounds)")
+    print(f"{'':34} {'events/s':>10} {'delivered':>10} {'vs SDK':>7} {'idle drops':>11}")
     for contender in contenders:
         rate = statistics.median(contender.rates)
         delivered = statistics.median(contender.delivered)
-        ratio = f"{rate / sdk_rate:.2f}" if sdk_rate else "-"
-        print(f"{contender.label:44} {rate:10,.0f} {delivered:10.1%} {ratio:>7}")
+        # Each round measures every contender back to back: the median of the per-round ratios
+        # is steadier on a loaded machine than the ratio of the medians.
+        ratio = "-"
+        if sdk is not None:
+            pairs = zip(contender.rates, sdk.rates, strict=True)
+            ratios = [mine / theirs for mine, theirs in pairs]
+            ratio = f"{statistics.median(ratios):.2f}"
+        idle = statistics.median(contender.idle_dropped) if contender.idle_dropped else 0
+        idle_text = f"{idle:,.0f}" if contender.consumer == "async-for+idle" else "-"
+        print(f"{contender.label:34} {rate:10,.0f} {delivered:10.2%} {ratio:>7} {idle_text:>11}")
 
-    print("\norder round trip, place -> response (ms)")
-    print(f"{'':44} {'p50':>7} {'p99':>7} {'p50 vs SDK':>11} {'p99 vs SDK':>11}")
+    print("\nduring the burst, beside a never-reading reader (ms): orders every 5 ms, a sleeper")
+    print(
+        f"{'':26} {'rt p50':>7} {'rt p99':>7} {'reply p50':>9} {'reply p99':>9}"
+        f" {'late p50':>8} {'late p99':>8} {'late max':>8}"
+    )
+    for contender in contenders:
+        if not contender.late_ms:
+            continue
+        orders, replies = contender.burst_orders_ms, contender.burst_replies_ms
+        late = statistics.median(contender.late_ms)
+        lates = contender.late_all_ms
+        print(
+            f"{contender.label:26} {_ms(orders, 0.5):>7} {_ms(orders, 0.99):>7} "
+            f"{_ms(replies, 0.5):>9} {_ms(replies, 0.99):>9} "
+            f"{_ms(lates, 0.5):>8} {_ms(lates, 0.99):>8} {late:8.2f}"
+        )
+    print(
+        "(rt: place -> response; reply: receiver reads the reply frame -> caller has it;"
+        " late: wake-up delay of the sleeper, p50/p99 of all, max = median of each round's worst)"
+    )
+
+    for contender in contenders:
+        if not contender.longest_steps:
+            continue
+        groups = {"receiver": "_receive", "consumers": "count_events", "handlers": "_run_handler"}
+        parts = []
+        for label, function in groups.items():
+            worst = [steps[function] for steps in contender.longest_steps if function in steps]
+            if worst:
+                parts.append(f"{label} {statistics.median(worst):.2f}")
+        print(f"longest step of a task, CPU ms (median of rounds): {', '.join(parts)}")
+
+    print("\norder round trip on an idle simulator, place -> response (ms)")
+    print(f"{'':34} {'p50':>7} {'p99':>7} {'p50 vs SDK':>11} {'p99 vs SDK':>11}")
     sdk_p50 = percentile(sdk.latencies, 0.5) if sdk else None
     sdk_p99 = percentile(sdk.latencies, 0.99) if sdk else None
     for contender in contenders:
@@ -837,8 +1077,11 @@ def report(contenders: list[Contender], frame_count: int) -> None:
         p50, p99 = percentile(contender.latencies, 0.5), percentile(contender.latencies, 0.99)
         vs50 = f"{p50 / sdk_p50:.2f}" if sdk_p50 else "-"
         vs99 = f"{p99 / sdk_p99:.2f}" if sdk_p99 else "-"
-        print(f"{contender.name:44} {p50 * 1e3:7.2f} {p99 * 1e3:7.2f} {vs50:>11} {vs99:>11}")
-    print("(events/s: higher is better; round trip: lower is better; 'vs SDK' = bulk-trio / SDK)")
+        print(f"{contender.name:34} {p50 * 1e3:7.2f} {p99 * 1e3:7.2f} {vs50:>11} {vs99:>11}")
+    print(
+        "(events/s: higher is better; round trip: lower is better; 'vs SDK' = bulk-trio / SDK,"
+        " for events/s the median of the per-round ratios)"
+    )
 
 
 def main() -> None:
@@ -880,10 +1123,11 @@ def main() -> None:
         sources.append((f"bulk-trio at {args.baseline}", args.baseline))
     for name, source in sources:
         worker = bulk_trio_worker_process(name, source)
-        contenders.append(Contender(name, worker, "handlers", places_orders=False))
-        contenders.append(Contender(name, worker, "channels"))
+        for consumer in CONSUMERS:
+            contenders.append(Contender(name, worker, consumer, places_orders=consumer == "batch"))
     if sdk_python:
-        contenders.append(Contender("official SDK", sdk_worker_process(sdk_python)))
+        sdk_worker = sdk_worker_process(sdk_python)
+        contenders.append(Contender("official SDK", sdk_worker, places_orders=True))
     try:
         measure(args, contenders, frame_count)
     finally:

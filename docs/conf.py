@@ -56,12 +56,16 @@ nitpick_ignore_regex = [
     (r"py:.*", r"(AsyncIterator|AbstractAsyncContextManager|MappingProxyType|Random|Logger)"),
     (r"py:.*", r"(BaseException|BaseExceptionGroup|Exception|ValueError|RuntimeError|TypeError)"),
     (r"py:.*", r"(NoneType|None|int|float|str|bytes|bool|dict|list|tuple|set|frozenset|object)"),
-    (r"py:.*", r"(abc|struct|argparse)(\..*)?"),
+    (r"py:.*", r"(abc|struct|argparse|ssl)(\..*)?"),
     # Internal plumbing that appears in signatures but is not part of the public API.
     (r"py:class", r"bulk_trio\.(shell\.)?transport\..*"),
+    (r"py:class", r"bulk_trio\.sim\.shell\.tls\..*"),
     # The type variable of a generic model (HistoryPage[Row]) and the simulator's history log.
     (r"py:(class|obj)", r"bulk_trio\.http_models\.Row"),
     (r"py:class", r"bulk_trio\.sim\.history\.HistoryLog"),
+    # The type variables of the event channels and latest-value streams; BulkClient's event base.
+    (r"py:(class|obj)", r"bulk_trio\.shell\.(fanout|watch)\.T"),
+    (r"py:class", r"bulk_trio\.shell\.client_events\.ClientEvents"),
 ]
 
 # -- HTML ------------------------------------------------------------------------------------

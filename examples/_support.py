@@ -16,9 +16,10 @@ from contextlib import asynccontextmanager
 import trio
 
 from bulk_trio import BulkClient, Topic, TransactionSigner
+from bulk_trio.literals import DomainName
 from bulk_trio.sim import open_simulator
 
-NETWORK = "testnet"
+NETWORK: DomainName = "testnet"
 
 
 @asynccontextmanager
@@ -49,6 +50,12 @@ async def ensure_funds(client: BulkClient) -> None:
             async for margin in margins:
                 if margin.account == client.account and margin.total_balance > 0:
                     return
+
+
+async def run_for(duration: float, stop: trio.Event | None = None) -> None:
+    """Return after ``duration`` seconds, or as soon as ``stop`` is set if one is given."""
+    with trio.move_on_after(duration):
+        await (trio.Event() if stop is None else stop).wait()
 
 
 def command_line(description: str, duration: float) -> argparse.Namespace:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import attrs
 import trio
-from _support import command_line, exchange_url
+from _support import command_line, exchange_url, run_for
 
 from bulk_trio import BulkClient, Topic, open_bulk_client
 
@@ -62,8 +62,15 @@ async def print_trades(client: BulkClient, seen: Seen, *, task_status: Started) 
                 print(f"trade  {trade.symbol:8} {trade.side.value:4} {trade.size} @ {trade.price}")
 
 
-async def main(url: str | None = None, duration: float = 10.0) -> Seen:
-    seen = Seen()
+async def main(
+    url: str | None = None,
+    duration: float = 10.0,
+    *,
+    stop: trio.Event | None = None,
+    seen: Seen | None = None,
+) -> Seen:
+    """Run for ``duration`` seconds, or until ``stop`` is set; count into ``seen`` if given."""
+    seen = Seen() if seen is None else seen
     async with (
         exchange_url(url) as endpoint,
         open_bulk_client(endpoint, symbols=SYMBOLS) as client,
@@ -76,7 +83,7 @@ async def main(url: str | None = None, duration: float = 10.0) -> Seen:
         await nursery.start(print_trades, client, seen)
         await client.subscribe_orderbook_delta(BOOK_SYMBOL)
         await client.subscribe_trades(SYMBOLS)
-        await trio.sleep(duration)
+        await run_for(duration, stop)
         nursery.cancel_scope.cancel()
     print(
         f"{seen.tickers} tickers, {seen.book_updates} book updates, {seen.trades} trades; "

@@ -18,7 +18,7 @@ import math
 
 import attrs
 import trio
-from _support import command_line, ensure_funds, exchange_url, trading_key
+from _support import command_line, ensure_funds, exchange_url, run_for, trading_key
 
 from bulk_trio import (
     BulkClient,
@@ -136,7 +136,10 @@ def _round_up(price: float) -> float:
     return round(math.ceil(price / PRICE_STEP) * PRICE_STEP, 8)
 
 
-async def main(url: str | None = None, duration: float = 20.0) -> Report:
+async def main(
+    url: str | None = None, duration: float = 20.0, *, stop: trio.Event | None = None
+) -> Report:
+    """Run for ``duration`` seconds, or until ``stop`` is set."""
     report = Report()
     signer = trading_key()
     async with (
@@ -149,7 +152,7 @@ async def main(url: str | None = None, duration: float = 20.0) -> Report:
             async with trio.open_nursery() as nursery:
                 nursery.start_soon(maker.count_fills)
                 nursery.start_soon(maker.run)
-                await trio.sleep(duration)
+                await run_for(duration, stop)
                 nursery.cancel_scope.cancel()
         finally:
             with trio.CancelScope(shield=True):  # also on Ctrl-C: leave nothing resting

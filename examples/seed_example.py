@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import attrs
 import trio
-from _support import command_line, ensure_funds, exchange_url, trading_key
+from _support import command_line, ensure_funds, exchange_url, run_for, trading_key
 
 from bulk_trio import (
     BulkClient,
@@ -84,7 +84,10 @@ class BidEveryTicker:
             self._stopped = True
 
 
-async def main(url: str | None = None, duration: float = 10.0) -> Outcome:
+async def main(
+    url: str | None = None, duration: float = 10.0, *, stop: trio.Event | None = None
+) -> Outcome:
+    """Run for ``duration`` seconds, or until ``stop`` is set."""
     outcome = Outcome()
     signer = trading_key()
     async with (
@@ -98,7 +101,7 @@ async def main(url: str | None = None, duration: float = 10.0) -> Outcome:
         client.on(Topic.TICKER, strategy.on_ticker)
         client.on(Topic.FILL, strategy.on_fill)
         try:
-            await trio.sleep(duration)
+            await run_for(duration, stop)
         finally:
             with trio.CancelScope(shield=True):  # also on Ctrl-C: leave nothing resting
                 await strategy.stop()

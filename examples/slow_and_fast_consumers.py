@@ -12,7 +12,7 @@ reports, per consumer, what was delivered, dropped and is still buffered.
 from __future__ import annotations
 
 import trio
-from _support import command_line, exchange_url
+from _support import command_line, exchange_url, run_for
 
 from bulk_trio import BulkClient, SubscriberStats, Topic, open_bulk_client
 
@@ -47,8 +47,15 @@ def print_stats(stats: list[SubscriberStats]) -> None:
         )
 
 
-async def main(url: str | None = None, duration: float = 5.0) -> dict[str, SubscriberStats]:
-    seen = {"fast": 0, "slow": 0}
+async def main(
+    url: str | None = None,
+    duration: float = 5.0,
+    *,
+    stop: trio.Event | None = None,
+    seen: dict[str, int] | None = None,
+) -> dict[str, SubscriberStats]:
+    """Run for ``duration`` seconds, or until ``stop`` is set; count into ``seen`` if given."""
+    seen = {"fast": 0, "slow": 0} if seen is None else seen
     async with (
         exchange_url(url) as endpoint,
         open_bulk_client(endpoint, symbols=SYMBOLS) as client,
@@ -56,7 +63,7 @@ async def main(url: str | None = None, duration: float = 5.0) -> dict[str, Subsc
     ):
         await nursery.start(fast, client, seen)
         await nursery.start(slow, client, seen)
-        await trio.sleep(duration)
+        await run_for(duration, stop)
         # Read the counters while both channels are still open.
         stats = {item.name: item for item in client.channel_stats() if item.name in seen}
         nursery.cancel_scope.cancel()

@@ -38,6 +38,7 @@ class FakePeer:
         self.stream = stream
         self.ws = WSConnection(ConnectionType.SERVER)
         self.received: list[dict[str, Any]] = []
+        self.received_at: list[float] = []
         self.answer_pings = True
         self.closed = trio.Event()
         self.message_arrived = trio.Event()  # replaced after each message from the client
@@ -79,6 +80,7 @@ class FakePeer:
         elif isinstance(event, TextMessage):
             message = json.loads(event.data)
             self.received.append(message)
+            self.received_at.append(trio.current_time())
             self.message_arrived.set()
             self.message_arrived = trio.Event()
             if message.get("method") == "subscribe":
@@ -153,6 +155,7 @@ class FakeExchange:
         self.confirm = True
         self.stream_data = False
         self.refuse_topics: frozenset[str] = frozenset()
+        self.max_messages_per_second: int | None = None  # the client's limiter, when a test sets it
 
     async def connector(self, url: str, *, max_message_size: int) -> WebSocketTransport:
         from bulk_trio.errors import ConnectError
@@ -170,7 +173,12 @@ class FakeExchange:
         )
         self.peers.append(peer)
         self._nursery.start_soon(peer.serve)
-        transport = await handshake(client_end, "fake", max_message_size=max_message_size)
+        transport = await handshake(
+            client_end,
+            "fake",
+            max_message_size=max_message_size,
+            max_messages_per_second=self.max_messages_per_second,
+        )
         self.connected.set()
         self.connected = trio.Event()
         return transport

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import math
-import struct
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
@@ -17,23 +16,43 @@ from hypothesis import strategies as st
 from bulk_trio.actions import (
     Action,
     AgentWallet,
+    ApproveBuilderCode,
+    BaseAction,
     BuilderCode,
     CancelAll,
     CancelOrder,
+    CreateMultisig,
+    CreateSubAccount,
     Faucet,
     LimitOrder,
     MarketOrder,
     ModifyOrder,
+    MultisigApprove,
+    MultisigCancel,
+    MultisigExecute,
+    MultisigPropose,
+    MultisigReject,
+    MultisigUpdate,
+    OnFill,
     OraclePrice,
+    PythOracle,
+    RangeOrder,
+    RemoveSubAccount,
+    RenameSubAccount,
+    RevokeBuilderCode,
     StopOrder,
     TakeProfitOrder,
+    TrailingStop,
+    Transfer,
+    TriggerBasket,
     UpdateLeverage,
+    WhitelistFaucet,
     action_from_wire,
 )
 from bulk_trio.enums import Side, TimeInForce
 from bulk_trio.fixedpoint import to_fixed
 from bulk_trio.protocol.keys import b58encode
-from bulk_trio.protocol.wincode import Layout
+from bulk_trio.protocol.subscriptions import Subscription
 
 FAST = settings(max_examples=150, deadline=None)
 
@@ -43,7 +62,10 @@ OID = "2UQQp5TdJqkmmQvGnzHJM3thgebNJdqSqZDqfSCxHdCV"
 # ---------------------------------------------------------------------------------------------
 # Strategies
 
-symbols = st.text(min_size=1, max_size=12).filter(lambda text: text.strip() != "")
+# The symbol rule (bulk_trio.checks): non-empty UTF-8 without whitespace.
+symbols = st.text(st.characters(blacklist_categories=("Cs",)), min_size=1, max_size=12).filter(
+    lambda text: not any(char.isspace() for char in text)
+)
 hashes = st.binary(min_size=32, max_size=32).map(b58encode)
 # Quantities at least one tick and far from the u64 ceiling; half of them on the 1e-8 grid.
 quantities = st.one_of(
@@ -81,10 +103,101 @@ triggered = st.sampled_from([StopOrder, TakeProfitOrder]).flatmap(
         slippages,
     )
 )
+optional_quantities = st.none() | quantities
+bps = st.none() | st.floats(min_value=0, max_value=10_000)
+
+
+@st.composite
+def ranges(draw: st.DrawFn) -> RangeOrder:
+    is_buy = draw(flags)
+    low, high = sorted(draw(st.lists(quantities, min_size=2, max_size=2, unique=True)))
+    stop_loss, take_profit = (low, high) if is_buy else (high, low)
+    return RangeOrder(
+        draw(symbols),
+        is_buy,
+        draw(quantities),
+        stop_loss,
+        take_profit,
+        draw(optional_quantities),
+        draw(optional_quantities),
+        draw(flags),
+        draw(builder_codes),
+        draw(bps),
+        draw(bps),
+    )
+
+
+@st.composite
+def trailing_stops(draw: st.DrawFn) -> TrailingStop:
+    trail = draw(st.integers(1, 9_999))
+    return TrailingStop(
+        draw(symbols),
+        draw(flags),
+        draw(quantities),
+        trail,
+        draw(st.integers(0, trail)),
+        draw(optional_quantities),
+        draw(flags),
+        draw(builder_codes),
+        draw(bps),
+    )
+
+
+u32s = st.integers(0, 2**32 - 1)
+signer_lists = st.lists(hashes, min_size=1, max_size=4, unique=True)
+
+
+@st.composite
+def policies(draw: st.DrawFn) -> tuple[list[str], int, int, int]:
+    signers = draw(signer_lists)
+    return signers, draw(st.integers(1, len(signers))), draw(u32s), draw(st.integers(1, 2**32 - 1))
+
+
+conditionals = st.one_of(triggered, ranges(), trailing_stops())
+orders = st.one_of(limits, markets)
+# Actions that may ride inside another one (trigger baskets, on-fill, proposals).
+children = st.lists(
+    st.one_of(orders, conditionals, st.builds(CancelOrder, symbols, hashes)), min_size=1, max_size=3
+)
+
 actions: st.SearchStrategy[Action] = st.one_of(
     limits,
     markets,
-    triggered,
+    conditionals,
+    st.builds(TriggerBasket, symbols, flags, quantities, children),
+    st.builds(OnFill, orders, children),
+    st.builds(ApproveBuilderCode, hashes, st.integers(1, 15)),
+    st.builds(RevokeBuilderCode, hashes),
+    st.builds(CreateSubAccount, symbols, st.none() | f64s),
+    st.builds(RemoveSubAccount, hashes),
+    st.builds(RenameSubAccount, hashes, symbols),
+    st.builds(
+        lambda pair, amount, external, symbol: Transfer(*pair, amount, external, symbol),
+        st.lists(hashes, min_size=2, max_size=2, unique=True),
+        f64s,
+        flags,
+        st.none() | symbols,
+    ),
+    policies().map(lambda policy: CreateMultisig(*policy)),
+    st.builds(MultisigPropose, hashes, children, st.none() | st.integers(1, 2**32 - 1)),
+    st.sampled_from([MultisigApprove, MultisigReject, MultisigCancel, MultisigExecute]).flatmap(
+        lambda cls: st.builds(cls, hashes, st.integers(0, 2**64 - 1))
+    ),
+    st.builds(lambda m, policy: MultisigUpdate(m, *policy), hashes, policies()),
+    st.builds(
+        PythOracle,
+        st.lists(
+            st.tuples(
+                st.integers(0, 2**64 - 1),
+                st.integers(0, 2**64 - 1),
+                st.integers(0, 2**64 - 1),
+                st.integers(-(2**15), 2**15 - 1),
+            ),
+            min_size=1,
+            max_size=3,
+        ),
+    ),
+    st.builds(WhitelistFaucet, hashes, flags),
     st.builds(CancelOrder, symbols, hashes),
     st.builds(CancelAll, st.lists(symbols, max_size=3)),
     st.builds(ModifyOrder, symbols, hashes, quantities),
@@ -95,7 +208,6 @@ actions: st.SearchStrategy[Action] = st.one_of(
         st.dictionaries(symbols, st.floats(min_value=1, max_value=100), min_size=1, max_size=4),
     ),
     st.builds(AgentWallet, hashes, flags),
-    st.builds(BuilderCode, hashes, st.integers(1, 15)),
 )
 
 # ---------------------------------------------------------------------------------------------
@@ -144,6 +256,74 @@ def test_market_wire_carries_builder_code_and_slippage_only_when_set() -> None:
     )
     assert fancy.to_wire()["m"]["builderCode"] == {"to": PUBKEY, "fee": 5}
     assert fancy.to_wire()["m"]["slippage"] == 25.0
+
+
+def test_conditional_and_account_wire_shapes() -> None:
+    # The shapes bulk-keychain 0.1.31 emits for the same actions (docs/protocol.md, catalogue).
+    limit = LimitOrder("BTC-USD", "buy", 100000.0, 0.1)
+    assert RangeOrder("BTC-USD", True, 0.1, 90000.0, 110000.0, sl_slippage_bps=5).to_wire() == {
+        "rng": {
+            "c": "BTC-USD",
+            "d": True,
+            "sz": 0.1,
+            "pmin": 90000.0,
+            "pmax": 110000.0,
+            "lmin": None,
+            "lmax": None,
+            "i": False,
+            "slSlippage": 5.0,
+        }
+    }
+    assert TrailingStop("BTC-USD", True, 0.1, 50, 10).to_wire() == {
+        "trl": {"c": "BTC-USD", "b": True, "sz": 0.1, "trb": 50, "stb": 10, "lim": None, "i": False}
+    }
+    assert TriggerBasket("BTC-USD", True, 100.0, [limit]).to_wire() == {
+        "trig": {"c": "BTC-USD", "d": True, "tr": 100.0, "actions": [limit.to_wire()]}
+    }
+    stop = StopOrder("BTC-USD", False, 0.1, 90000.0)
+    assert OnFill(limit, [stop]).to_wire() == {
+        "of": {"trigger": limit.to_wire(), "actions": [stop.to_wire()]}
+    }
+    assert Transfer(PUBKEY, OID, 5.0).to_wire() == {
+        "transfer": {"k": "internal", "from": PUBKEY, "to": OID, "marginAmount": 5.0}
+    }
+    assert CreateSubAccount("bots").to_wire() == {"createSubAccount": {"name": "bots"}}
+    assert RemoveSubAccount(OID).to_wire() == {"removeSubAccount": {"toRemove": OID}}
+    assert RenameSubAccount(OID, "b").to_wire() == {"rsa": {"a": OID, "n": "b"}}
+    assert ApproveBuilderCode(OID, 5).to_wire() == {"abc": {"to": OID, "fee": 5}}
+    assert RevokeBuilderCode(OID).to_wire() == {"rbc": {"to": OID}}
+    assert MultisigCancel(OID, 7).to_wire() == {"msc": {"m": OID, "p": 7}}
+    assert PythOracle([(1, 2, 3, -4)]).to_wire() == {
+        "o": {"oracles": [{"t": 1, "fi": 2, "px": 3, "e": -4}]}
+    }
+    assert WhitelistFaucet(OID, True).to_wire() == {
+        "whitelistFaucet": {"target": OID, "whitelist": True}
+    }
+
+
+def test_range_legs_are_low_and_high_on_the_wire() -> None:
+    # pmin/lmin is the low trigger (the official Rust client's collar_min), pmax/lmax the high
+    # one: the stop-loss of a short is its high leg.
+    short = RangeOrder("BTC-USD", False, 1.0, 110.0, 90.0, 111.0, 89.0)
+    fields = short.to_wire()["rng"]
+    assert (fields["pmin"], fields["lmin"], fields["pmax"], fields["lmax"]) == (90, 89, 110, 111)
+    assert action_from_wire(short.to_wire()) == short
+    long = RangeOrder("BTC-USD", True, 1.0, 90.0, 110.0, 89.0, 111.0)
+    assert long.to_wire()["rng"]["pmin"] == 90.0 and long.low_leg() == short.low_leg()
+
+
+def test_alias_tags_parse_to_the_same_actions() -> None:
+    assert action_from_wire({"revokeBuilderCode": {"to": OID}}) == RevokeBuilderCode(OID)
+    assert action_from_wire({"renameSubAccount": {"a": OID, "n": "x"}}) == RenameSubAccount(
+        OID, "x"
+    )
+    # A transfer without ``k`` is internal, as in keychain's default.
+    wire = {"transfer": {"from": PUBKEY, "to": OID, "marginAmount": "2.5"}}
+    assert action_from_wire(wire) == Transfer(PUBKEY, OID, 2.5)
+
+
+def test_builder_code_is_a_value_not_an_action() -> None:
+    assert not isinstance(BuilderCode(PUBKEY, 3), BaseAction)
 
 
 def test_cancel_all_is_always_a_list() -> None:
@@ -218,7 +398,7 @@ def test_settings_as_map_or_pairs() -> None:
 
 
 def test_approve_builder_code_alias() -> None:
-    assert action_from_wire({"approveBuilderCode": {"to": PUBKEY, "fee": 3}}) == BuilderCode(
+    assert action_from_wire({"approveBuilderCode": {"to": PUBKEY, "fee": 3}}) == ApproveBuilderCode(
         PUBKEY, 3
     )
 
@@ -250,6 +430,17 @@ def test_approve_builder_code_alias() -> None:
         ({"faucet": {"u": PUBKEY[:-1]}}, "user"),
         ({"abc": {"to": PUBKEY, "fee": 16}}, "fee"),
         ({"abc": {"to": PUBKEY, "fee": 5.0}}, "abc.fee"),
+        ({"rbc": {}}, "rbc.to"),
+        ({"trl": {"c": "X", "b": True, "sz": 1, "trb": 1.5, "stb": 1, "lim": None}}, "trl.trb"),
+        ({"trig": {"c": "X", "d": True, "tr": 1, "actions": {}}}, "trig.actions"),
+        ({"trig": {"c": "X", "d": True, "tr": 1, "actions": [{"zz": {}}]}}, r"trig.actions[0]"),
+        ({"of": {"trigger": {"cx": {"c": "X", "oid": OID}}, "actions": []}}, "of.trigger"),
+        ({"transfer": {"k": "sideways", "from": PUBKEY, "to": OID, "marginAmount": 1}}, "k"),
+        ({"transfer": {"from": PUBKEY, "to": PUBKEY, "marginAmount": 1}}, "destination"),
+        ({"createMultisig": {"signers": PUBKEY, "threshold": 1}}, "createMultisig.signers"),
+        ({"msa": {"m": PUBKEY, "p": -1}}, "proposal_id"),
+        ({"o": {"oracles": [{"t": 1, "fi": 1, "px": 1}]}}, "o.oracles[0].e"),
+        ({"whitelistFaucet": {"target": PUBKEY, "whitelist": 1}}, "whitelistFaucet.whitelist"),
     ],
 )
 def test_wire_errors_name_the_field(wire: Any, named: str) -> None:
@@ -274,6 +465,7 @@ def test_wire_errors_name_the_field(wire: Any, named: str) -> None:
         (lambda: LimitOrder("BTC-USD", "buy", "1", 1), "price"),  # type: ignore[arg-type]
         (lambda: LimitOrder("", "buy", 1, 1), "symbol"),
         (lambda: LimitOrder("  \t", "buy", 1, 1), "symbol"),
+        (lambda: LimitOrder("BTC USD", "buy", 1, 1), "whitespace"),
         (lambda: LimitOrder("BTC-\ud800", "buy", 1, 1), "symbol"),
         (lambda: LimitOrder("BTC-USD", "long", 1, 1), "side"),
         (lambda: LimitOrder("BTC-USD", "buy", 1, 1, time_in_force="DAY"), "time_in_force"),
@@ -310,6 +502,47 @@ def test_wire_errors_name_the_field(wire: Any, named: str) -> None:
         (lambda: UpdateLeverage([("BTC-USD", 2), ("BTC-USD", 3)]), "twice"),
         (lambda: UpdateLeverage([("BTC-USD",)]), "settings"),  # type: ignore[list-item]
         (lambda: UpdateLeverage("BTC-USD"), "settings"),  # type: ignore[arg-type]
+        (lambda: RangeOrder("BTC-USD", True, 1, 110, 90), "stop_loss_price"),
+        (lambda: RangeOrder("BTC-USD", False, 1, 90, 110), "stop_loss_price"),
+        (lambda: RangeOrder("BTC-USD", True, 1, 90, 110, take_profit_limit=0), "take_profit_limit"),
+        (lambda: RangeOrder("BTC-USD", True, 1, 90, 110, tp_slippage_bps=-1), "tp_slippage_bps"),
+        (lambda: RangeOrder("BTC-USD", 1, 1, 90, 110), "is_buy"),  # type: ignore[arg-type]
+        (lambda: TrailingStop("BTC-USD", True, 1, 0, 0), "trail_bps"),
+        (lambda: TrailingStop("BTC-USD", True, 1, 10_000, 0), "trail_bps"),
+        (lambda: TrailingStop("BTC-USD", True, 1, 50, 51), "step_bps"),
+        (lambda: TrailingStop("BTC-USD", True, 1, 50.0, 5), "trail_bps"),  # type: ignore[arg-type]
+        (lambda: TrailingStop("BTC-USD", "yes", 1, 50, 5), "protects_long"),  # type: ignore[arg-type]
+        (lambda: TriggerBasket("BTC-USD", True, 100, []), "actions"),
+        (lambda: TriggerBasket("BTC-USD", True, 100, [object()]), r"actions\[0\]"),  # type: ignore[list-item]
+        (lambda: TriggerBasket("BTC-USD", True, 0, [CancelAll()]), "trigger_price"),
+        (lambda: OnFill(CancelAll(), [CancelAll()]), "trigger"),  # type: ignore[arg-type]
+        (lambda: OnFill(LimitOrder("X", "buy", 1, 1), []), "actions"),
+        (lambda: ApproveBuilderCode(PUBKEY, 16), "fee"),
+        (lambda: ApproveBuilderCode("nope", 1), "to"),
+        (lambda: RevokeBuilderCode(OID[:-3]), "to"),
+        (lambda: CreateSubAccount(" "), "name"),
+        (lambda: CreateSubAccount("bots", margin_amount=0), "margin_amount"),
+        (lambda: RemoveSubAccount("x"), "sub_account"),
+        (lambda: RenameSubAccount(PUBKEY, ""), "name"),
+        (lambda: Transfer(PUBKEY, OID, -5), "amount"),
+        (lambda: Transfer(PUBKEY, PUBKEY, 5), "destination"),
+        (lambda: Transfer("x", OID, 5), "source"),
+        (lambda: Transfer(PUBKEY, OID, 5, external="yes"), "external"),  # type: ignore[arg-type]
+        (lambda: CreateMultisig([], 1, 0, 60), "signers"),
+        (lambda: CreateMultisig([PUBKEY, PUBKEY], 1, 0, 60), "signers"),
+        (lambda: CreateMultisig([PUBKEY], 2, 0, 60), "threshold"),
+        (lambda: CreateMultisig([PUBKEY], 1, -1, 60), "time_lock_secs"),
+        (lambda: CreateMultisig([PUBKEY], 1, 0, 0), "proposal_lifetime_secs"),
+        (lambda: MultisigPropose(PUBKEY, [], None), "actions"),
+        (lambda: MultisigPropose(PUBKEY, [CancelAll()], 0), "lifetime_secs"),
+        (lambda: MultisigApprove(PUBKEY, 2**64), "proposal_id"),
+        (lambda: MultisigExecute("x", 1), "multisig"),
+        (lambda: MultisigUpdate(PUBKEY, [OID], 0, 0, 60), "threshold"),
+        (lambda: PythOracle([]), "entries"),
+        (lambda: PythOracle([(1, 2, 3)]), r"entries\[0\]"),  # type: ignore[list-item]
+        (lambda: PythOracle([(1, 2, 3, 2**15)]), "exponent"),
+        (lambda: PythOracle([(1, 2, -3, 0)]), "price"),
+        (lambda: WhitelistFaucet(PUBKEY, None), "whitelist"),  # type: ignore[arg-type]
     ],
 )
 def test_invalid_input_is_a_value_error_naming_the_field(build: Any, field: str) -> None:
@@ -343,52 +576,6 @@ def test_to_fixed_rounds_the_binary64_product_half_away_from_zero(value: float) 
     assert to_fixed(value) == expected
 
 
-def test_symbol_length_counts_utf8_bytes() -> None:
-    body = CancelOrder("ÉTH-€", OID).signed_body(Layout.LEGACY)
-    encoded = "ÉTH-€".encode()
-    assert body[:8] == struct.pack("<Q", len(encoded)) == struct.pack("<Q", 8)
-    assert body[8 : 8 + len(encoded)] == encoded
-
-
-def test_legacy_limit_appends_tagged_builder_code_only_when_present() -> None:
-    plain = LimitOrder("BTC-USD", "buy", 1, 1)
-    coded = LimitOrder("BTC-USD", "buy", 1, 1, builder_code=BuilderCode(PUBKEY, 7))
-    legacy = coded.signed_body(Layout.LEGACY)
-    assert legacy == plain.signed_body(Layout.LEGACY) + b"\x01" + BuilderCode(PUBKEY, 7).encoded()
-    assert plain.signed_body(Layout.V3) == plain.signed_body(Layout.LEGACY) + b"\x00"
-    assert coded.signed_body(Layout.V3) == legacy
-
-
-def test_market_versioned_body_carries_both_option_tags() -> None:
-    plain = MarketOrder("BTC-USD", "buy", 1)
-    assert plain.signed_body(Layout.V2) == plain.signed_body(Layout.LEGACY) + b"\x00\x00"
-
-
-def test_layouts_that_cannot_carry_a_field_refuse_to_sign_it() -> None:
-    with pytest.raises(ValueError, match="slippage_bps"):
-        MarketOrder("BTC-USD", "buy", 1, slippage_bps=25).signed_body(Layout.LEGACY)
-    with pytest.raises(ValueError, match="slippage_bps"):
-        StopOrder("BTC-USD", True, 1, 1, slippage_bps=25).signed_body(Layout.V3)
-    with pytest.raises(ValueError, match="builder_code"):
-        StopOrder("BTC-USD", True, 1, 1, builder_code=BuilderCode(PUBKEY, 1)).signed_body(
-            Layout.LEGACY
-        )
-
-
-def test_stop_body_per_layout() -> None:
-    stop = StopOrder("BTC-USD", False, 0.5, 90000.0)
-    legacy = stop.signed_body(Layout.LEGACY)
-    assert stop.signed_body(Layout.V3) == legacy + b"\x00"
-    assert stop.signed_body(Layout.V4) == legacy + b"\x00\x00"
-    # Option<FX> limit: 00 when absent.
-    assert legacy.endswith(b"\x00" + b"\x00")
-
-
-def test_modify_size_is_binary64_not_fixed_point() -> None:
-    body = ModifyOrder("BTC-USD", OID, 0.05).signed_body(Layout.LEGACY)
-    assert body.endswith(struct.pack("<d", 0.05))
-
-
 def test_evolve_revalidates() -> None:
     order = LimitOrder("BTC-USD", "buy", 1, 1, builder_code={"to": PUBKEY, "fee": 2})
     assert order.builder_code == BuilderCode(PUBKEY, 2)
@@ -397,3 +584,13 @@ def test_evolve_revalidates() -> None:
     assert moved.builder_code == order.builder_code
     with pytest.raises(ValueError, match="price"):
         attrs.evolve(order, price=-2)
+
+
+def test_actions_and_subscriptions_share_one_symbol_rule() -> None:
+    for bad in ("BTC USD", "", " BTC-USD", "BTC-USD\n"):
+        with pytest.raises(ValueError, match="symbol") as from_order:
+            LimitOrder(bad, "buy", 1, 1)
+        with pytest.raises(ValueError, match="symbol") as from_subscription:
+            Subscription.ticker(bad)
+        assert str(from_order.value) == str(from_subscription.value)
+    assert LimitOrder("ÆØÅ-USD", "buy", 1, 1).symbol == Subscription.ticker("ÆØÅ-USD").symbol

@@ -47,15 +47,31 @@ def signer() -> TransactionSigner:
 
 
 @pytest.fixture
-async def sim(signer: TransactionSigner) -> AsyncIterator[Simulator]:
+async def sim(
+    signer: TransactionSigner, request: pytest.FixtureRequest
+) -> AsyncIterator[Simulator]:
+    tls = getattr(request, "param", "ws") == "wss"
     async with open_simulator(
-        network="testnet", symbols=SYMBOLS, seed=11, fund={signer.public_key: FUNDS}, takers=False
+        network="testnet",
+        symbols=SYMBOLS,
+        seed=11,
+        fund={signer.public_key: FUNDS},
+        takers=False,
+        tls=tls,
     ) as simulator:
         yield simulator
 
 
+# The key tests run over wss:// too, as every real user connects (the simulator's throwaway CA).
+over_ws_and_wss = pytest.mark.parametrize("sim", ["ws", "wss"], indirect=True)
+
+
 def client_for(sim: Simulator, signer: TransactionSigner | None = None, **options: Any):  # type: ignore[no-untyped-def]
-    settings: dict[str, Any] = {"symbols": SYMBOLS, "backoff": Backoff(**FAST_BACKOFF)}
+    settings: dict[str, Any] = {
+        "symbols": SYMBOLS,
+        "backoff": Backoff(**FAST_BACKOFF),
+        "ssl_context": sim.ssl_context,
+    }
     settings.update(options)
     return open_bulk_client(sim.url, signer=signer, **settings)
 
@@ -79,6 +95,7 @@ def best_bid(sim: Simulator, symbol: str) -> float:
 # -- reading ----------------------------------------------------------------------------------
 
 
+@over_ws_and_wss
 async def test_read_only_client_gets_tickers_for_its_symbols(sim: Simulator) -> None:
     async with client_for(sim) as client:
         assert client.is_connected
@@ -95,6 +112,7 @@ async def test_read_only_client_gets_tickers_for_its_symbols(sim: Simulator) -> 
         assert client.account_snapshot is None and client.margin is None
 
 
+@over_ws_and_wss
 async def test_trading_client_enters_with_its_account_snapshot(
     sim: Simulator, signer: TransactionSigner
 ) -> None:
@@ -105,6 +123,7 @@ async def test_trading_client_enters_with_its_account_snapshot(
         assert client.get_orders() == []
 
 
+@over_ws_and_wss
 async def test_every_subscription_kind(sim: Simulator, signer: TransactionSigner) -> None:
     other = TransactionSigner.generate_account(domain="testnet").public_key
     sim.fund(other, 500.0)
@@ -163,6 +182,7 @@ async def test_unsubscribe_stops_a_stream(sim: Simulator) -> None:
 # -- trading ----------------------------------------------------------------------------------
 
 
+@over_ws_and_wss
 async def test_ladder_then_atomic_cancel_replace(sim: Simulator, signer: TransactionSigner) -> None:
     async with client_for(sim, signer) as client:
         below = best_bid(sim, "BTC-USD") - 1000.0
@@ -197,6 +217,7 @@ async def test_ladder_then_atomic_cancel_replace(sim: Simulator, signer: Transac
         }
 
 
+@over_ws_and_wss
 async def test_fills_update_positions_pnl_and_open_orders(
     sim: Simulator, signer: TransactionSigner
 ) -> None:
@@ -376,6 +397,7 @@ async def test_a_slow_subscriber_does_not_delay_a_fast_one_or_orders(
 # -- faults -----------------------------------------------------------------------------------
 
 
+@over_ws_and_wss
 async def test_reconnect_after_a_drop_replays_and_resyncs(
     sim: Simulator, signer: TransactionSigner
 ) -> None:
@@ -420,6 +442,7 @@ async def test_orders_that_vanish_while_offline_are_reported(
         assert client.reconnects == 1  # one reconnection, after refused attempts
 
 
+@over_ws_and_wss
 async def test_a_drop_with_a_request_in_flight_fails_it_at_once(
     sim: Simulator, signer: TransactionSigner
 ) -> None:
@@ -453,6 +476,7 @@ async def test_a_withheld_reply_times_out(sim: Simulator, signer: TransactionSig
         assert sim_reply_ok.status is OrderStatus.RESTING
 
 
+@over_ws_and_wss
 async def test_a_malformed_frame_is_skipped(sim: Simulator) -> None:
     async with client_for(sim) as client:
         async with client.events(Topic.ERROR) as errors, client.events(Topic.TICKER) as tickers:

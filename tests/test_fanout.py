@@ -14,10 +14,10 @@ from hypothesis import strategies as st
 
 from bulk_trio.enums import Topic
 from bulk_trio.errors import ClientClosed, SubscriberOverflow
-from bulk_trio.shell.fanout import Fanout, SubscriberStats, open_subscription
+from bulk_trio.shell.fanout import EventChannel, Fanout, SubscriberStats, open_subscription
 
 
-def drain(rx: trio.MemoryReceiveChannel[Any]) -> tuple[list[Any], bool]:
+def drain(rx: EventChannel[Any]) -> tuple[list[Any], bool]:
     """Everything buffered right now, and whether the channel has ended."""
     items: list[Any] = []
     while True:
@@ -319,7 +319,7 @@ def test_stats_lists_every_live_subscriber_with_a_distinct_default_name() -> Non
 async def test_open_subscription_yields_a_trio_channel_for_the_block_only() -> None:
     fanout = Fanout()
     async with open_subscription(fanout, Topic.TICKER, buffer=5) as rx:
-        assert isinstance(rx, trio.MemoryReceiveChannel)
+        assert isinstance(rx, EventChannel)
         assert fanout.subscriber_count(Topic.TICKER) == 1
         fanout.publish(Topic.TICKER, "hello")
         assert await rx.receive() == "hello"

@@ -172,7 +172,7 @@ def test_shell_names_are_still_exported_by_the_package() -> None:
     assert NotConnected.__module__ == "bulk_trio.shell.connection"
     assert SubscriberStats.__module__ == "bulk_trio.shell.fanout"
     assert Simulator.__module__ == open_simulator.__module__ == "bulk_trio.sim.shell.simulator"
-    assert SimStats.__module__ == "bulk_trio.sim.shell.server"
+    assert SimStats.__module__ == "bulk_trio.sim.stats"
     with pytest.raises(AttributeError, match="no attribute 'no_such_name'"):
         _ = bulk_trio.no_such_name  # type: ignore[attr-defined]
 

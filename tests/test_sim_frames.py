@@ -11,6 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bulk_trio.sim import frames
+from bulk_trio.sim.candles import CandleBar
 from bulk_trio.sim.events import (
     AccountView,
     ActionStatus,
@@ -23,7 +24,6 @@ from bulk_trio.sim.events import (
     PositionFigures,
     TradeExecuted,
 )
-from bulk_trio.sim.shell.server import CandleBar
 from ws_peer import EXAMPLES, assert_shape
 
 USER = "FuueqefENiGEW6uMqZQgmwjzgpnb85EgUcZa5Em4PQh7"

@@ -10,11 +10,11 @@ import pytest
 from bulk_trio.actions import LimitOrder, MarketOrder
 from bulk_trio.http_retry import RetryPolicy, is_retryable_status
 from bulk_trio.protocol.signing import TransactionSigner
+from bulk_trio.sim.candles import CandleBook
 from bulk_trio.sim.engine import Engine
 from bulk_trio.sim.history import HistoryError, HistoryLog
 from bulk_trio.sim.http_api import HttpFaults, SimHttpApi
 from bulk_trio.sim.market_defaults import default_markets
-from bulk_trio.sim.shell.server import CandleBook
 
 NOW = 1_800_000_000_000_000_000
 PRICES = {"BTC-USD": 100_000.0}

@@ -25,9 +25,10 @@ from bulk_trio.actions import (
 )
 from bulk_trio.enums import OrderStatus, Side, TimeInForce
 from bulk_trio.protocol.keys import b58encode
-from bulk_trio.protocol.signing import TransactionSigner, order_id
+from bulk_trio.protocol.signing import TransactionSigner
 from bulk_trio.sim.engine import Engine
 from bulk_trio.sim.events import ActionStatus
+from order_id_oracle import wire_order_id
 
 VECTORS = json.loads((Path(__file__).parent / "data" / "vectors.json").read_text())["vectors"]
 BTC = "BTC-USD"
@@ -66,7 +67,7 @@ def refusal(engine: Engine, payload: object) -> str:
 def test_a_signed_transaction_runs_and_its_order_id_matches_the_clients(engine: Engine) -> None:
     submission = engine.submit(signed(ALICE, ORDER, nonce=5), now_ns=NOW)
     assert submission.ok
-    oid = order_id(ORDER, seqno=0, nonce=5, account=ALICE.public_key)
+    oid = wire_order_id(ORDER.to_wire(), seqno=0, nonce=5, account=ALICE.public_key)
     assert submission.statuses == (ActionStatus("resting", {"oid": oid}),)
     assert engine.order(oid) is not None
 
@@ -142,7 +143,7 @@ def test_an_agent_may_sign_only_while_authorized(engine: Engine) -> None:
     # The refused attempt did not use up nonce 30: the account never signed it.
     submission = engine.submit(as_agent, now_ns=NOW)
     assert submission.ok
-    oid = order_id(ORDER, seqno=0, nonce=30, account=alice)
+    oid = wire_order_id(ORDER.to_wire(), seqno=0, nonce=30, account=alice)
     assert submission.statuses[0].body["oid"] == oid
     assert engine.order(oid).account == alice  # type: ignore[union-attr]
     revoke = signed(ALICE, AgentWallet(AGENT.public_key, delete=True), nonce=32)

@@ -1,12 +1,15 @@
 """The transport's own frame reader: what it accepts, what it refuses, and how a refusal ends it.
 
-The reader replaced wsproto's parser on the receive path; these pin the RFC 6455 checks it must
-keep making, byte for byte as a server would send them.
+The reader (a sans-IO core module, bulk_trio.protocol.websocket_frames) replaced wsproto's parser
+on the receive path; these pin the RFC 6455 checks it must keep making, byte for byte as a server
+would send them, and what the transport does with them.
 """
 
 from __future__ import annotations
 
+import socket
 import struct
+from functools import partial
 
 import pytest
 import trio
@@ -15,13 +18,9 @@ from wsproto import ConnectionType, WSConnection
 from wsproto.events import AcceptConnection, Request
 from wsproto.frame_protocol import FrameProtocol
 
-from bulk_trio.shell.transport import (
-    TransportClosed,
-    _close_code_and_reason,
-    _FrameReader,
-    _Violation,
-    handshake,
-)
+from bulk_trio.errors import ConnectError, ProtocolViolation
+from bulk_trio.protocol.websocket_frames import FrameReader, close_code_and_reason
+from bulk_trio.shell.transport import TransportClosed, handshake, open_transport
 
 
 def frame(payload: bytes, *, opcode: int = 1, fin: bool = True, first: int | None = None) -> bytes:
@@ -35,7 +34,7 @@ def frame(payload: bytes, *, opcode: int = 1, fin: bool = True, first: int | Non
 
 
 def read(*chunks: bytes, limit: int = 1 << 20) -> tuple[list[str], list[tuple[int, bytes]]]:
-    reader = _FrameReader(limit)
+    reader = FrameReader(limit)
     messages: list[str] = []
     controls: list[tuple[int, bytes]] = []
     for chunk in chunks:
@@ -93,17 +92,17 @@ def test_nothing_after_a_close_frame_is_read() -> None:
 def test_protocol_violations_are_refused_with_their_close_code(
     wire: bytes, reason: str, code: int
 ) -> None:
-    with pytest.raises(_Violation, match=reason) as refused:
+    with pytest.raises(ProtocolViolation, match=reason) as refused:
         read(wire)
-    assert refused.value.code == code
+    assert refused.value.close_code == code
 
 
 def test_the_size_limit_is_checked_before_the_payload_arrives() -> None:
     header_only = bytes([0x81, 127]) + struct.pack("!Q", 1 << 40)
-    with pytest.raises(TransportClosed, match="max_message_size") as refused:
+    with pytest.raises(ProtocolViolation, match="max_message_size") as refused:
         read(header_only, limit=1000)
-    assert refused.value.code == 1009
-    with pytest.raises(TransportClosed, match="max_message_size"):
+    assert refused.value.close_code == 1009
+    with pytest.raises(ProtocolViolation, match="max_message_size"):
         read(frame(b"a" * 600, fin=False) + frame(b"b" * 600, opcode=0), limit=1000)
 
 
@@ -169,14 +168,14 @@ async def test_a_ping_is_answered_with_its_payload() -> None:
     ],
 )
 def test_bad_close_frames_are_violations(payload: bytes, reason: str) -> None:
-    with pytest.raises(_Violation, match=reason):
-        _close_code_and_reason(payload)
+    with pytest.raises(ProtocolViolation, match=reason):
+        close_code_and_reason(payload)
 
 
 def test_good_close_frames_give_their_code_and_reason() -> None:
-    assert _close_code_and_reason(b"") == (1005, "")
-    assert _close_code_and_reason(struct.pack("!H", 1001) + "bye é".encode()) == (1001, "bye é")
-    assert _close_code_and_reason(struct.pack("!H", 4000)) == (4000, "")
+    assert close_code_and_reason(b"") == (1005, "")
+    assert close_code_and_reason(struct.pack("!H", 1001) + "bye é".encode()) == (1001, "bye é")
+    assert close_code_and_reason(struct.pack("!H", 4000)) == (4000, "")
 
 
 async def test_messages_read_together_with_a_close_frame_are_delivered_first() -> None:
@@ -202,3 +201,97 @@ async def test_messages_read_together_with_a_violation_are_delivered_first() -> 
     assert await transport.receive_batch() == ["kept"]
     with pytest.raises(TransportClosed, match="protocol error"):
         await transport.receive_batch()
+
+
+# -- handshake failures, resets and broken sends ---------------------------------------------
+
+
+async def answer_handshake_with(server_end: trio.abc.Stream, answer: bytes) -> None:
+    await server_end.receive_some(65536)  # the client's upgrade request
+    if answer:
+        await server_end.send_all(answer)
+    await server_end.aclose()
+
+
+@pytest.mark.parametrize(
+    ("answer", "reason"),
+    [
+        (b"HTTP/1.1 503 Service Unavailable\r\ncontent-length: 0\r\n\r\n", "HTTP 503"),
+        (b"", "closed the connection during the WebSocket handshake"),
+        (b"SSH-2.0-OpenSSH_9.6\r\n\r\n", "did not answer as a WebSocket server"),
+    ],
+)
+async def test_a_failed_handshake_is_a_connect_error_naming_why(answer: bytes, reason: str) -> None:
+    client_end, server_end = trio.testing.memory_stream_pair()
+    with trio.fail_after(5):
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(answer_handshake_with, server_end, answer)
+            with pytest.raises(ConnectError, match=reason):
+                await handshake(client_end, "fake")
+
+
+async def test_a_connection_reset_ends_the_transport_with_the_reason() -> None:
+    # A real TCP reset (SO_LINGER 0), as a crashed exchange or a middlebox would send.
+    async def reset_after_handshake(stream: trio.SocketStream) -> None:
+        await serve_handshake(stream, b"")
+        stream.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        await stream.aclose()
+
+    async with trio.open_nursery() as nursery:
+        listeners = await nursery.start(
+            partial(trio.serve_tcp, reset_after_handshake, 0, host="127.0.0.1")
+        )
+        port = listeners[0].socket.getsockname()[1]
+        with trio.fail_after(5):
+            transport = await open_transport(f"ws://127.0.0.1:{port}")
+            with pytest.raises(TransportClosed, match=r"connection broken|without a close frame"):
+                await transport.receive_batch()
+        assert transport.closed
+        nursery.cancel_scope.cancel()
+
+
+class BreaksMidFrame(trio.abc.Stream):
+    """Passes reads through; the first write gets half its bytes out, then the socket breaks."""
+
+    def __init__(self, inner: trio.abc.Stream) -> None:
+        self.inner = inner
+        self.written = bytearray()
+        self.broken = False
+
+    async def send_all(self, data: bytes | bytearray | memoryview) -> None:
+        if self.broken:
+            raise trio.BrokenResourceError("the socket is gone")
+        if not self.written and len(data) > 100:  # the handshake request went out whole
+            self.written += bytes(data)[: len(data) // 2]
+            self.broken = True
+            raise trio.BrokenResourceError("connection reset by peer")
+        self.written += bytes(data)
+        await self.inner.send_all(data)
+
+    async def wait_send_all_might_not_block(self) -> None:
+        await self.inner.wait_send_all_might_not_block()
+
+    async def receive_some(self, max_bytes: int | None = None) -> bytes | bytearray:
+        return await self.inner.receive_some(max_bytes)
+
+    async def aclose(self) -> None:
+        await self.inner.aclose()
+
+
+async def test_a_send_failing_mid_frame_ends_the_transport_and_sends_nothing_more() -> None:
+    client_end, server_end = trio.testing.memory_stream_pair()
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(serve_handshake, server_end, b"")
+        transport = await handshake(client_end, "fake")
+    breaking = BreaksMidFrame(client_end)
+    transport._stream = breaking  # the socket under an open transport starts failing
+    breaking.written.clear()
+    with pytest.raises(TransportClosed, match="broken while sending"):
+        await transport.send_text("x" * 500)
+    assert transport.closed
+    written = len(breaking.written)
+    # Half a frame is on the wire: nothing may follow it (no close frame, no next message).
+    with pytest.raises(TransportClosed, match="already closed"):
+        await transport.send_text("next")
+    await transport.aclose()
+    assert len(breaking.written) == written

@@ -190,6 +190,7 @@ OPTIONAL_KEYS = frozenset(
     {
         "reason",  # orderUpdate: "optional reason"
         "counterpartyHint",  # fill: "only in S5"
+        "trigger",  # orderUpdate and open orders: "optional trigger object for conditionals"
     }
 )
 # Keys the simulator may add beyond an example, with where PROTOCOL.md documents them.

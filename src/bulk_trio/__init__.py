@@ -12,20 +12,40 @@ from typing import TYPE_CHECKING, Any
 
 from .actions import (
     AgentWallet,
+    ApproveBuilderCode,
     BuilderCode,
     CancelAll,
     CancelOrder,
+    CreateMultisig,
+    CreateSubAccount,
     Faucet,
     LimitOrder,
     MarketOrder,
     ModifyOrder,
+    MultisigApprove,
+    MultisigCancel,
+    MultisigExecute,
+    MultisigPropose,
+    MultisigReject,
+    MultisigUpdate,
+    OnFill,
     OraclePrice,
+    PythOracle,
+    RangeOrder,
+    RemoveSubAccount,
+    RenameSubAccount,
+    RevokeBuilderCode,
     StopOrder,
     TakeProfitOrder,
+    TrailingStop,
+    Transfer,
+    TriggerBasket,
     UpdateLeverage,
+    WhitelistFaucet,
 )
 from .backoff import Backoff, ReconnectGaveUp
 from .book import OrderBook
+from .book_view import BookView
 from .enums import ConnectionState, OrderStatus, Side, StatusKind, TimeInForce, Topic
 from .errors import (
     BulkError,
@@ -66,6 +86,7 @@ from .models import (
     MarginUpdate,
     OrderResponse,
     OrderState,
+    OrderTrigger,
     Position,
     PositionUpdate,
     PostReply,
@@ -84,8 +105,9 @@ from .protocol.subscriptions import Subscription
 if TYPE_CHECKING:
     from .shell.client import BulkClient, open_bulk_client
     from .shell.connection import NotConnected
-    from .shell.fanout import SubscriberStats
+    from .shell.fanout import EventChannel, SubscriberStats
     from .shell.http import BulkHttpClient, open_bulk_http
+    from .shell.watch import LatestValue
 
 __version__ = "0.1.0"
 
@@ -95,6 +117,8 @@ _SHELL_EXPORTS = {
     "open_bulk_client": ".shell.client",
     "NotConnected": ".shell.connection",
     "SubscriberStats": ".shell.fanout",
+    "EventChannel": ".shell.fanout",
+    "LatestValue": ".shell.watch",
     "BulkHttpClient": ".shell.http",
     "open_bulk_http": ".shell.http",
 }
@@ -116,8 +140,10 @@ logging.getLogger("bulk_trio").addHandler(logging.NullHandler())
 __all__ = [
     "AccountSnapshot",
     "AgentWallet",
+    "ApproveBuilderCode",
     "Backoff",
     "BookLevel",
+    "BookView",
     "BuilderCode",
     "BuilderCodeApproval",
     "BulkClient",
@@ -132,7 +158,10 @@ __all__ = [
     "ConnectionLost",
     "ConnectionState",
     "ConnectionStatus",
+    "CreateMultisig",
+    "CreateSubAccount",
     "ErrorMessage",
+    "EventChannel",
     "ExchangeError",
     "ExchangeStats",
     "Faucet",
@@ -146,6 +175,7 @@ __all__ = [
     "Inventory",
     "L2Delta",
     "L2Snapshot",
+    "LatestValue",
     "LeverageSetting",
     "LeverageUpdate",
     "LimitOrder",
@@ -156,14 +186,22 @@ __all__ = [
     "MarketRuleViolation",
     "MarketSummary",
     "ModifyOrder",
+    "MultisigApprove",
+    "MultisigCancel",
+    "MultisigExecute",
+    "MultisigPropose",
+    "MultisigReject",
+    "MultisigUpdate",
     "NetworkPreset",
     "NotConnected",
+    "OnFill",
     "OraclePrice",
     "OrderBook",
     "OrderOutcomeUnknown",
     "OrderResponse",
     "OrderState",
     "OrderStatus",
+    "OrderTrigger",
     "Pnl",
     "Position",
     "PositionUpdate",
@@ -171,7 +209,12 @@ __all__ = [
     "PostReply",
     "ProtocolError",
     "ProtocolViolation",
+    "PythOracle",
+    "RangeOrder",
     "ReconnectGaveUp",
+    "RemoveSubAccount",
+    "RenameSubAccount",
+    "RevokeBuilderCode",
     "Side",
     "StatusKind",
     "StopOrder",
@@ -185,10 +228,14 @@ __all__ = [
     "Topic",
     "Trade",
     "TradeBatch",
+    "TrailingStop",
     "TransactionSigner",
+    "Transfer",
+    "TriggerBasket",
     "UnknownMessage",
     "UnsubscribeResponse",
     "UpdateLeverage",
+    "WhitelistFaucet",
     "network_preset",
     "open_bulk_client",
     "open_bulk_http",

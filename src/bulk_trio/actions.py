@@ -1,9 +1,10 @@
-"""The actions a transaction carries (docs/protocol.md) and their signed bodies (§5.5).
+"""The actions a transaction carries (docs/protocol.md, action catalogue): models and validation.
 
 Every action is an immutable attrs class that validates its input on construction (``ValueError``
-naming the field), knows its wire JSON (``to_wire()``), its u32 discriminant and its signed byte
-body for a given :class:`~bulk_trio.protocol.wincode.Layout`. :func:`action_from_wire` parses wire
-JSON back, as leniently as the exchange does.
+naming the field) and knows its wire JSON (``to_wire()``) and its catalogue entry (``TAG``, the key
+of its wire object, and ``DISCRIMINANT``, its u32 ordinal). What is protocol lives in
+``bulk_trio.protocol``: the signed bytes of every layout in ``protocol.action_bytes``, the lenient
+wire parser in ``protocol.action_wire`` (also importable from here as :func:`action_from_wire`).
 
 Prices and sizes are kept as the floats the caller gave; the wire carries those same floats and the
 signed bytes carry their 1e8 fixed point. The exchange re-encodes the bytes from the JSON it
@@ -13,72 +14,98 @@ receives, so the JSON number must be exactly the float that was encoded.
 from __future__ import annotations
 
 import abc
-import math
-import numbers
-import re
 import time
-from collections.abc import Callable, Iterable, Mapping
-from typing import Any, ClassVar, TypeAlias, TypeVar
+from collections.abc import Iterable, Mapping
+from typing import TYPE_CHECKING, Any, ClassVar, TypeAlias
 
 import attrs
 
+from .base58 import decode_32
+from .checks import check_symbol, finite
 from .enums import Side, TimeInForce
-from .fixedpoint import to_fixed
-from .protocol import wincode
-from .protocol.wincode import Layout
+from .fixedpoint import SCALE, U64_MAX, to_fixed
+from .literals import SideName, TimeInForceName
+
+if TYPE_CHECKING:
+    from .protocol.action_wire import action_from_wire
 
 __all__ = [
     "Action",
     "AgentWallet",
+    "ApproveBuilderCode",
     "BaseAction",
     "BuilderCode",
     "CancelAll",
     "CancelOrder",
+    "CreateMultisig",
+    "CreateSubAccount",
     "Faucet",
     "LimitOrder",
     "MarketOrder",
     "ModifyOrder",
+    "MultisigApprove",
+    "MultisigCancel",
+    "MultisigExecute",
+    "MultisigPropose",
+    "MultisigReject",
+    "MultisigUpdate",
+    "OnFill",
     "OraclePrice",
+    "PythOracle",
+    "RangeOrder",
+    "RemoveSubAccount",
+    "RenameSubAccount",
+    "RevokeBuilderCode",
     "StopOrder",
     "TakeProfitOrder",
+    "TrailingStop",
+    "Transfer",
+    "TriggerBasket",
     "UpdateLeverage",
+    "WhitelistFaucet",
     "action_from_wire",
 ]
 
 MIN_BUILDER_FEE = 1
 MAX_BUILDER_FEE = 15
+U32_MAX = 2**32 - 1
+
+
+def __getattr__(name: str) -> Any:
+    # action_from_wire is protocol (it lives in protocol.action_wire, which depends on this
+    # module); it stays importable from here, loaded on first use so that no cycle forms.
+    if name == "action_from_wire":
+        from .protocol.action_wire import action_from_wire
+
+        return action_from_wire
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 # ---------------------------------------------------------------------------------------------
-# Validation of constructor arguments
+# Validation of constructor arguments. Orders are built on a bot's hot path, so the common case
+# (a plain float, a Side, a known symbol) is tested first and the full checks run otherwise.
 
 
-def _symbol(value: object, field: str = "symbol") -> str:
-    if not isinstance(value, str):
-        raise ValueError(f"{field} must be a string, got {type(value).__name__}")
-    if not value.strip():
-        raise ValueError(f"{field} must not be empty or whitespace")
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError:
-        raise ValueError(f"{field} is not encodable as UTF-8") from None
-    return value
+_symbol = check_symbol  # the one symbol rule (bulk_trio.checks), under the local naming
 
 
 def _flag(value: object, field: str) -> bool:
     # Strictly a bool: the exchange's JSON decoder rejects 0/1 for these fields.
-    if not isinstance(value, bool):
-        raise ValueError(f"{field} must be True or False, got {value!r}")
-    return value
+    if value is True or value is False:
+        return value
+    raise ValueError(f"{field} must be True or False, got {value!r}")
+
+
+_SIDES = {"buy": Side.BUY, "sell": Side.SELL}
 
 
 def _side(value: object, field: str = "side") -> Side:
-    if isinstance(value, Side):
+    if value is Side.BUY or value is Side.SELL:
         return value
     if isinstance(value, str):
-        try:
-            return Side(value.lower())
-        except ValueError:
-            pass
+        side = _SIDES.get(value.lower())
+        if side is not None:
+            return side
     raise ValueError(f"{field} must be a Side or 'buy'/'sell', got {value!r}")
 
 
@@ -90,56 +117,74 @@ def _time_in_force(value: object) -> TimeInForce:
     raise ValueError(f"time_in_force must be a TimeInForce or GTC/IOC/ALO, got {value!r}")
 
 
-def _finite(value: object, field: str) -> float:
-    """A finite float from a real number (not a bool, not a string)."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise ValueError(f"{field} must be a number, got {value!r}")
-    try:
-        number = float(value)
-    except (OverflowError, ValueError):
-        raise ValueError(f"{field} must be a finite number, got {value!r}") from None
-    if not math.isfinite(number):
-        raise ValueError(f"{field} must be a finite number, got {value!r}")
-    return number
-
-
 def _positive(value: object, field: str) -> float:
     """A positive finite float, for quantities signed as binary64 (leverage, modify size, ...)."""
-    number = _finite(value, field)
+    number = finite(value, field)
     if number <= 0:
         raise ValueError(f"{field} must be positive, got {value!r}")
     return number
 
 
+# A float whose 1e8 product lies in [0.5, 1e19) is a valid quantity: it rounds to at least one
+# tick and stays far inside u64 (whose ceiling is about 1.8e19).
+_FAST_QUANTITY_LIMIT = 1e19
+
+
 def _quantity(value: object, field: str) -> float:
     """A positive price or size that is at least one tick of the 1e8 fixed point."""
+    if type(value) is float and 0.5 <= value * SCALE < _FAST_QUANTITY_LIMIT:
+        return value
     number = _positive(value, field)
     if to_fixed(number, field=field) == 0:
         raise ValueError(f"{field} {value!r} rounds to zero at the 1e-8 resolution of the exchange")
     return number
 
 
+def _optional_quantity(value: object, field: str) -> float | None:
+    return None if value is None else _quantity(value, field)
+
+
 def _basis_points(value: object, field: str) -> float:
     """A non-negative slippage in basis points (signed as 1e8 fixed point, like prices)."""
-    number = _finite(value, field)
+    number = finite(value, field)
     if number < 0:
         raise ValueError(f"{field} must not be negative, got {value!r}")
     to_fixed(number, field=field)  # raises on overflow
     return number
 
 
+def _optional_basis_points(value: object, field: str) -> float | None:
+    return None if value is None else _basis_points(value, field)
+
+
 def _hash_text(value: object, field: str) -> str:
     """Base58 of a 32-byte public key or order id, kept as the text (validated once here)."""
     if not isinstance(value, str):
         raise ValueError(f"{field} must be a base58 string, got {type(value).__name__}")
-    wincode.pubkey(value, field=field)
+    decode_32(value, field=field)
+    return value
+
+
+def _builder_fee(value: object, field: str = "fee") -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ValueError(f"{field} must be an integer number of basis points, got {value!r}")
+    if not MIN_BUILDER_FEE <= value <= MAX_BUILDER_FEE:
+        raise ValueError(f"{field} must be {MIN_BUILDER_FEE}..{MAX_BUILDER_FEE} bps, got {value}")
+    return value
+
+
+def _u32_int(value: object, field: str, *, minimum: int = 0) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ValueError(f"{field} must be an integer, got {value!r}")
+    if not minimum <= value <= U32_MAX:
+        raise ValueError(f"{field} must be an integer in {minimum}..{U32_MAX}, got {value!r}")
     return value
 
 
 def _u64_int(value: object, field: str) -> int:
     if isinstance(value, bool) or not isinstance(value, int):
         raise ValueError(f"{field} must be an integer, got {value!r}")
-    if not 0 <= value <= wincode.U64_MAX:
+    if not 0 <= value <= U64_MAX:
         raise ValueError(f"{field} must fit in a u64, got {value!r}")
     return value
 
@@ -162,52 +207,24 @@ class BaseAction(abc.ABC):
     def to_wire(self) -> dict[str, Any]:
         """The wire JSON object, ``{TAG: {...}}``."""
 
-    @abc.abstractmethod
-    def signed_body(self, layout: Layout) -> bytes:
-        """The bytes after the discriminant; ``ValueError`` if ``layout`` cannot express them."""
-
-    @property
-    def preferred_layout(self) -> Layout:
-        """The layout keychain 0.1.31 needs for this action (``signing.choose_layout``)."""
-        return Layout.LEGACY
-
 
 @attrs.frozen(init=False)
-class BuilderCode(BaseAction):
-    """A builder code: ``fee`` basis points (1..15) of an order's notional go to ``to``.
+class BuilderCode:
+    """A builder code attached to an order (``builder_code=``): ``fee`` basis points (1..15) of the
+    order's notional go to ``to``.
 
-    Used in two places. Attached to an order (``builder_code=``) it is that order's
-    ``builderCode {to, fee}``. Sent as an action of its own it approves the code
-    (``abc``, "approveBuilderCode"), which the account must do before using it in orders.
+    The account must first approve the recipient with :class:`ApproveBuilderCode` (``abc``).
     """
-
-    TAG: ClassVar[str] = "abc"
-    DISCRIMINANT: ClassVar[int] = 40
 
     to: str
     fee: int
 
     def __init__(self, to: str, fee: int) -> None:
-        to = _hash_text(to, "to")
-        if isinstance(fee, bool) or not isinstance(fee, int):
-            raise ValueError(f"fee must be an integer number of basis points, got {fee!r}")
-        if not MIN_BUILDER_FEE <= fee <= MAX_BUILDER_FEE:
-            raise ValueError(f"fee must be {MIN_BUILDER_FEE}..{MAX_BUILDER_FEE} bps, got {fee}")
-        self.__attrs_init__(to, fee)
+        self.__attrs_init__(_hash_text(to, "to"), _builder_fee(fee))
 
     def fields(self) -> dict[str, Any]:
         """The ``{to, fee}`` object, as it appears inside an order."""
         return {"to": self.to, "fee": self.fee}
-
-    def encoded(self) -> bytes:
-        """``32B to ‖ u8 fee``, the builder code inside an order body."""
-        return wincode.pubkey(self.to, field="to") + wincode.u8(self.fee)
-
-    def to_wire(self) -> dict[str, Any]:
-        return {self.TAG: self.fields()}
-
-    def signed_body(self, layout: Layout) -> bytes:
-        return self.encoded()
 
 
 def _builder_code(value: object) -> BuilderCode | None:
@@ -216,41 +233,6 @@ def _builder_code(value: object) -> BuilderCode | None:
     if isinstance(value, Mapping):
         return BuilderCode(value.get("to"), value.get("fee"))  # type: ignore[arg-type]
     raise ValueError(f"builder_code must be a BuilderCode or {{'to', 'fee'}}, got {value!r}")
-
-
-def _optional_builder_code(builder_code: BuilderCode | None) -> bytes:
-    return wincode.option(None if builder_code is None else builder_code.encoded())
-
-
-def _optional_fx(value: float | None, field: str) -> bytes:
-    return wincode.option(None if value is None else wincode.fx(value, field=field))
-
-
-def _order_tail(
-    layout: Layout,
-    builder_code: BuilderCode | None,
-    slippage_bps: float | None = None,
-    *,
-    has_slippage: bool,
-) -> bytes:
-    """The optional trailing fields of a market (``has_slippage``) or limit order body (§5.5).
-
-    Legacy bodies append ``01 ‖ bc`` only when a builder code is present, and cannot carry a
-    slippage; versioned bodies always carry the option tags.
-    """
-    if not layout.is_versioned:
-        if slippage_bps is not None:
-            raise ValueError("slippage_bps cannot be signed in the legacy layout")
-        return b"" if builder_code is None else wincode.SOME + builder_code.encoded()
-    tail = _optional_builder_code(builder_code)
-    if has_slippage:
-        tail += _optional_fx(slippage_bps, "slippage_bps")
-    return tail
-
-
-# The fixed-width fields after the symbol, each written in one call (bool ‖ FX ‖ ... ‖ bool).
-_LIMIT_FIELDS = wincode.packer("?QQI??")  # b, px, sz, tif, r, i
-_MARKET_FIELDS = wincode.packer("?Q??")  # b, sz, r, i
 
 
 @attrs.frozen(init=False)
@@ -272,11 +254,11 @@ class LimitOrder(BaseAction):
     def __init__(
         self,
         symbol: str,
-        side: Side | str,
+        side: Side | SideName,
         price: float,
         size: float,
         reduce_only: bool = False,
-        time_in_force: TimeInForce | str = TimeInForce.GTC,
+        time_in_force: TimeInForce | TimeInForceName = TimeInForce.GTC,
         iso: bool = False,
         builder_code: BuilderCode | Mapping[str, Any] | None = None,
     ) -> None:
@@ -291,37 +273,19 @@ class LimitOrder(BaseAction):
             _builder_code(builder_code),
         )
 
-    @property
-    def preferred_layout(self) -> Layout:
-        return Layout.LEGACY if self.builder_code is None else Layout.V3
-
     def to_wire(self) -> dict[str, Any]:
         fields: dict[str, Any] = {
             "c": self.symbol,
             "b": self.side is Side.BUY,
             "px": self.price,
             "sz": self.size,
-            "tif": self.time_in_force.value,
+            "tif": self.time_in_force._value_,  # _value_: skips Enum's slow .value property
             "r": self.reduce_only,
             "i": self.iso,
         }
         if self.builder_code is not None:
             fields["builderCode"] = self.builder_code.fields()
         return {self.TAG: fields}
-
-    def order_id_body(self) -> bytes:
-        """The legacy body without builder code: what the order id hashes (§6)."""
-        return wincode.string(self.symbol) + _LIMIT_FIELDS(
-            self.side is Side.BUY,
-            to_fixed(self.price, field="price"),
-            to_fixed(self.size, field="size"),
-            self.time_in_force.ordinal,
-            self.reduce_only,
-            self.iso,
-        )
-
-    def signed_body(self, layout: Layout) -> bytes:
-        return self.order_id_body() + _order_tail(layout, self.builder_code, has_slippage=False)
 
 
 @attrs.frozen(init=False)
@@ -342,7 +306,7 @@ class MarketOrder(BaseAction):
     def __init__(
         self,
         symbol: str,
-        side: Side | str,
+        side: Side | SideName,
         size: float,
         reduce_only: bool = False,
         iso: bool = False,
@@ -359,12 +323,6 @@ class MarketOrder(BaseAction):
             None if slippage_bps is None else _basis_points(slippage_bps, "slippage_bps"),
         )
 
-    @property
-    def preferred_layout(self) -> Layout:
-        if self.builder_code is not None:
-            return Layout.V3
-        return Layout.LEGACY if self.slippage_bps is None else Layout.V2
-
     def to_wire(self) -> dict[str, Any]:
         fields: dict[str, Any] = {
             "c": self.symbol,
@@ -378,23 +336,6 @@ class MarketOrder(BaseAction):
         if self.slippage_bps is not None:
             fields["slippage"] = self.slippage_bps
         return {self.TAG: fields}
-
-    def order_id_body(self, *, keychain_slippage: bool = False) -> bytes:
-        """The legacy body without builder code: what the order id hashes (§6).
-
-        With ``keychain_slippage`` a slippage is appended as ``01 ‖ FX``, as keychain 0.1.31 does;
-        the exchange's own rule for such orders is disputed (§6, §10.3).
-        """
-        body = wincode.string(self.symbol) + _MARKET_FIELDS(
-            self.side is Side.BUY, to_fixed(self.size, field="size"), self.reduce_only, self.iso
-        )
-        if keychain_slippage and self.slippage_bps is not None:
-            body += wincode.SOME + wincode.fx(self.slippage_bps, field="slippage_bps")
-        return body
-
-    def signed_body(self, layout: Layout) -> bytes:
-        tail = _order_tail(layout, self.builder_code, self.slippage_bps, has_slippage=True)
-        return self.order_id_body() + tail
 
 
 @attrs.frozen(init=False)
@@ -432,10 +373,6 @@ class _TriggeredOrder(BaseAction):
             None if slippage_bps is None else _basis_points(slippage_bps, "slippage_bps"),
         )
 
-    @property
-    def preferred_layout(self) -> Layout:
-        return Layout.V4
-
     def to_wire(self) -> dict[str, Any]:
         fields: dict[str, Any] = {
             "c": self.symbol,
@@ -450,30 +387,6 @@ class _TriggeredOrder(BaseAction):
         if self.slippage_bps is not None:
             fields["slippage"] = self.slippage_bps
         return {self.TAG: fields}
-
-    def signed_body(self, layout: Layout) -> bytes:
-        body = b"".join(
-            (
-                wincode.string(self.symbol),
-                wincode.boolean(self.is_above),
-                wincode.fx(self.size, field="size"),
-                wincode.fx(self.trigger_price, field="trigger_price"),
-                _optional_fx(self.limit_price, "limit_price"),
-                wincode.boolean(self.iso),
-            )
-        )
-        # Legacy bodies end here; V2/V3 add the builder code; V4 (and V6) add slippage too.
-        carries_builder_code = layout.is_versioned
-        carries_slippage = layout in (Layout.V4, Layout.V6)
-        if self.builder_code is not None and not carries_builder_code:
-            raise ValueError("builder_code cannot be signed in the legacy layout")
-        if self.slippage_bps is not None and not carries_slippage:
-            raise ValueError(f"slippage_bps cannot be signed in the {layout.name} layout")
-        if carries_builder_code:
-            body += _optional_builder_code(self.builder_code)
-        if carries_slippage:
-            body += _optional_fx(self.slippage_bps, "slippage_bps")
-        return body
 
 
 @attrs.frozen(init=False)
@@ -518,13 +431,6 @@ class ModifyOrder(BaseAction):
     def to_wire(self) -> dict[str, Any]:
         return {self.TAG: {"oid": self.oid, "c": self.symbol, "sz": self.size}}
 
-    def signed_body(self, layout: Layout) -> bytes:
-        return (
-            wincode.pubkey(self.oid, field="oid")
-            + wincode.string(self.symbol)
-            + wincode.f64(self.size)
-        )
-
 
 @attrs.frozen(init=False)
 class CancelOrder(BaseAction):
@@ -537,16 +443,13 @@ class CancelOrder(BaseAction):
     oid: str
     side: Side | None = attrs.field(default=None, eq=False)
 
-    def __init__(self, symbol: str, oid: str, side: Side | str | None = None) -> None:
+    def __init__(self, symbol: str, oid: str, side: Side | SideName | None = None) -> None:
         self.__attrs_init__(
             _symbol(symbol), _hash_text(oid, "oid"), None if side is None else _side(side)
         )
 
     def to_wire(self) -> dict[str, Any]:
         return {self.TAG: {"c": self.symbol, "oid": self.oid}}
-
-    def signed_body(self, layout: Layout) -> bytes:
-        return wincode.string(self.symbol) + wincode.pubkey(self.oid, field="oid")
 
 
 @attrs.frozen(init=False)
@@ -565,18 +468,15 @@ class CancelAll(BaseAction):
         if symbols is None:
             listed: tuple[str, ...] = ()
         elif isinstance(symbols, str):
-            listed = (_symbol(symbols, "symbols"),)
+            listed = (_symbol(symbols, field="symbols"),)
         elif isinstance(symbols, Iterable):
-            listed = tuple(_symbol(s, f"symbols[{i}]") for i, s in enumerate(symbols))
+            listed = tuple(_symbol(s, field=f"symbols[{i}]") for i, s in enumerate(symbols))
         else:
             raise ValueError(f"symbols must be a list of symbols or None, got {symbols!r}")
         self.__attrs_init__(listed)
 
     def to_wire(self) -> dict[str, Any]:
         return {self.TAG: {"c": list(self.symbols)}}
-
-    def signed_body(self, layout: Layout) -> bytes:
-        return wincode.vec([wincode.string(symbol) for symbol in self.symbols])
 
 
 @attrs.frozen(init=False)
@@ -600,9 +500,6 @@ class OraclePrice(BaseAction):
     def to_wire(self) -> dict[str, Any]:
         return {self.TAG: {"t": self.timestamp, "c": self.symbol, "px": self.price}}
 
-    def signed_body(self, layout: Layout) -> bytes:
-        return wincode.u64(self.timestamp) + wincode.string(self.symbol) + wincode.f64(self.price)
-
 
 @attrs.frozen(init=False)
 class Faucet(BaseAction):
@@ -624,10 +521,6 @@ class Faucet(BaseAction):
         if self.amount is not None:
             fields["amount"] = self.amount
         return {self.TAG: fields}
-
-    def signed_body(self, layout: Layout) -> bytes:
-        amount = None if self.amount is None else wincode.f64(self.amount)
-        return wincode.pubkey(self.user, field="user") + wincode.option(amount)
 
 
 @attrs.frozen(init=False)
@@ -663,7 +556,7 @@ class UpdateLeverage(BaseAction):
                 raise ValueError(
                     f"settings[{index}] must be a (symbol, leverage) pair, got {pair!r}"
                 )
-            symbol = _symbol(pair[0], f"settings[{index}] symbol")
+            symbol = _symbol(pair[0], field=f"settings[{index}] symbol")
             if symbol in checked:
                 raise ValueError(f"settings names {symbol!r} twice")
             checked[symbol] = _positive(pair[1], f"settings[{symbol!r}] leverage")
@@ -672,11 +565,6 @@ class UpdateLeverage(BaseAction):
 
     def to_wire(self) -> dict[str, Any]:
         return {self.TAG: {"m": [[symbol, leverage] for symbol, leverage in self.settings]}}
-
-    def signed_body(self, layout: Layout) -> bytes:
-        return wincode.vec(
-            [wincode.string(symbol) + wincode.f64(leverage) for symbol, leverage in self.settings]
-        )
 
 
 @attrs.frozen(init=False)
@@ -695,8 +583,652 @@ class AgentWallet(BaseAction):
     def to_wire(self) -> dict[str, Any]:
         return {self.TAG: {"a": self.agent, "d": self.delete}}
 
-    def signed_body(self, layout: Layout) -> bytes:
-        return wincode.pubkey(self.agent, field="agent") + wincode.boolean(self.delete)
+
+# ---------------------------------------------------------------------------------------------
+# Conditional orders: range (OCO), trailing stop, trigger basket, on-fill
+
+
+def _nested_actions(value: object, field: str) -> tuple[BaseAction, ...]:
+    """A non-empty list of actions carried inside another action (``trig``, ``of``, ``msp``)."""
+    if isinstance(value, BaseAction) or not isinstance(value, Iterable) or isinstance(value, str):
+        raise ValueError(f"{field} must be a list of actions, got {value!r}")
+    listed = tuple(value)
+    if not listed:
+        raise ValueError(f"{field} must name at least one action")
+    for index, action in enumerate(listed):
+        if not isinstance(action, BaseAction):
+            raise ValueError(f"{field}[{index}] must be an action, got {type(action).__name__}")
+    return listed
+
+
+@attrs.frozen(init=False)
+class RangeOrder(BaseAction):
+    """A range order (``rng``, an OCO): protects a position with a stop-loss and a take-profit
+    leg; when one triggers the other is cancelled.
+
+    ``is_buy`` is the side of the protected position (``True`` protects a long). For a long the
+    stop loss lies below the take profit, for a short above it. Each leg triggers a market-style
+    order unless its ``*_limit`` price is given.
+
+    On the wire the legs are the low and the high trigger (``pmin``/``lmin``, ``pmax``/``lmax``,
+    as the official Rust client names them ``collar_min``/``collar_max``): the stop-loss is the
+    low leg of a long and the high leg of a short. :meth:`low_leg` and :meth:`high_leg` give them.
+    """
+
+    TAG: ClassVar[str] = "rng"
+    DISCRIMINANT: ClassVar[int] = 7
+
+    symbol: str
+    is_buy: bool
+    size: float
+    stop_loss_price: float
+    take_profit_price: float
+    stop_loss_limit: float | None = None
+    take_profit_limit: float | None = None
+    iso: bool = False
+    builder_code: BuilderCode | None = None
+    sl_slippage_bps: float | None = None
+    tp_slippage_bps: float | None = None
+
+    def __init__(
+        self,
+        symbol: str,
+        is_buy: bool,
+        size: float,
+        stop_loss_price: float,
+        take_profit_price: float,
+        stop_loss_limit: float | None = None,
+        take_profit_limit: float | None = None,
+        iso: bool = False,
+        builder_code: BuilderCode | Mapping[str, Any] | None = None,
+        sl_slippage_bps: float | None = None,
+        tp_slippage_bps: float | None = None,
+    ) -> None:
+        is_buy = _flag(is_buy, "is_buy")
+        stop_loss = _quantity(stop_loss_price, "stop_loss_price")
+        take_profit = _quantity(take_profit_price, "take_profit_price")
+        if (stop_loss >= take_profit) if is_buy else (stop_loss <= take_profit):
+            where = "below" if is_buy else "above"
+            position = "long" if is_buy else "short"
+            raise ValueError(
+                f"stop_loss_price {stop_loss!r} must lie {where} take_profit_price "
+                f"{take_profit!r} when protecting a {position} (is_buy={is_buy})"
+            )
+        self.__attrs_init__(
+            _symbol(symbol),
+            is_buy,
+            _quantity(size, "size"),
+            stop_loss,
+            take_profit,
+            _optional_quantity(stop_loss_limit, "stop_loss_limit"),
+            _optional_quantity(take_profit_limit, "take_profit_limit"),
+            _flag(iso, "iso"),
+            _builder_code(builder_code),
+            _optional_basis_points(sl_slippage_bps, "sl_slippage_bps"),
+            _optional_basis_points(tp_slippage_bps, "tp_slippage_bps"),
+        )
+
+    def low_leg(self) -> tuple[float, float | None]:
+        """(trigger, limit) of the leg that fires when the price falls: ``pmin``, ``lmin``."""
+        if self.is_buy:
+            return self.stop_loss_price, self.stop_loss_limit
+        return self.take_profit_price, self.take_profit_limit
+
+    def high_leg(self) -> tuple[float, float | None]:
+        """(trigger, limit) of the leg that fires when the price rises: ``pmax``, ``lmax``."""
+        if self.is_buy:
+            return self.take_profit_price, self.take_profit_limit
+        return self.stop_loss_price, self.stop_loss_limit
+
+    def to_wire(self) -> dict[str, Any]:
+        (low_price, low_limit), (high_price, high_limit) = self.low_leg(), self.high_leg()
+        fields: dict[str, Any] = {
+            "c": self.symbol,
+            "d": self.is_buy,
+            "sz": self.size,
+            "pmin": low_price,
+            "pmax": high_price,
+            "lmin": low_limit,
+            "lmax": high_limit,
+            "i": self.iso,
+        }
+        if self.builder_code is not None:
+            fields["builderCode"] = self.builder_code.fields()
+        if self.sl_slippage_bps is not None:
+            fields["slSlippage"] = self.sl_slippage_bps
+        if self.tp_slippage_bps is not None:
+            fields["tpSlippage"] = self.tp_slippage_bps
+        return {self.TAG: fields}
+
+
+MAX_TRAIL_BPS = 9_999  # a trail of 100 % or more would put a long's stop at or below zero
+
+
+@attrs.frozen(init=False)
+class TrailingStop(BaseAction):
+    """A trailing stop (``trl``): its trigger follows the best mark price by ``trail_bps``, moving
+    in steps of ``step_bps``, and fires when the price turns back by the trail.
+
+    ``protects_long=True`` guards a long position (it sells); ``False`` guards a short (it buys).
+    """
+
+    TAG: ClassVar[str] = "trl"
+    DISCRIMINANT: ClassVar[int] = 9
+
+    symbol: str
+    protects_long: bool
+    size: float
+    trail_bps: int
+    step_bps: int
+    limit_price: float | None = None
+    iso: bool = False
+    builder_code: BuilderCode | None = None
+    slippage_bps: float | None = None
+
+    def __init__(
+        self,
+        symbol: str,
+        protects_long: bool,
+        size: float,
+        trail_bps: int,
+        step_bps: int,
+        limit_price: float | None = None,
+        iso: bool = False,
+        builder_code: BuilderCode | Mapping[str, Any] | None = None,
+        slippage_bps: float | None = None,
+    ) -> None:
+        trail = _u32_int(trail_bps, "trail_bps", minimum=1)
+        if trail > MAX_TRAIL_BPS:
+            raise ValueError(f"trail_bps must be 1..{MAX_TRAIL_BPS}, got {trail}")
+        step = _u32_int(step_bps, "step_bps")
+        if step > trail:
+            raise ValueError(f"step_bps {step} must not exceed trail_bps {trail}")
+        self.__attrs_init__(
+            _symbol(symbol),
+            _flag(protects_long, "protects_long"),
+            _quantity(size, "size"),
+            trail,
+            step,
+            _optional_quantity(limit_price, "limit_price"),
+            _flag(iso, "iso"),
+            _builder_code(builder_code),
+            _optional_basis_points(slippage_bps, "slippage_bps"),
+        )
+
+    def to_wire(self) -> dict[str, Any]:
+        fields: dict[str, Any] = {
+            "c": self.symbol,
+            "b": self.protects_long,
+            "sz": self.size,
+            "trb": self.trail_bps,
+            "stb": self.step_bps,
+            "lim": self.limit_price,
+            "i": self.iso,
+        }
+        if self.builder_code is not None:
+            fields["builderCode"] = self.builder_code.fields()
+        if self.slippage_bps is not None:
+            fields["slippage"] = self.slippage_bps
+        return {self.TAG: fields}
+
+
+@attrs.frozen(init=False)
+class TriggerBasket(BaseAction):
+    """A trigger basket (``trig``): when the price of ``symbol`` crosses ``trigger_price``
+    (upwards with ``is_above=True``), run ``actions`` in order."""
+
+    TAG: ClassVar[str] = "trig"
+    DISCRIMINANT: ClassVar[int] = 8
+
+    symbol: str
+    is_above: bool
+    trigger_price: float
+    actions: tuple[BaseAction, ...]
+
+    def __init__(
+        self, symbol: str, is_above: bool, trigger_price: float, actions: Iterable[BaseAction]
+    ) -> None:
+        self.__attrs_init__(
+            _symbol(symbol),
+            _flag(is_above, "is_above"),
+            _quantity(trigger_price, "trigger_price"),
+            _nested_actions(actions, "actions"),
+        )
+
+    def to_wire(self) -> dict[str, Any]:
+        return {
+            self.TAG: {
+                "c": self.symbol,
+                "d": self.is_above,
+                "tr": self.trigger_price,
+                "actions": [action.to_wire() for action in self.actions],
+            }
+        }
+
+
+@attrs.frozen(init=False)
+class OnFill(BaseAction):
+    """An order with follow-ups (``of``): ``actions`` run once, on the first fill of ``trigger``
+    (a limit or market order). A bracket is an entry with its stop-loss and take-profit."""
+
+    TAG: ClassVar[str] = "of"
+    DISCRIMINANT: ClassVar[int] = 10
+
+    trigger: LimitOrder | MarketOrder
+    actions: tuple[BaseAction, ...]
+
+    def __init__(self, trigger: LimitOrder | MarketOrder, actions: Iterable[BaseAction]) -> None:
+        if not isinstance(trigger, LimitOrder | MarketOrder):
+            raise ValueError(
+                f"trigger must be a LimitOrder or MarketOrder, got {type(trigger).__name__}"
+            )
+        self.__attrs_init__(trigger, _nested_actions(actions, "actions"))
+
+    def to_wire(self) -> dict[str, Any]:
+        return {
+            self.TAG: {
+                "trigger": self.trigger.to_wire(),
+                "actions": [action.to_wire() for action in self.actions],
+            }
+        }
+
+
+# ---------------------------------------------------------------------------------------------
+# Builder codes, sub-accounts, transfers
+
+
+@attrs.frozen(init=False)
+class ApproveBuilderCode(BaseAction):
+    """Approve builder code recipient ``to`` for fees up to ``fee`` basis points (``abc``).
+
+    Orders may then carry ``builder_code=BuilderCode(to, fee)`` with at most that fee.
+    """
+
+    TAG: ClassVar[str] = "abc"
+    DISCRIMINANT: ClassVar[int] = 40
+
+    to: str
+    fee: int
+
+    def __init__(self, to: str, fee: int) -> None:
+        self.__attrs_init__(_hash_text(to, "to"), _builder_fee(fee))
+
+    def to_wire(self) -> dict[str, Any]:
+        return {self.TAG: {"to": self.to, "fee": self.fee}}
+
+
+@attrs.frozen(init=False)
+class RevokeBuilderCode(BaseAction):
+    """Withdraw the approval of builder code recipient ``to`` (``rbc``)."""
+
+    TAG: ClassVar[str] = "rbc"
+    DISCRIMINANT: ClassVar[int] = 41
+
+    to: str
+
+    def __init__(self, to: str) -> None:
+        self.__attrs_init__(_hash_text(to, "to"))
+
+    def to_wire(self) -> dict[str, Any]:
+        return {self.TAG: {"to": self.to}}
+
+
+def _name(value: object, field: str = "name") -> str:
+    if not isinstance(value, str):
+        raise ValueError(f"{field} must be a string, got {type(value).__name__}")
+    if not value.strip():
+        raise ValueError(f"{field} must not be empty or whitespace")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValueError(f"{field} is not encodable as UTF-8") from None
+    return value
+
+
+@attrs.frozen(init=False)
+class CreateSubAccount(BaseAction):
+    """Create a sub-account called ``name``, optionally funded with ``margin_amount`` from the
+    account (``createSubAccount``)."""
+
+    TAG: ClassVar[str] = "createSubAccount"
+    DISCRIMINANT: ClassVar[int] = 27
+
+    name: str
+    margin_amount: float | None = None
+
+    def __init__(self, name: str, margin_amount: float | None = None) -> None:
+        self.__attrs_init__(
+            _name(name),
+            None if margin_amount is None else _positive(margin_amount, "margin_amount"),
+        )
+
+    def to_wire(self) -> dict[str, Any]:
+        fields: dict[str, Any] = {"name": self.name}
+        if self.margin_amount is not None:
+            fields["marginAmount"] = self.margin_amount
+        return {self.TAG: fields}
+
+
+@attrs.frozen(init=False)
+class RemoveSubAccount(BaseAction):
+    """Remove the sub-account ``sub_account`` (``removeSubAccount``)."""
+
+    TAG: ClassVar[str] = "removeSubAccount"
+    DISCRIMINANT: ClassVar[int] = 28
+
+    sub_account: str
+
+    def __init__(self, sub_account: str) -> None:
+        self.__attrs_init__(_hash_text(sub_account, "sub_account"))
+
+    def to_wire(self) -> dict[str, Any]:
+        return {self.TAG: {"toRemove": self.sub_account}}
+
+
+@attrs.frozen(init=False)
+class RenameSubAccount(BaseAction):
+    """Give the sub-account ``sub_account`` a new ``name`` (``rsa``)."""
+
+    TAG: ClassVar[str] = "rsa"
+    DISCRIMINANT: ClassVar[int] = 37
+
+    sub_account: str
+    name: str
+
+    def __init__(self, sub_account: str, name: str) -> None:
+        self.__attrs_init__(_hash_text(sub_account, "sub_account"), _name(name))
+
+    def to_wire(self) -> dict[str, Any]:
+        return {self.TAG: {"a": self.sub_account, "n": self.name}}
+
+
+@attrs.frozen(init=False)
+class Transfer(BaseAction):
+    """Move ``amount`` of margin from ``source`` to ``destination`` (``transfer``).
+
+    Internal transfers move margin between an account and its sub-accounts; ``external=True``
+    sends it to another account, optionally naming the margin ``symbol``.
+    """
+
+    TAG: ClassVar[str] = "transfer"
+    DISCRIMINANT: ClassVar[int] = 29
+
+    source: str
+    destination: str
+    amount: float
+    external: bool = False
+    symbol: str | None = None
+
+    def __init__(
+        self,
+        source: str,
+        destination: str,
+        amount: float,
+        external: bool = False,
+        symbol: str | None = None,
+    ) -> None:
+        source = _hash_text(source, "source")
+        destination = _hash_text(destination, "destination")
+        if source == destination:
+            raise ValueError("destination must differ from source")
+        self.__attrs_init__(
+            source,
+            destination,
+            _positive(amount, "amount"),
+            _flag(external, "external"),
+            None if symbol is None else _symbol(symbol),
+        )
+
+    def to_wire(self) -> dict[str, Any]:
+        fields: dict[str, Any] = {
+            "k": "external" if self.external else "internal",
+            "from": self.source,
+            "to": self.destination,
+            "marginAmount": self.amount,
+        }
+        if self.symbol is not None:
+            fields["symbol"] = self.symbol
+        return {self.TAG: fields}
+
+
+# ---------------------------------------------------------------------------------------------
+# Multisig accounts
+
+
+def _signers(value: object, field: str = "signers") -> tuple[str, ...]:
+    if not isinstance(value, Iterable) or isinstance(value, str):
+        raise ValueError(f"{field} must be a list of base58 public keys, got {value!r}")
+    listed = tuple(_hash_text(key, f"{field}[{index}]") for index, key in enumerate(value))
+    if not listed:
+        raise ValueError(f"{field} must name at least one signer")
+    if len(set(listed)) != len(listed):
+        raise ValueError(f"{field} names a signer twice")
+    return listed
+
+
+def _policy(
+    signers: object, threshold: object, time_lock_secs: object, proposal_lifetime_secs: object
+) -> tuple[tuple[str, ...], int, int, int]:
+    """Checked signers, threshold (1..number of signers), time lock and proposal lifetime."""
+    listed = _signers(signers)
+    count = _u32_int(threshold, "threshold", minimum=1)
+    if count > len(listed):
+        raise ValueError(f"threshold {count} exceeds the {len(listed)} signers")
+    lifetime = _u32_int(proposal_lifetime_secs, "proposal_lifetime_secs", minimum=1)
+    return listed, count, _u32_int(time_lock_secs, "time_lock_secs"), lifetime
+
+
+@attrs.frozen(init=False)
+class CreateMultisig(BaseAction):
+    """Create a multisig account (``createMultisig``): proposals need ``threshold`` of
+    ``signers``, may execute ``time_lock_secs`` after approval and expire after
+    ``proposal_lifetime_secs``."""
+
+    TAG: ClassVar[str] = "createMultisig"
+    DISCRIMINANT: ClassVar[int] = 30
+
+    signers: tuple[str, ...]
+    threshold: int
+    time_lock_secs: int
+    proposal_lifetime_secs: int
+
+    def __init__(
+        self,
+        signers: Iterable[str],
+        threshold: int,
+        time_lock_secs: int,
+        proposal_lifetime_secs: int,
+    ) -> None:
+        self.__attrs_init__(*_policy(signers, threshold, time_lock_secs, proposal_lifetime_secs))
+
+    def to_wire(self) -> dict[str, Any]:
+        return {
+            self.TAG: {
+                "signers": list(self.signers),
+                "threshold": self.threshold,
+                "timeLockSecs": self.time_lock_secs,
+                "proposalLifetimeSecs": self.proposal_lifetime_secs,
+            }
+        }
+
+
+@attrs.frozen(init=False)
+class MultisigPropose(BaseAction):
+    """Propose ``actions`` for the multisig account ``multisig`` (``msp``); ``lifetime_secs``
+    overrides the policy's proposal lifetime."""
+
+    TAG: ClassVar[str] = "msp"
+    DISCRIMINANT: ClassVar[int] = 31
+
+    multisig: str
+    actions: tuple[BaseAction, ...]
+    lifetime_secs: int | None = None
+
+    def __init__(
+        self, multisig: str, actions: Iterable[BaseAction], lifetime_secs: int | None = None
+    ) -> None:
+        self.__attrs_init__(
+            _hash_text(multisig, "multisig"),
+            _nested_actions(actions, "actions"),
+            None if lifetime_secs is None else _u32_int(lifetime_secs, "lifetime_secs", minimum=1),
+        )
+
+    def to_wire(self) -> dict[str, Any]:
+        fields: dict[str, Any] = {
+            "m": self.multisig,
+            "a": [action.to_wire() for action in self.actions],
+        }
+        if self.lifetime_secs is not None:
+            fields["l"] = self.lifetime_secs
+        return {self.TAG: fields}
+
+
+@attrs.frozen(init=False)
+class _MultisigProposalAction(BaseAction):
+    """Fields and encoding shared by the actions on one proposal: ``32B m ‖ u64 p``."""
+
+    multisig: str
+    proposal_id: int
+
+    def __init__(self, multisig: str, proposal_id: int) -> None:
+        self.__attrs_init__(_hash_text(multisig, "multisig"), _u64_int(proposal_id, "proposal_id"))
+
+    def to_wire(self) -> dict[str, Any]:
+        return {self.TAG: {"m": self.multisig, "p": self.proposal_id}}
+
+
+@attrs.frozen(init=False)
+class MultisigApprove(_MultisigProposalAction):
+    """Approve proposal ``proposal_id`` of ``multisig`` (``msa``)."""
+
+    TAG: ClassVar[str] = "msa"
+    DISCRIMINANT: ClassVar[int] = 32
+
+
+@attrs.frozen(init=False)
+class MultisigReject(_MultisigProposalAction):
+    """Reject proposal ``proposal_id`` of ``multisig`` (``msr``)."""
+
+    TAG: ClassVar[str] = "msr"
+    DISCRIMINANT: ClassVar[int] = 33
+
+
+@attrs.frozen(init=False)
+class MultisigCancel(_MultisigProposalAction):
+    """Cancel proposal ``proposal_id`` of ``multisig`` (``msc``; its proposer)."""
+
+    TAG: ClassVar[str] = "msc"
+    DISCRIMINANT: ClassVar[int] = 34
+
+
+@attrs.frozen(init=False)
+class MultisigExecute(_MultisigProposalAction):
+    """Execute the approved proposal ``proposal_id`` of ``multisig`` (``mse``)."""
+
+    TAG: ClassVar[str] = "mse"
+    DISCRIMINANT: ClassVar[int] = 35
+
+
+@attrs.frozen(init=False)
+class MultisigUpdate(BaseAction):
+    """Replace the policy of ``multisig`` (``msu``); fields as in :class:`CreateMultisig`."""
+
+    TAG: ClassVar[str] = "msu"
+    DISCRIMINANT: ClassVar[int] = 36
+
+    multisig: str
+    signers: tuple[str, ...]
+    threshold: int
+    time_lock_secs: int
+    proposal_lifetime_secs: int
+
+    def __init__(
+        self,
+        multisig: str,
+        signers: Iterable[str],
+        threshold: int,
+        time_lock_secs: int,
+        proposal_lifetime_secs: int,
+    ) -> None:
+        self.__attrs_init__(
+            _hash_text(multisig, "multisig"),
+            *_policy(signers, threshold, time_lock_secs, proposal_lifetime_secs),
+        )
+
+    def to_wire(self) -> dict[str, Any]:
+        return {
+            self.TAG: {
+                "m": self.multisig,
+                "signers": list(self.signers),
+                "threshold": self.threshold,
+                "timeLockSecs": self.time_lock_secs,
+                "proposalLifetimeSecs": self.proposal_lifetime_secs,
+            }
+        }
+
+
+# ---------------------------------------------------------------------------------------------
+# Oracle and faucet administration
+
+
+@attrs.frozen(init=False)
+class PythOracle(BaseAction):
+    """Pyth oracle prices (``o``; oracle keys only): ``entries`` of
+    ``(timestamp, feed_index, price, exponent)``, the price being ``price * 10**exponent``."""
+
+    TAG: ClassVar[str] = "o"
+    DISCRIMINANT: ClassVar[int] = 13
+
+    entries: tuple[tuple[int, int, int, int], ...]
+
+    def __init__(self, entries: Iterable[tuple[int, int, int, int]]) -> None:
+        if not isinstance(entries, Iterable) or isinstance(entries, str):
+            raise ValueError(f"entries must be a list of 4-tuples, got {entries!r}")
+        checked: list[tuple[int, int, int, int]] = []
+        for index, entry in enumerate(entries):
+            name = f"entries[{index}]"
+            if not isinstance(entry, tuple | list) or len(entry) != 4:
+                raise ValueError(
+                    f"{name} must be (timestamp, feed_index, price, exponent), got {entry!r}"
+                )
+            timestamp, feed_index, price, exponent = entry
+            if isinstance(exponent, bool) or not isinstance(exponent, int):
+                raise ValueError(f"{name} exponent must be an integer, got {exponent!r}")
+            if not -(2**15) <= exponent < 2**15:
+                raise ValueError(f"{name} exponent must fit in an i16, got {exponent}")
+            checked.append(
+                (
+                    _u64_int(timestamp, f"{name} timestamp"),
+                    _u64_int(feed_index, f"{name} feed_index"),
+                    _u64_int(price, f"{name} price"),
+                    exponent,
+                )
+            )
+        if not checked:
+            raise ValueError("entries must hold at least one price")
+        self.__attrs_init__(tuple(checked))
+
+    def to_wire(self) -> dict[str, Any]:
+        oracles = [{"t": t, "fi": fi, "px": px, "e": e} for t, fi, px, e in self.entries]
+        return {self.TAG: {"oracles": oracles}}
+
+
+@attrs.frozen(init=False)
+class WhitelistFaucet(BaseAction):
+    """Allow (or forbid) ``target`` to ask the faucet for custom amounts (``whitelistFaucet``;
+    admin keys only)."""
+
+    TAG: ClassVar[str] = "whitelistFaucet"
+    DISCRIMINANT: ClassVar[int] = 19
+
+    target: str
+    whitelist: bool
+
+    def __init__(self, target: str, whitelist: bool) -> None:
+        self.__attrs_init__(_hash_text(target, "target"), _flag(whitelist, "whitelist"))
+
+    def to_wire(self) -> dict[str, Any]:
+        return {self.TAG: {"target": self.target, "whitelist": self.whitelist}}
 
 
 Action: TypeAlias = (
@@ -711,206 +1243,24 @@ Action: TypeAlias = (
     | Faucet
     | UpdateLeverage
     | AgentWallet
-    | BuilderCode
+    | RangeOrder
+    | TriggerBasket
+    | TrailingStop
+    | OnFill
+    | ApproveBuilderCode
+    | RevokeBuilderCode
+    | CreateSubAccount
+    | RemoveSubAccount
+    | RenameSubAccount
+    | Transfer
+    | CreateMultisig
+    | MultisigPropose
+    | MultisigApprove
+    | MultisigReject
+    | MultisigCancel
+    | MultisigExecute
+    | MultisigUpdate
+    | PythOracle
+    | WhitelistFaucet
 )
 """Every action this package can sign."""
-
-# ---------------------------------------------------------------------------------------------
-# Parsing wire JSON
-
-# What a Rust f64 parser accepts, minus nan/inf (rejected later anyway).
-_NUMERIC_TEXT = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?")
-_MISSING = object()
-
-
-class _WireFields:
-    """Typed reads from one action's JSON object; errors name ``tag.key``."""
-
-    def __init__(self, tag: str, obj: object) -> None:
-        if not isinstance(obj, Mapping):
-            raise ValueError(f"{tag} must be a JSON object, got {type(obj).__name__}")
-        self.tag = tag
-        self.obj = obj
-        self.read: set[str] = set()
-
-    def name(self, key: str) -> str:
-        return f"{self.tag}.{key}"
-
-    def get(self, key: str, default: object = _MISSING) -> object:
-        self.read.add(key)
-        value = self.obj.get(key, default)
-        if value is _MISSING:
-            raise ValueError(f"{self.name(key)} is missing")
-        return value
-
-    def text(self, key: str) -> str:
-        value = self.get(key)
-        if not isinstance(value, str):
-            raise ValueError(f"{self.name(key)} must be a string, got {value!r}")
-        return value
-
-    def flag(self, key: str, default: object = _MISSING) -> bool:
-        value = self.get(key, default)
-        if not isinstance(value, bool):
-            raise ValueError(f"{self.name(key)} must be true or false, got {value!r}")
-        return value
-
-    def number(self, key: str) -> float:
-        return _wire_number(self.get(key), self.name(key))
-
-    def optional_number(self, key: str) -> float | None:
-        value = self.get(key, None)
-        return None if value is None else _wire_number(value, self.name(key))
-
-    def integer(self, key: str) -> int:
-        value = self.get(key)
-        if isinstance(value, str) and value.isascii() and value.isdigit():
-            return int(value)
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise ValueError(f"{self.name(key)} must be an integer, got {value!r}")
-        return value
-
-    def builder_code(self) -> BuilderCode | None:
-        value = self.get("builderCode", None)
-        if value is None:
-            if "builderCode" in self.obj:
-                raise ValueError(
-                    f"{self.name('builderCode')} must be omitted or an object, not null"
-                )
-            return None
-        code = _WireFields(self.name("builderCode"), value)
-        to, fee = code.text("to"), code.integer("fee")
-        code.finish()
-        return BuilderCode(to, fee)
-
-    def finish(self) -> None:
-        unknown = sorted(str(key) for key in self.obj if key not in self.read)
-        if unknown:
-            raise ValueError(f"{self.name(unknown[0])} is not a field of {self.tag}")
-
-
-def _wire_number(value: object, name: str) -> float:
-    """A JSON number, or a numeric string as the exchange also accepts (``"1e-05"``)."""
-    if isinstance(value, str):
-        if not _NUMERIC_TEXT.fullmatch(value):
-            raise ValueError(f"{name} must be a number or numeric string, got {value!r}")
-        return float(value)
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise ValueError(f"{name} must be a number, got {value!r}")
-    try:
-        return float(value)
-    except OverflowError:
-        raise ValueError(f"{name} is out of range: {value!r}") from None
-
-
-def _limit_from_wire(w: _WireFields) -> LimitOrder:
-    return LimitOrder(
-        w.text("c"),
-        Side.from_is_buy(w.flag("b")),
-        w.number("px"),
-        w.number("sz"),
-        reduce_only=w.flag("r"),
-        time_in_force=w.text("tif"),
-        iso=w.flag("i", False),
-        builder_code=w.builder_code(),
-    )
-
-
-def _market_from_wire(w: _WireFields) -> MarketOrder:
-    return MarketOrder(
-        w.text("c"),
-        Side.from_is_buy(w.flag("b")),
-        w.number("sz"),
-        reduce_only=w.flag("r"),
-        iso=w.flag("i", False),
-        builder_code=w.builder_code(),
-        slippage_bps=w.optional_number("slippage"),
-    )
-
-
-_Triggered = TypeVar("_Triggered", bound=_TriggeredOrder)
-
-
-def _triggered_from_wire(cls: type[_Triggered]) -> Callable[[_WireFields], _Triggered]:
-    def parse(w: _WireFields) -> _Triggered:
-        return cls(
-            w.text("c"),
-            w.flag("d"),
-            w.number("sz"),
-            w.number("tr"),
-            limit_price=w.optional_number("lim"),
-            iso=w.flag("i", False),
-            builder_code=w.builder_code(),
-            slippage_bps=w.optional_number("slippage"),
-        )
-
-    return parse
-
-
-def _settings_from_wire(w: _WireFields) -> UpdateLeverage:
-    entries = w.get("m")
-    pairs: list[tuple[str, float]] = []
-    if isinstance(entries, Mapping):
-        items: list[object] = [list(item) for item in entries.items()]
-    elif isinstance(entries, list):
-        items = entries
-    else:
-        raise ValueError(f"{w.name('m')} must be a list of [symbol, leverage] pairs or an object")
-    for index, item in enumerate(items):
-        if not isinstance(item, list | tuple) or len(item) != 2:
-            raise ValueError(f"{w.name('m')}[{index}] must be a [symbol, leverage] pair")
-        symbol = item[0]
-        if not isinstance(symbol, str):
-            raise ValueError(f"{w.name('m')}[{index}] symbol must be a string, got {symbol!r}")
-        pairs.append((symbol, _wire_number(item[1], f"{w.name('m')}[{symbol!r}]")))
-    return UpdateLeverage(pairs)
-
-
-def _cancel_all_from_wire(w: _WireFields) -> CancelAll:
-    symbols = w.get("c")
-    if not isinstance(symbols, list):
-        raise ValueError(f"{w.name('c')} must be a list of symbols, got {symbols!r}")
-    return CancelAll(symbols)
-
-
-_PARSERS: dict[str, Callable[[_WireFields], Action]] = {
-    "l": _limit_from_wire,
-    "m": _market_from_wire,
-    "st": _triggered_from_wire(StopOrder),
-    "tp": _triggered_from_wire(TakeProfitOrder),
-    "cx": lambda w: CancelOrder(w.text("c"), w.text("oid")),
-    "cxa": _cancel_all_from_wire,
-    "mod": lambda w: ModifyOrder(w.text("c"), w.text("oid"), w.number("sz")),
-    "px": lambda w: OraclePrice(w.text("c"), w.number("px"), w.integer("t")),
-    "faucet": lambda w: Faucet(w.text("u"), w.optional_number("amount")),
-    "updateUserSettings": _settings_from_wire,
-    "agentWalletCreation": lambda w: AgentWallet(w.text("a"), w.flag("d", False)),
-    "abc": lambda w: BuilderCode(w.text("to"), w.integer("fee")),
-    "approveBuilderCode": lambda w: BuilderCode(w.text("to"), w.integer("fee")),
-}
-
-
-def action_from_wire(obj: object) -> Action:
-    """The action of a wire JSON object such as ``{"l": {...}}``.
-
-    Lenient where the exchange is: prices and sizes as numbers or numeric strings, ``tif`` in any
-    case, ``updateUserSettings.m`` as a pair list or a map. Anything else that is wrong (an unknown
-    tag, a missing or unknown field, a wrong type, a value the constructors refuse) raises
-    ``ValueError`` naming the field.
-    """
-    if not isinstance(obj, Mapping) or len(obj) != 1:
-        raise ValueError("an action must be a JSON object with exactly one key (its tag)")
-    ((tag, fields),) = obj.items()
-    parse = _PARSERS.get(tag)
-    if parse is None:
-        raise ValueError(f"unknown or unsupported action tag {tag!r}")
-    reader = _WireFields(tag, fields)
-    try:
-        action = parse(reader)
-    except ValueError as error:
-        message = str(error)
-        raise ValueError(
-            message if message.startswith(f"{tag}.") else f"{tag}: {message}"
-        ) from None
-    reader.finish()
-    return action

@@ -85,6 +85,29 @@ class OrderStatus(enum.Enum):
     DEPOSIT_FAILED = "depositFailed"
     AGENT_WALLET = "agentWallet"
     AGENT_WALLET_FAILED = "agentWalletFailed"
+    TRIGGERED = "triggered"
+    """A conditional order's trigger fired; the order now executes (not terminal)."""
+    SIBLING_CANCELLED = "siblingCancelled"
+    """The other leg of a range (OCO) order triggered first, so this leg is cancelled."""
+    TRIGGER_FAILED = "triggerFailed"
+    TRANSFER = "transfer"
+    TRANSFER_FAILED = "transferFailed"
+    CREATE_SUB_ACCOUNT = "createSubAccount"
+    CREATE_SUB_ACCOUNT_FAILED = "createSubAccountFailed"
+    REMOVE_SUB_ACCOUNT = "removeSubAccount"
+    REMOVE_SUB_ACCOUNT_FAILED = "removeSubAccountFailed"
+    RENAME_SUB_ACCOUNT = "renameSubAccount"
+    RENAME_SUB_ACCOUNT_FAILED = "renameSubAccountFailed"
+    MULTISIG_CREATED = "multisigCreated"
+    MULTISIG_CREATED_FAILED = "multisigCreatedFailed"
+    PROPOSAL_CREATED = "proposalCreated"
+    PROPOSAL_APPROVED = "proposalApproved"
+    PROPOSAL_READY_FOR_EXECUTION = "proposalReadyForExecution"
+    PROPOSAL_EXECUTED = "proposalExecuted"
+    PROPOSAL_FAILED = "proposalFailed"
+    PROPOSAL_EXPIRED = "proposalExpired"
+    PROPOSAL_CANCELLED = "proposalCancelled"
+    PROPOSAL_REJECTED = "proposalRejected"
     ERROR = "error"
     UNKNOWN = "unknown"
     VANISHED = "vanished"
@@ -125,6 +148,7 @@ _LIVE = frozenset(
         OrderStatus.RESTING,
         OrderStatus.WORKING,
         OrderStatus.MODIFIED,
+        OrderStatus.TRIGGERED,
         OrderStatus.UNKNOWN,
     }
 )
@@ -139,6 +163,13 @@ _ERRORS = frozenset(
         OrderStatus.CANCEL_ALL_REJECTED,
         OrderStatus.DEPOSIT_FAILED,
         OrderStatus.AGENT_WALLET_FAILED,
+        OrderStatus.TRIGGER_FAILED,
+        OrderStatus.TRANSFER_FAILED,
+        OrderStatus.CREATE_SUB_ACCOUNT_FAILED,
+        OrderStatus.REMOVE_SUB_ACCOUNT_FAILED,
+        OrderStatus.RENAME_SUB_ACCOUNT_FAILED,
+        OrderStatus.MULTISIG_CREATED_FAILED,
+        OrderStatus.PROPOSAL_FAILED,
     }
 )
 

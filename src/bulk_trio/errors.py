@@ -38,7 +38,17 @@ class ExchangeError(BulkError):
 
 
 class ProtocolViolation(BulkError):
-    """The exchange sent something this client cannot make sense of."""
+    """The exchange sent something this client cannot make sense of.
+
+    Raised by the WebSocket frame reader for a frame that breaks RFC 6455; ``close_code`` is the
+    close code the connection is failed with (1002 protocol error, 1007 bad UTF-8, 1009 too big).
+    The client turns it into a reconnect: it never reaches user code as such.
+    """
+
+    def __init__(self, message: str, close_code: int = 1002) -> None:
+        super().__init__(message)
+        self.reason = message
+        self.close_code = close_code
 
 
 class SubscriberOverflow(BulkError):

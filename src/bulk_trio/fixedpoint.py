@@ -10,6 +10,7 @@ import math
 
 SCALE = 100_000_000
 U64_MAX = 2**64 - 1
+_FAST_LIMIT = 1e19  # far enough below U64_MAX (about 1.8e19) that rounding cannot overflow
 
 
 def to_fixed(value: float, *, field: str = "value") -> int:
@@ -19,6 +20,12 @@ def to_fixed(value: float, *, field: str = "value") -> int:
     only exact .5 products differ from Python's ``round`` (half to even). Raises ``ValueError``
     naming ``field`` for NaN, infinities, negatives and values beyond u64.
     """
+    if type(value) is float:
+        # The common case, without the checks below: a float whose product is in range.
+        product = value * SCALE
+        if 0.0 <= product < _FAST_LIMIT:
+            whole = int(product)
+            return whole + 1 if product - whole >= 0.5 else whole
     if isinstance(value, bool):
         raise ValueError(f"{field} must be a number, not a bool")
     try:

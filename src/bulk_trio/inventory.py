@@ -13,6 +13,7 @@ from collections.abc import Iterable, Mapping
 import attrs
 
 from . import position_math
+from .checks import finite
 from .enums import Side
 from .models import Fill, Position
 
@@ -71,16 +72,8 @@ class _Holding:
 _FLAT = _Holding(0.0, 0.0, 0.0)
 
 
-def _finite(value: float, field: str, *, positive: bool = False) -> float:
-    if not isinstance(value, int | float) or isinstance(value, bool) or not math.isfinite(value):
-        raise ValueError(f"{field} must be a finite number, got {value!r}")
-    if positive and value <= 0:
-        raise ValueError(f"{field} must be > 0, got {value!r}")
-    return float(value)
-
-
 def _price(value: float, field: str) -> float:
-    price = _finite(value, field)
+    price = finite(value, field)
     if price < 0:
         raise ValueError(f"{field} must be >= 0, got {value!r}")
     return price
@@ -90,9 +83,9 @@ def _adopted(position: Position) -> tuple[_Holding, float | None]:
     """The holding and the mark (its fair price, if any) that an authoritative position sets."""
     symbol = position.symbol
     held = _Holding(
-        _finite(position.size, f"position.size of {symbol}"),
+        finite(position.size, f"position.size of {symbol}"),
         _price(position.entry_price, f"position.entry_price of {symbol}"),
-        _finite(position.realized_pnl, f"position.realized_pnl of {symbol}"),
+        finite(position.realized_pnl, f"position.realized_pnl of {symbol}"),
     )
     fair = position.fair_price
     return held, None if fair is None else _price(fair, f"position.fair_price of {symbol}")
@@ -122,7 +115,9 @@ class Inventory:
         Raises ValueError (changing nothing) for a size that is not a finite number > 0 or a price
         that is not a finite number >= 0.
         """
-        size = _finite(fill.size, "fill.size", positive=True)
+        size = finite(fill.size, "fill.size")
+        if size <= 0:
+            raise ValueError(f"fill.size must be > 0, got {fill.size!r}")
         price = _price(fill.price, "fill.price")
         held = self._holdings.get(fill.symbol, _FLAT)
         signed_qty = size if fill.side is Side.BUY else -size

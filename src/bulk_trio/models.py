@@ -179,6 +179,26 @@ class PositionUpdate(Position):
     account: str = ""
 
 
+@attrs.frozen(kw_only=True)
+class OrderTrigger:
+    """The condition of a conditional order: the ``trigger`` object of an orderUpdate.
+
+    ``price`` is the trigger price (``px``); for a range (OCO) it is the lower leg's and
+    ``price_high`` the upper leg's. ``is_above`` says whether it fires when the price rises to it.
+    ``oco`` is the order id of the other leg of a range. Trailing stops carry their ``trail_bps``
+    and ``step_bps``; their ``price`` moves as the mark does. Absent fields are None.
+    """
+
+    price: float
+    is_above: bool | None = None
+    limit_price: float | None = None
+    oco: str | None = None
+    price_high: float | None = None
+    limit_high: float | None = None
+    trail_bps: float | None = None
+    step_bps: float | None = None
+
+
 @attrs.frozen
 class OrderState:
     """An order as the account stream describes it (orderUpdate or an accountSnapshot entry).
@@ -205,6 +225,11 @@ class OrderState:
     account: str = ""
     raw_status: str = ""
     """The status exactly as sent, useful when ``status`` is UNKNOWN."""
+    trigger: OrderTrigger | None = None
+    """The condition of a stop, take-profit, range, trailing or trigger order; None otherwise.
+
+    ``order_type`` names the kind: ``limit``, ``market``, ``stop``, ``takeProfit``, ``range``,
+    ``trigger`` or ``trailing`` (docs/protocol.md, orderUpdate)."""
 
     @property
     def is_open(self) -> bool:

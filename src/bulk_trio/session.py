@@ -47,7 +47,7 @@ from .models import (
     UnsubscribeResponse,
 )
 from .protocol.signing import order_ids
-from .protocol.subscriptions import Subscription
+from .protocol.subscriptions import Subscription, account_topic, candle_topic, market_topic
 from .state import ClientState
 
 # -- effects: what the shell must do ------------------------------------------------------------
@@ -259,7 +259,7 @@ class Session:
         ack_id = self._expect(subscriptions, now, replay=True)
         account = self.account
         wait = account is not None and any(
-            f"account.{account}" in subscription.topics for subscription in subscriptions
+            account_topic(account) in subscription.topics for subscription in subscriptions
         )
         self._awaiting_snapshot = wait
         return ReplayPlan(subscriptions, ack_id, wait_for_account=wait)
@@ -548,19 +548,19 @@ def _topic_of(message: InboundMessage) -> str | None:
     """The subscription topic a data message belongs to (None for control messages)."""
     match message:
         case Ticker():
-            return f"ticker.{message.symbol}"
+            return market_topic(Topic.TICKER, message.symbol)
         case L2Delta():
-            return f"l2Delta.{message.symbol}"
+            return market_topic(Topic.L2DELTA, message.symbol)
         case L2Snapshot():
-            return f"l2Snapshot.{message.symbol}"
+            return market_topic(Topic.L2SNAPSHOT, message.symbol)
         case TradeBatch():
-            return f"trades.{message.symbol}"
+            return market_topic(Topic.TRADES, message.symbol)
         case Candle():
-            return f"candle.{message.symbol}.{message.interval}"
+            return candle_topic(message.symbol, message.interval)
         case AccountSnapshot() | OrderState() | Fill() | MarginUpdate() | PositionUpdate():
-            return f"account.{message.account}" if message.account else None
+            return account_topic(message.account) if message.account else None
         case LeverageUpdate():
-            return f"account.{message.account}" if message.account else None
+            return account_topic(message.account) if message.account else None
         case _:
             return None
 

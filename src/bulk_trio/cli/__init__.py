@@ -12,21 +12,18 @@ from __future__ import annotations
 import argparse
 import math
 import os
-import signal
 import sys
 import traceback
 from collections.abc import Callable, Sequence
 from typing import NoReturn
 
-import trio
-
 from .. import __version__
-from ..protocol.keys import decode_32
 from .demo import run_demo
 from .endpoint import NETWORK_ENV, NETWORK_HELP, NETWORKS, URL_ENV
 from .http_commands import register_http_commands
 from .keys import KEY_ENV, hide_pasted_keys, run_keygen
 from .manage import run_agent, run_faucet, run_leverage, run_modify
+from .order_types import add_order_type_options
 from .output import add_json_option
 from .runtime import (
     EXIT_CLOSED_PIPE,
@@ -42,13 +39,12 @@ from .runtime import (
     unwrap,
     verbose_logging,
 )
+from .sim import add_sim_command
 from .trade import run_account, run_cancel, run_cancel_all, run_order
 from .watch import run_watch
 
 __all__ = ["EXIT_FAILURE", "EXIT_OK", "EXIT_USAGE", "UsageError", "build_parser", "main"]
 
-SIM_HOST = "127.0.0.1"  # the simulator only ever listens on loopback
-SIM_DEFAULT_PORT = 12001  # the local development node's WebSocket port (PROTOCOL.md §1.1)
 DEFAULT_TIMEOUT = 10.0
 
 
@@ -60,123 +56,6 @@ class _Parser(argparse.ArgumentParser):
 
 
 Runner = Callable[[argparse.Namespace], int]
-
-
-# -- sim ---------------------------------------------------------------------------------------
-
-
-def _port(text: str) -> int:
-    try:
-        port = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"port must be a number, got {text!r}") from None
-    if not 0 <= port <= 65535:
-        raise argparse.ArgumentTypeError(f"port must be between 0 and 65535, got {port}")
-    return port
-
-
-def _symbols(text: str) -> list[str]:
-    symbols = [symbol.strip() for symbol in text.split(",")]
-    if not all(symbols):
-        raise argparse.ArgumentTypeError(f"symbols must be a comma-separated list, got {text!r}")
-    if len(set(symbols)) != len(symbols):
-        raise argparse.ArgumentTypeError(f"symbols must not repeat, got {text!r}")
-    return symbols
-
-
-def _funding(text: str) -> tuple[str, float]:
-    pubkey, separator, amount_text = text.rpartition(":")
-    if not separator:
-        raise argparse.ArgumentTypeError(f"--fund takes PUBKEY:AMOUNT, got {text!r}")
-    try:
-        decode_32(pubkey, field="--fund public key")
-    except ValueError as problem:
-        raise argparse.ArgumentTypeError(str(problem)) from None
-    try:
-        amount = float(amount_text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"--fund amount must be a number, got {text!r}") from None
-    if not (amount > 0 and math.isfinite(amount)):
-        raise argparse.ArgumentTypeError(f"--fund amount must be positive, got {text!r}")
-    return pubkey, amount
-
-
-def _add_sim(commands: argparse._SubParsersAction[_Parser]) -> None:
-    parser = commands.add_parser(
-        "sim",
-        help="run the local exchange simulator",
-        description="Run a simulated BULK exchange on ws://127.0.0.1:PORT until Ctrl-C.",
-    )
-    parser.add_argument("--port", type=_port, default=SIM_DEFAULT_PORT, help="0 picks a free one")
-    parser.add_argument(
-        "--http-port",
-        type=_port,
-        default=None,
-        help="port of the HTTP API (default: one below --port, as on a BULK node; 0 with --port 0)",
-    )
-    parser.add_argument(
-        "--network",
-        choices=("mainnet", "testnet", "devnet"),
-        default="testnet",
-        help="the signature domain accepted (default: testnet)",
-    )
-    parser.add_argument(
-        "--symbols",
-        type=_symbols,
-        default=["BTC-USD", "ETH-USD", "SOL-USD"],
-        help="comma-separated markets (default: BTC-USD,ETH-USD,SOL-USD)",
-    )
-    parser.add_argument(
-        "--fund",
-        type=_funding,
-        action="append",
-        default=[],
-        metavar="PUBKEY:AMOUNT",
-        help="credit an account at start (repeatable)",
-    )
-    parser.add_argument(
-        "--allow-legacy-signatures",
-        action="store_true",
-        help="also accept signatures without the domain byte (old official SDK)",
-    )
-    parser.add_argument("--seed", type=int, default=None, help="make the price path reproducible")
-    parser.set_defaults(run=_run_sim)
-
-
-async def _serve_sim(args: argparse.Namespace) -> None:
-    from ..sim import open_simulator
-
-    with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
-        async with open_simulator(
-            host=SIM_HOST,
-            port=args.port,
-            http_port=args.http_port if args.http_port is not None else max(0, args.port - 1),
-            network=args.network,
-            symbols=args.symbols,
-            seed=args.seed,
-            allow_legacy_signatures=args.allow_legacy_signatures,
-            fund=dict(args.fund),
-        ) as sim:
-            print(
-                f"bulk-trio simulator listening on {sim.url} and {sim.http_url} "
-                f"({sim.network}; {', '.join(sim.symbols)}) - Ctrl-C to stop",
-                flush=True,
-            )
-            async for _ in signals:
-                break
-    print("bulk-trio simulator stopped", file=sys.stderr, flush=True)
-
-
-def _run_sim(args: argparse.Namespace) -> int:
-    try:
-        trio.run(_serve_sim, args)
-    except OSError as problem:
-        reason = problem.strerror or str(problem)
-        print(f"bulk-trio sim: cannot listen on {SIM_HOST}:{args.port}: {reason}", file=sys.stderr)
-        return EXIT_FAILURE
-    except ValueError as problem:
-        raise UsageError(f"bulk-trio sim: {problem}") from None
-    return EXIT_OK
 
 
 # -- shared option types ----------------------------------------------------------------------
@@ -220,6 +99,12 @@ def _levels(text: str) -> int:
 def _add_endpoint_options(parser: argparse.ArgumentParser, *, signing: bool) -> None:
     parser.add_argument("--url", help="WebSocket URL of the exchange (default: see --network)")
     parser.add_argument("--network", choices=NETWORKS, default=None, help=NETWORK_HELP)
+    parser.add_argument(
+        "--ca-file",
+        metavar="PATH",
+        help="trust the certificate authorities in this PEM file for a wss:// URL (a corporate "
+        "CA, or the one `bulk-trio sim --tls` prints) instead of the system's",
+    )
     if signing:
         parser.add_argument(
             "--key-file",
@@ -339,8 +224,10 @@ def _add_account(commands: argparse._SubParsersAction[_Parser]) -> None:
 def _add_order(commands: argparse._SubParsersAction[_Parser]) -> None:
     parser = commands.add_parser(
         "order",
-        help="place a limit or market order",
-        description="Place one order: a limit order with --price, a market order without. "
+        help="place a limit, market, stop, take-profit, trailing or bracket order",
+        description="Place one order: a limit order with --price, a market order without; "
+        "--stop, --take-profit, --trail or --bracket make it a conditional order (then --price "
+        "is its limit price, or a bracket's entry price). "
         "Prints the exchange's status and the order id.",
     )
     parser.add_argument("symbol", metavar="SYMBOL", help="the market, e.g. BTC-USD")
@@ -354,6 +241,7 @@ def _add_order(commands: argparse._SubParsersAction[_Parser]) -> None:
         help="time in force of a limit order (default: GTC; ALO = post-only)",
     )
     parser.add_argument("--reduce-only", action="store_true", help="only reduce the position")
+    add_order_type_options(parser, _number)
     _add_endpoint_options(parser, signing=True)
     add_json_option(parser)
     parser.set_defaults(run=run_order)
@@ -465,7 +353,7 @@ def build_parser() -> argparse.ArgumentParser:
     for add in (
         _add_demo,
         _add_watch,
-        _add_sim,
+        add_sim_command,
         _add_keygen,
         _add_account,
         _add_order,

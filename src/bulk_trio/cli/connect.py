@@ -7,6 +7,7 @@ connection is reported instead of retried behind the user's back. ``watch`` reco
 from __future__ import annotations
 
 import contextlib
+import ssl
 from collections.abc import AsyncIterator
 
 import trio
@@ -44,6 +45,7 @@ async def open_command_client(
     connection attempt and every request."""
     opening = open_bulk_client(
         endpoint.url,
+        ssl_context=None if endpoint.ca_file is None else trusting(endpoint.ca_file),
         symbols=(),
         signer=signer,
         default_timeout=timeout,
@@ -61,6 +63,18 @@ async def open_command_client(
             hint = "is a local node or `bulk-trio sim` running?"
             raise CommandFailed(f"{problem} ({hint})") from None
         yield client
+
+
+def trusting(ca_file: str) -> ssl.SSLContext:
+    """An SSL context that trusts the certificate authorities in ``ca_file`` (and only them);
+    CommandFailed naming the file when it cannot be read or holds no certificate."""
+    try:
+        return ssl.create_default_context(cafile=ca_file)
+    except FileNotFoundError:
+        raise CommandFailed(f"--ca-file {ca_file}: no such file") from None
+    except (OSError, ssl.SSLError) as problem:
+        reason = getattr(problem, "strerror", None) or str(problem)
+        raise CommandFailed(f"--ca-file {ca_file}: not a PEM certificate file ({reason})") from None
 
 
 async def require_market(client: BulkClient, symbol: str, timeout: float) -> Ticker:

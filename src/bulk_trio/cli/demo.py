@@ -23,6 +23,7 @@ import trio
 from ..actions import CancelOrder, LimitOrder
 from ..enums import OrderStatus, Side, TimeInForce, Topic
 from ..fixedpoint import to_fixed
+from ..literals import DomainName
 from ..models import OrderResponse
 from ..protocol.signing import TransactionSigner
 from ..shell.client import BulkClient, open_bulk_client
@@ -46,7 +47,7 @@ from .runtime import (
 )
 from .terminal import Line, Screen, keep_drawing, supports_live_view
 
-NETWORK = "testnet"
+NETWORK: DomainName = "testnet"
 SYMBOL = "BTC-USD"
 CLIP = 0.01
 """Size of each ladder order (BTC)."""
@@ -343,7 +344,7 @@ def _expect(response: OrderResponse, wanted: Collection[OrderStatus], what: str)
 
 
 async def _first(
-    channel: trio.MemoryReceiveChannel[Any], matches: Callable[[Any], bool], what: str
+    channel: trio.abc.ReceiveChannel[Any], matches: Callable[[Any], bool], what: str
 ) -> Any:
     """The next item of ``channel`` that ``matches``, within STEP_TIMEOUT."""
     with trio.move_on_after(STEP_TIMEOUT):

@@ -41,6 +41,8 @@ class Endpoint:
 
     url: str
     network: str
+    ca_file: str | None = None
+    """A PEM file of certificate authorities to trust for a wss:// URL (``--ca-file``)."""
 
 
 def _claimed_by(host: str) -> tuple[str, str | None] | None:
@@ -78,16 +80,24 @@ def check_signing_host(url: str, host: str, network: str | None, domain: str) ->
 
 
 def resolve_endpoint(
-    network: str | None, url: str | None, *, signing: bool, url_source: str = "--url"
+    network: str | None,
+    url: str | None,
+    *,
+    signing: bool,
+    ca_file: str | None = None,
+    url_source: str = "--url",
 ) -> Endpoint:
-    """The WebSocket endpoint for ``--network`` and ``--url`` (either may be omitted).
+    """The WebSocket endpoint for ``--network``, ``--url`` and ``--ca-file`` (any may be omitted).
 
-    Raises UsageError for a URL that is not ws:// or wss://, and, when ``signing``, for a URL of
-    another network than the one signed for (see the module docstring).
+    Raises UsageError for a URL that is not ws:// or wss://, for ``--ca-file`` with a URL that is
+    not wss://, and, when ``signing``, for a URL of another network than the one signed for (see
+    the module docstring).
     """
     name, domain = _domain(network)
     if url is None:
-        return Endpoint(PRESETS[name].ws_url, domain)
+        url = PRESETS[name].ws_url
+        if ca_file is None:
+            return Endpoint(url, domain)
     try:
         parts = urlsplit(url)
         host = parts.hostname
@@ -97,7 +107,9 @@ def resolve_endpoint(
         raise UsageError(f"{url_source} must be a ws:// or wss:// URL with a host, got {url!r}")
     if signing:
         check_signing_host(url, host, network, domain)
-    return Endpoint(url, domain)
+    if ca_file is not None and parts.scheme != "wss":
+        raise UsageError(f"--ca-file is for wss:// URLs (TLS); {url} is not one")
+    return Endpoint(url, domain, ca_file)
 
 
 def resolve_http_url(network: str | None, url: str | None) -> str:
@@ -141,10 +153,11 @@ def command_endpoint(
     variable (``BULK_NETWORK``, ``BULK_URL``), so a shell can set them once for a session."""
     env = os.environ if environ is None else environ
     network = requested_network(args.network, env)
+    ca_file = getattr(args, "ca_file", None)
     if args.url is not None:
-        return resolve_endpoint(network, args.url, signing=signing)
+        return resolve_endpoint(network, args.url, signing=signing, ca_file=ca_file)
     url = env.get(URL_ENV, "").strip() or None
-    return resolve_endpoint(network, url, signing=signing, url_source=URL_ENV)
+    return resolve_endpoint(network, url, signing=signing, ca_file=ca_file, url_source=URL_ENV)
 
 
 def command_http_url(args: argparse.Namespace) -> str:

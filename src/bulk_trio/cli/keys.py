@@ -12,9 +12,11 @@ import os
 import stat
 import sys
 from collections.abc import Mapping, Sequence
+from typing import cast
 
 import orjson
 
+from ..literals import DomainName
 from ..networks import DEFAULT_NETWORK
 from ..protocol.signing import TransactionSigner
 from .endpoint import requested_network, signature_domain
@@ -55,7 +57,8 @@ def find_signer(
 
 def _signer(key: str | bytes, domain: str, source: str) -> TransactionSigner:
     try:
-        return TransactionSigner(key, domain=domain)
+        # The signer checks the name at run time; argparse's choices already did.
+        return TransactionSigner(key, domain=cast(DomainName, domain))
     except ValueError as problem:
         # The signer's messages never contain the key itself.
         raise UsageError(f"{source} does not hold a valid private key: {problem}") from None
@@ -122,7 +125,8 @@ def run_keygen(args: argparse.Namespace) -> int:
             "otherwise the new private key would be lost"
         )
     network = requested_network(args.network) or DEFAULT_NETWORK
-    signer = TransactionSigner.generate_account(domain=signature_domain(network))
+    domain = cast(DomainName, signature_domain(network))
+    signer = TransactionSigner.generate_account(domain=domain)
     if args.out is not None:
         write_key_file(args.out, signer.private_key)
         mode = stat.filemode(os.stat(args.out).st_mode)

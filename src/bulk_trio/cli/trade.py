@@ -36,6 +36,7 @@ from . import text
 from .connect import market_symbol, open_command_client, require_market
 from .endpoint import NETWORK_ENV, Endpoint, command_endpoint
 from .keys import find_signer, load_signer
+from .order_types import describe_order_type, order_type_action
 from .output import print_json
 from .runtime import EXIT_FAILURE, EXIT_OK, CommandFailed, UsageError, run_interruptible
 
@@ -117,6 +118,9 @@ def _account_lines(snapshot: AccountSnapshot, endpoint: Endpoint) -> list[str]:
 
 def run_order(args: argparse.Namespace) -> int:
     symbol = market_symbol(args.symbol)
+    conditional = order_type_action(args, symbol)  # --stop, --take-profit, --trail, --bracket
+    if conditional is not None:
+        return _trade(args, [symbol], [conditional])
     if args.price is None and args.tif is not None:
         raise UsageError("--tif applies to limit orders: give --price too")
     action: BaseAction
@@ -308,4 +312,4 @@ def _describe(action: BaseAction) -> str:
         return f"faucet{amount} to {action.user}"
     if isinstance(action, AgentWallet):
         return f"{'remove' if action.delete else 'add'} agent {action.agent}"
-    return type(action).__name__
+    return describe_order_type(action) or type(action).__name__

@@ -24,6 +24,7 @@ from typing import Any, SupportsIndex
 
 import orjson
 
+from ..checks import json_type
 from ..enums import OrderStatus, Side, TimeInForce
 from ..fixedpoint import U64_MAX
 from ..models import (
@@ -42,6 +43,7 @@ from ..models import (
     MarginUpdate,
     OrderResponse,
     OrderState,
+    OrderTrigger,
     Position,
     PositionUpdate,
     PostReply,
@@ -83,22 +85,6 @@ class _Missing(KeyError):
         self.names = names
 
 
-def _json_type(value: object) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "bool"
-    if isinstance(value, int | float):
-        return f"number {value!r}"
-    if isinstance(value, str):
-        return f"string {value[:40]!r}"
-    if isinstance(value, list):
-        return "array"
-    if isinstance(value, dict):
-        return "object"
-    return type(value).__name__
-
-
 def _num(value: Any) -> float:
     """A JSON number or numeric string as a float."""
     cls = value.__class__
@@ -113,7 +99,7 @@ def _num(value: Any) -> float:
             number = math.nan
         if math.isfinite(number):
             return number
-    raise _BadValue(f"expected a number, got {_json_type(value)}")
+    raise _BadValue(f"expected a number, got {json_type(value)}")
 
 
 def _int(value: Any) -> int:
@@ -128,25 +114,25 @@ def _int(value: Any) -> int:
             pass
     elif cls is float and value.is_integer():
         return int(value)
-    raise _BadValue(f"expected an integer, got {_json_type(value)}")
+    raise _BadValue(f"expected an integer, got {json_type(value)}")
 
 
 def _str(value: Any) -> str:
     if value.__class__ is str:
         return value
-    raise _BadValue(f"expected a string, got {_json_type(value)}")
+    raise _BadValue(f"expected a string, got {json_type(value)}")
 
 
 def _bool(value: Any) -> bool:
     if value is True or value is False:
         return value
-    raise _BadValue(f"expected true or false, got {_json_type(value)}")
+    raise _BadValue(f"expected true or false, got {json_type(value)}")
 
 
 def _list(value: Any) -> list[Any]:
     if isinstance(value, list):
         return value
-    raise _BadValue(f"expected an array, got {_json_type(value)}")
+    raise _BadValue(f"expected an array, got {json_type(value)}")
 
 
 def _opt_num(value: Any) -> float | None:
@@ -327,7 +313,7 @@ def _level(level: Any) -> BookLevel:
 def _levels(side: Any) -> tuple[BookLevel, ...]:
     if isinstance(side, list):
         return tuple(map(_level, side)) if side else ()
-    raise _BadValue(f"expected an array of levels, got {_json_type(side)}")
+    raise _BadValue(f"expected an array of levels, got {json_type(side)}")
 
 
 def _l2_snapshot(msg: Any) -> L2Snapshot:
@@ -440,6 +426,34 @@ def _time_in_force(value: Any) -> TimeInForce | None:
         return None  # a TIF this version does not know must not hide the order
 
 
+def _order_trigger(t: Any) -> OrderTrigger | None:
+    """The ``trigger`` object of a conditional order (docs/protocol.md, orderUpdate)."""
+    if t is None:
+        return None
+    get = t.get
+    # Each value is checked right after it is read, so that the slow path names it.
+    price = _num(t["px"])
+    is_above = get("isAbove")
+    is_above = None if is_above is None else _bool(is_above)
+    limit_price = _opt_num(get("lim"))
+    price_high = _opt_num(get("pxHi"))
+    limit_high = _opt_num(get("limHi"))
+    trail_bps = _opt_num(get("trb"))
+    step_bps = _opt_num(get("stb"))
+    oco = get("oco")
+    return OrderTrigger(
+        price=price,
+        is_above=is_above,
+        limit_price=limit_price,
+        # The sources leave the type of ``oco`` open: an id is kept, anything else is not.
+        oco=oco if oco.__class__ is str else None,
+        price_high=price_high,
+        limit_high=limit_high,
+        trail_bps=trail_bps,
+        step_bps=step_bps,
+    )
+
+
 def _order_state(o: Any, account: str) -> OrderState:
     raw_status = _str(o["status"])
     size = _num_or_zero(_first_or_none(o, _SIZE_KEYS))
@@ -462,6 +476,7 @@ def _order_state(o: Any, account: str) -> OrderState:
         reason=_opt_str(o.get("reason")),
         account=account,
         raw_status=raw_status,
+        trigger=_order_trigger(o.get("trigger")),
     )
 
 
@@ -549,7 +564,7 @@ def _account(msg: Any) -> InboundMessage:
 def _order_response(entry: Any) -> OrderResponse:
     # Each status is a single-key object ``{statusName: body}`` (docs/protocol.md).
     if not isinstance(entry, dict):
-        raise _BadValue(f"expected a {{status: body}} object, got {_json_type(entry)}")
+        raise _BadValue(f"expected a {{status: body}} object, got {json_type(entry)}")
     if len(entry) != 1:
         raise _BadValue(f"expected one status name, got {len(entry)} keys")
     (name,) = entry.keys()
@@ -588,7 +603,7 @@ def _post(msg: Any) -> PostReply:
     # tolerated (an older reply form); any other explicit type is not a reply we understand.
     kind = _opt_str(data.get("type"))
     if kind not in ("ack", "action") and (kind is not None or "type" in data):
-        raise _BadValue(f"expected 'ack' or 'action', got {_json_type(data.get('type'))}")
+        raise _BadValue(f"expected 'ack' or 'action', got {json_type(data.get('type'))}")
     if kind == "ack":
         ok = data.get("ok")
         return PostReply(
@@ -646,10 +661,10 @@ def decode(frame: str | bytes) -> InboundMessage:
     except (ValueError, TypeError) as exc:
         return ProtocolError(f"malformed JSON: {exc}", _excerpt(frame))
     if msg.__class__ is not dict:
-        return ProtocolError(f"expected a JSON object, got {_json_type(msg)}", _excerpt(frame))
+        return ProtocolError(f"expected a JSON object, got {json_type(msg)}", _excerpt(frame))
     kind = msg.get("type")
     if kind.__class__ is not str:
-        what = " missing" if kind is None else f": expected a string, got {_json_type(kind)}"
+        what = " missing" if kind is None else f": expected a string, got {json_type(kind)}"
         return ProtocolError(f"type{what}", _excerpt(frame))
     decoder = _DECODERS.get(kind)
     if decoder is None:
@@ -760,7 +775,7 @@ def _describe(exc: Exception, trail: _Trail) -> str:
     if isinstance(exc, _BadValue):
         return f"{path}: {exc}"
     if isinstance(exc, TypeError | AttributeError | ValueError):
-        return f"{path}: unexpected {_json_type(trail.value)}"
+        return f"{path}: unexpected {json_type(trail.value)}"
     return f"{path}: {type(exc).__name__}: {exc}"
 
 

@@ -18,8 +18,10 @@ import nacl.bindings
 import nacl.exceptions
 import nacl.utils
 
-from ..actions import BaseAction, LimitOrder, MarketOrder
+from ..actions import BaseAction
+from ..literals import DomainName
 from . import wincode
+from .action_bytes import encode_action, layout_for, order_id_body
 from .keys import (
     SEED_SIZE,
     SIGNATURE_SIZE,
@@ -50,6 +52,9 @@ Actions: TypeAlias = BaseAction | Sequence[BaseAction]
 """One action, or a list of them (one transaction, executed atomically in order).
 
 Typed with the common base class so that a mixed list literal type-checks as it is written."""
+
+
+_crypto_sign = nacl.bindings.crypto_sign
 
 
 def _action_list(actions: Actions) -> Sequence[BaseAction]:
@@ -91,34 +96,38 @@ def _domain_suffix(domain: str | None) -> bytes:
 
 
 def choose_layout(actions: Actions) -> Layout:
-    """The layout keychain 0.1.31 picks (§5.4), which is also decision 2 of docs/protocol.md.
+    """The layout keychain 0.1.31 picks, which is also decision 2 of docs/protocol.md.
 
-    First match wins: V6 for transfers (not supported here), V4 for any stop or take-profit, V3 for
-    any builder code, V2 for a market order with slippage, else legacy.
+    First match wins: V6 for a transfer, V4 for any stop, take-profit, range or trailing stop, V3
+    for any builder code, V2 for a market order with slippage, else legacy; nested actions count.
     """
-    return _layout_for(_action_list(actions))
+    return layout_for(_action_list(actions))
 
 
-def _layout_for(actions: Sequence[BaseAction]) -> Layout:
-    chosen = Layout.LEGACY
-    for action in actions:
-        wanted = action.preferred_layout
-        if wanted.value > chosen.value:  # values are in order of precedence
-            chosen = wanted
-    return chosen
-
-
-_U32 = wincode.packer("I")
 _U64 = wincode.packer("Q")
+_ID_HEAD = wincode.packer("II")  # seqno, discriminant
+_sha256 = hashlib.sha256
 
 
 def _message(
     actions: Sequence[BaseAction], layout: Layout, nonce: int, account: bytes, suffix: bytes
 ) -> bytes:
     """The message of already validated parts (the signing hot path)."""
-    parts = [layout.prefix, _U64(len(actions))]
-    for action in actions:
-        parts += (_U32(action.DISCRIMINANT), action.signed_body(layout))
+    # The legacy layout has no prefix; testing it by identity skips a lookup keyed by the enum.
+    prefix = b"" if layout is Layout.LEGACY else layout.prefix
+    if len(actions) == 1:
+        return b"".join(
+            (
+                prefix,
+                _U64(1),
+                encode_action(actions[0], layout),
+                _U64(nonce),
+                account,
+                suffix,
+            )
+        )
+    parts = [prefix, _U64(len(actions))]
+    parts += [encode_action(action, layout) for action in actions]
     parts += (_U64(nonce), account, suffix)
     return b"".join(parts)
 
@@ -140,7 +149,7 @@ def encode_message(
     """
     action_list = _action_list(actions)
     if layout is None:
-        layout = _layout_for(action_list)
+        layout = layout_for(action_list)
     elif not isinstance(layout, Layout):
         raise ValueError(f"layout must be a Layout or None, got {layout!r}")
     return _message(
@@ -187,24 +196,20 @@ def order_id(
     ``None``. So does a market order with slippage (decision 3: sources disagree on its id), unless
     ``keychain_slippage=True`` asks for the id keychain 0.1.31 computes for it.
     """
-    if isinstance(action, LimitOrder):
-        body = action.order_id_body()
-    elif isinstance(action, MarketOrder) and (action.slippage_bps is None or keychain_slippage):
-        body = action.order_id_body(keychain_slippage=keychain_slippage)
-    else:
+    body = order_id_body(action, keychain_slippage=keychain_slippage)
+    if body is None:
         return None
     if isinstance(seqno, bool) or not isinstance(seqno, int) or not 0 <= seqno <= wincode.U32_MAX:
         raise ValueError(f"seqno must be an integer that fits in a u32, got {seqno!r}")
     preimage = b"".join(
         (
-            wincode.u32(seqno),
-            wincode.u32(action.DISCRIMINANT),
+            _ID_HEAD(seqno, action.DISCRIMINANT),
             body,
             _account_bytes(account),
-            wincode.u64(_checked_nonce(nonce)),
+            _U64(_checked_nonce(nonce)),
         )
     )
-    return b58encode(hashlib.sha256(preimage).digest())
+    return b58encode(_sha256(preimage).digest())
 
 
 def order_ids(
@@ -242,7 +247,7 @@ class TransactionSigner:
         "_secret_key",
     )
 
-    def __init__(self, private_key: str | bytes, domain: str | None = "mainnet") -> None:
+    def __init__(self, private_key: str | bytes, domain: DomainName | None = "mainnet") -> None:
         self._domain_suffix = _domain_suffix(domain)
         self._domain = domain
         seed = parse_private_key(private_key)
@@ -255,7 +260,7 @@ class TransactionSigner:
         self._nonce_lock = threading.Lock()
 
     @classmethod
-    def generate_account(cls, domain: str | None = "mainnet") -> TransactionSigner:
+    def generate_account(cls, domain: DomainName | None = "mainnet") -> TransactionSigner:
         """A signer for a fresh random key (tests and throwaway accounts)."""
         return cls(nacl.utils.random(SEED_SIZE), domain=domain)
 
@@ -285,7 +290,9 @@ class TransactionSigner:
     def next_nonce(self) -> int:
         """A nonce greater than every earlier one of this signer: the time in ns, or last + 1."""
         with self._nonce_lock:
-            nonce = max(time.time_ns(), self._last_nonce + 1)
+            nonce = time.time_ns()
+            if nonce <= self._last_nonce:
+                nonce = self._last_nonce + 1
             self._last_nonce = nonce
         return nonce
 
@@ -307,7 +314,7 @@ class TransactionSigner:
         """The bytes :meth:`sign_transaction` would sign (``account=None``: this signer's key)."""
         action_list = _action_list(actions)
         _, account_bytes = self._account(account)
-        layout = _layout_for(action_list)
+        layout = layout_for(action_list)
         return _message(
             action_list, layout, _checked_nonce(nonce), account_bytes, self._domain_suffix
         )
@@ -320,16 +327,22 @@ class TransactionSigner:
         ``nonce=None`` takes :meth:`next_nonce`. ``account=None`` trades for this signer's own
         account; another account means this signer acts as that account's agent wallet.
         """
-        action_list = _action_list(actions)
-        account_text, account_bytes = self._account(account)
-        layout = _layout_for(action_list)
-        nonce = self._use_nonce(nonce)
+        # Every order is signed here, so the common case (one action, own account, automatic
+        # nonce) takes no detours; benchmarks/bench_signing.py measures it against keychain.
+        action_list = (actions,) if isinstance(actions, BaseAction) else _action_list(actions)
+        if account is None:
+            account_text, account_bytes = self._public_key, self._public_key_bytes
+        else:
+            account_text, account_bytes = self._account(account)
+        layout = layout_for(action_list)
+        nonce = self.next_nonce() if nonce is None else self._use_nonce(nonce)
         message = _message(action_list, layout, nonce, account_bytes, self._domain_suffix)
-        signed = nacl.bindings.crypto_sign(message, self._secret_key)
+        # crypto_sign returns signature ‖ message; the signature is the first 64 bytes.
+        signature = _crypto_sign(message, self._secret_key)[:SIGNATURE_SIZE]
         return {
             "actions": [action.to_wire() for action in action_list],
             "nonce": nonce,
             "account": account_text,
             "signer": self._public_key,
-            "signature": b58encode(signed[:SIGNATURE_SIZE]),
+            "signature": b58encode(signature),
         }

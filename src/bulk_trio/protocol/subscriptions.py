@@ -13,6 +13,7 @@ from typing import Any
 
 import attrs
 
+from ..checks import check_symbol as check_symbol  # the one symbol rule, re-exported
 from ..enums import Topic
 from .keys import decode_32
 
@@ -58,13 +59,22 @@ def wire_interval(interval: object) -> str:
     return wire
 
 
-def check_symbol(symbol: object, *, field: str = "symbol") -> str:
-    """``symbol`` if it is a non-empty string without whitespace, else ValueError."""
-    if not isinstance(symbol, str) or not symbol:
-        raise ValueError(f"{field} must be a non-empty string, got {symbol!r}")
-    if any(char.isspace() for char in symbol):
-        raise ValueError(f"{field} must not contain whitespace, got {symbol!r}")
-    return symbol
+# -- topic strings: the one place the client builds them (docs/protocol.md, "Topic strings") --
+
+
+def market_topic(kind: Topic, symbol: str) -> str:
+    """``<kind>.<symbol>``, e.g. ``ticker.BTC-USD``; candles use :func:`candle_topic`."""
+    return f"{kind.value}.{symbol}"
+
+
+def candle_topic(symbol: str, interval: str) -> str:
+    """``candle.<symbol>.<interval>`` (the wire spelling of the interval, ``1m``)."""
+    return f"candle.{symbol}.{interval}"
+
+
+def account_topic(account: str) -> str:
+    """``account.<base58 pubkey>``."""
+    return f"account.{account}"
 
 
 def check_pubkey(pubkey: object, *, field: str = "user") -> str:
@@ -183,7 +193,9 @@ class Subscription:
     def topics(self) -> tuple[str, ...]:
         """The topics the server answers with: one per symbol, or one per user for accounts."""
         if self.kind is Topic.ACCOUNT:
-            return tuple(f"account.{user}" for user in self.users)
+            return tuple(account_topic(user) for user in self.users)
+        assert self.symbol is not None  # checked on construction for every other kind
         if self.kind is Topic.CANDLE:
-            return (f"candle.{self.symbol}.{self.interval}",)
-        return (f"{self.kind.value}.{self.symbol}",)
+            assert self.interval is not None
+            return (candle_topic(self.symbol, self.interval),)
+        return (market_topic(self.kind, self.symbol),)

@@ -11,8 +11,8 @@ import enum
 import struct
 from collections.abc import Callable, Sequence
 
+from ..base58 import decode_32
 from ..fixedpoint import to_fixed
-from .keys import decode_32
 
 U32_MAX = 2**32 - 1
 U64_MAX = 2**64 - 1

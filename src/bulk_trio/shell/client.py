@@ -8,24 +8,43 @@ events; timeouts are ``trio.TooSlowError``.
 
 from __future__ import annotations
 
-import inspect
+import functools
 import logging
-from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
-from contextlib import AbstractAsyncContextManager, asynccontextmanager
+import ssl
+from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
+from contextlib import asynccontextmanager
 from types import MappingProxyType
-from typing import Any
 
 import trio
 
 from ..actions import (
     AgentWallet,
+    ApproveBuilderCode,
     BaseAction,
+    BuilderCode,
     CancelAll,
     CancelOrder,
+    CreateMultisig,
+    CreateSubAccount,
     Faucet,
     LimitOrder,
     MarketOrder,
     ModifyOrder,
+    MultisigApprove,
+    MultisigCancel,
+    MultisigExecute,
+    MultisigPropose,
+    MultisigReject,
+    MultisigUpdate,
+    OnFill,
+    RangeOrder,
+    RemoveSubAccount,
+    RenameSubAccount,
+    RevokeBuilderCode,
+    StopOrder,
+    TakeProfitOrder,
+    TrailingStop,
+    Transfer,
     UpdateLeverage,
 )
 from ..backoff import Backoff
@@ -33,10 +52,11 @@ from ..book import OrderBook
 from ..enums import ConnectionState, Side, TimeInForce, Topic
 from ..errors import BulkError, ClientClosed, ExchangeError
 from ..inventory import Inventory, Pnl
+from ..limits import DEFAULT_MAX_MESSAGES_PER_SECOND, check_rate_limit, check_subscription_room
+from ..literals import CandleInterval, SideName, TimeInForceName
 from ..markets import Market, markets_by_symbol, order_problem
 from ..models import (
     AccountSnapshot,
-    HandlerError,
     LeverageSetting,
     Margin,
     OrderResponse,
@@ -50,16 +70,15 @@ from ..protocol.signing import TransactionSigner
 from ..protocol.subscriptions import Subscription
 from ..session import Session, reconcile_reply
 from ..state import ClientState
+from .client_events import ClientEvents, Handler
 from .connection import Connection, ConnectionSettings, Connector
-from .fanout import Fanout, Subscriber, SubscriberStats, open_subscription
+from .fanout import Fanout, Subscriber
 from .requests import PendingRequests
+from .state_cell import StateCell
 from .transport import DEFAULT_MAX_MESSAGE_SIZE, open_transport
 
 DEFAULT_URL = "wss://exchange-wss.bulk.trade"
 DEFAULT_SYMBOLS = ("BTC-USD", "ETH-USD", "SOL-USD")
-
-Handler = Callable[[Any], Any]
-HANDLER_BATCH_SECONDS = 0.001
 
 
 @asynccontextmanager
@@ -88,6 +107,8 @@ async def open_bulk_client(
     cancel_after_disconnect: float | None = None,
     network: str | NetworkPreset | None = None,
     markets: Iterable[Market] | str | None = None,
+    ssl_context: ssl.SSLContext | None = None,
+    max_messages_per_second: int | None = DEFAULT_MAX_MESSAGES_PER_SECOND,
 ) -> AsyncIterator[BulkClient]:
     """Connect to BULK and yield a :class:`BulkClient` for the duration of the block.
 
@@ -111,6 +132,12 @@ async def open_bulk_client(
     trading methods raise :class:`~bulk_trio.MarketRuleViolation` (a ValueError) before signing
     a price or size the exchange would reject.
 
+    ``ssl_context`` verifies a ``wss://`` server (default: the system's trust store; give one
+    that trusts your corporate or test certificate authority). ``max_messages_per_second`` shapes
+    what the client sends: no one-second window holds more (default 900, under the exchange's
+    1,000; None turns the limiter off); a burst waits its turn, inside each request's timeout.
+    The exchange allows 100 subscriptions per connection: a 101st raises ValueError.
+
     Leaving the block cancels every task and closes the socket. Errors of the client leave it as
     one :class:`~bulk_trio.BulkError`; exceptions of your own code pass through unchanged.
     """
@@ -121,6 +148,17 @@ async def open_bulk_client(
             raise ValueError(
                 f"the signer signs for {signer.domain}, but {preset.name} expects {preset.domain}"
             )
+    check_rate_limit(max_messages_per_second)
+    if ssl_context is not None and not url.startswith("wss://"):
+        raise ValueError(f"ssl_context is given but {url} is not a wss:// URL: use wss://")
+    if connector is open_transport:
+        connector = functools.partial(
+            open_transport,
+            ssl_context=ssl_context,
+            max_messages_per_second=max_messages_per_second,
+        )
+    elif ssl_context is not None:
+        raise ValueError("give ssl_context or a connector, not both: the connector makes the TLS")
     rules = await _load_markets(markets)
     if backoff is None:
         backoff = Backoff(max_attempts=max_reconnects)
@@ -245,8 +283,12 @@ def _single_error(group: BaseExceptionGroup[BaseException]) -> BaseException:
     return error
 
 
-class BulkClient:
-    """A connected BULK client; obtain one from :func:`open_bulk_client`."""
+class BulkClient(ClientEvents):
+    """A connected BULK client; obtain one from :func:`open_bulk_client`.
+
+    Its channels, handlers and latest-value streams (``events``, ``on``, ``watch``, ...) are
+    defined in ``bulk_trio/shell/client_events.py``.
+    """
 
     def __init__(
         self,
@@ -309,10 +351,12 @@ class BulkClient:
         self._handlers: list[tuple[Topic, Handler, Subscriber]] = []
         self._closed = False
         self.symbols = tuple(symbols)
-        for symbol in self.symbols:
-            self._session.remember(Subscription.ticker(symbol))
+        initial = [Subscription.ticker(symbol) for symbol in self.symbols]
         if self.account is not None and signer is not None:
-            self._session.remember(Subscription.account(self.account))
+            initial.append(Subscription.account(self.account))
+        check_subscription_room([], [topic for sub in initial for topic in sub.topics])
+        for subscription in initial:
+            self._session.remember(subscription)
 
     @property
     def account(self) -> str | None:
@@ -373,6 +417,9 @@ class BulkClient:
         if self._closed:
             raise ClientClosed("the client's async with block has ended")
 
+    def _lifecycle(self) -> StateCell:
+        return self._connection.lifecycle
+
     @property
     def is_connected(self) -> bool:
         """True while the connection is LIVE (connected, subscriptions confirmed)."""
@@ -406,6 +453,8 @@ class BulkClient:
 
     async def _subscribe(self, subscription: Subscription) -> None:
         self._check_open()
+        held = [topic for held in self._session.subscriptions for topic in held.topics]
+        check_subscription_room(held, subscription.topics)
         await self._connection.subscribe(subscription, self.default_timeout)
 
     async def subscribe_ticker(self, symbol: str) -> None:
@@ -431,7 +480,7 @@ class BulkClient:
         for symbol in [symbols] if isinstance(symbols, str) else list(symbols):
             await self._subscribe(Subscription.trades(symbol))
 
-    async def subscribe_candles(self, symbol: str, interval: str) -> None:
+    async def subscribe_candles(self, symbol: str, interval: CandleInterval) -> None:
         """Candles; intervals in either spelling ("1m" or "1min", "5m" or "5min", ...)."""
         await self._subscribe(Subscription.candle(symbol, interval))
 
@@ -470,81 +519,6 @@ class BulkClient:
     def subscriptions(self) -> list[Subscription]:
         """What the client is subscribed to (and replays after every reconnect)."""
         return self._session.subscriptions
-
-    # -- events -------------------------------------------------------------------------------
-
-    def events(
-        self, topic: Topic, *, buffer: int | None = None, name: str | None = None
-    ) -> AbstractAsyncContextManager[trio.MemoryReceiveChannel[Any]]:
-        """``async with client.events(Topic.TICKER) as tickers: async for t in tickers: ...``
-
-        Each call gets its own bounded channel. Market-data topics drop their oldest item when the
-        reader falls ``buffer`` items behind (counted in :meth:`channel_stats`); account topics
-        and ERROR never drop: a reader that falls that far behind has its channel closed and sees
-        :class:`~bulk_trio.SubscriberOverflow` when it leaves the block.
-        """
-        self._check_open()
-        return open_subscription(self._fanout, topic, buffer=buffer, name=name)
-
-    def on(self, topic: Topic, handler: Handler) -> None:
-        """Run ``handler(item)`` (plain or ``async def``) for every event of ``topic``.
-
-        Each handler runs in its own task with its own channel, so a slow handler delays only
-        itself, and a handler may place orders and await their replies. An exception in a handler
-        is logged and published on ``Topic.ERROR`` as a :class:`~bulk_trio.models.HandlerError`.
-        """
-        self._check_open()
-        if not callable(handler):
-            raise ValueError(f"handler for {topic} must be callable, got {handler!r}")
-        subscriber = self._fanout.subscribe(topic, name=_handler_name(handler))
-        self._handlers.append((topic, handler, subscriber))
-        if self._nursery is not None:
-            self._nursery.start_soon(self._run_handler, topic, handler, subscriber)
-
-    def off(self, topic: Topic, handler: Handler) -> bool:
-        """Stop a handler registered with :meth:`on`; False if it was not registered."""
-        for index, (registered_topic, registered, subscriber) in enumerate(self._handlers):
-            if registered_topic is topic and registered == handler:
-                del self._handlers[index]
-                subscriber.close()
-                subscriber.receive_channel.close()  # stop now, not after what is buffered
-                return True
-        return False
-
-    async def _run_handler(self, topic: Topic, handler: Handler, subscriber: Subscriber) -> None:
-        name = _handler_name(handler)
-        channel = subscriber.receive_channel
-        try:
-            async for item in channel:
-                await self._call_handler(topic, name, handler, item)
-                # The receiver publishes a whole socket read per scheduler pass; taking only one
-                # item per pass here would fall behind a busy feed. Take what is already
-                # buffered, but yield within a millisecond so the other tasks keep their turn.
-                deadline = trio.current_time() + HANDLER_BATCH_SECONDS
-                while trio.current_time() < deadline:
-                    try:
-                        item = channel.receive_nowait()
-                    except trio.WouldBlock:
-                        break
-                    await self._call_handler(topic, name, handler, item)
-        except (trio.ClosedResourceError, trio.EndOfChannel):
-            pass  # off() closed the channel under us, or the client is closing
-        if subscriber.overflow_error is not None:
-            self._log.error("handler %s stopped: %s", name, subscriber.overflow_error)
-
-    async def _call_handler(self, topic: Topic, name: str, handler: Handler, item: Any) -> None:
-        try:
-            result = handler(item)
-            if inspect.isawaitable(result):
-                await result
-        except Exception as exc:
-            self._log.exception("handler %s for %s raised", name, topic.value)
-            if topic is not Topic.ERROR:
-                self._fanout.publish_error(HandlerError(topic, name, exc))
-
-    def channel_stats(self) -> list[SubscriberStats]:
-        """Per-subscriber delivery statistics: delivered, dropped, buffered, capacity."""
-        return self._fanout.stats()
 
     # -- trading ------------------------------------------------------------------------------
 
@@ -634,11 +608,11 @@ class BulkClient:
     async def place_limit_order(
         self,
         symbol: str,
-        side: Side | str,
+        side: Side | SideName,
         price: float,
         size: float,
         reduce_only: bool = False,
-        time_in_force: TimeInForce | str = TimeInForce.GTC,
+        time_in_force: TimeInForce | TimeInForceName = TimeInForce.GTC,
         timeout: float | None = None,
         nonce: int | None = None,
         *,
@@ -653,7 +627,7 @@ class BulkClient:
     async def place_market_order(
         self,
         symbol: str,
-        side: Side | str,
+        side: Side | SideName,
         size: float,
         reduce_only: bool = False,
         timeout: float | None = None,
@@ -667,7 +641,7 @@ class BulkClient:
 
     async def cancel_order(
         self,
-        side: Side | str | None = None,
+        side: Side | SideName | None = None,
         symbol: str | None = None,
         order_id: str | None = None,
         timeout: float | None = None,
@@ -812,6 +786,297 @@ class BulkClient:
         """Positions and P&L tracked from this client's fills, marked by tickers."""
         return self._state.inventory
 
+    # -- order types and account actions (docs/guides/orders.md) ------------------------------
+    # Each builds its action first, so a bad argument is a ValueError before anything is signed.
+    # Each returns the action's OrderResponse; see place_orders for timeouts and errors.
 
-def _handler_name(handler: Handler) -> str:
-    return getattr(handler, "__qualname__", None) or repr(handler)
+    async def place_stop_order(
+        self,
+        symbol: str,
+        is_above: bool,
+        size: float,
+        trigger_price: float,
+        limit_price: float | None = None,
+        *,
+        iso: bool = False,
+        builder_code: BuilderCode | None = None,
+        slippage_bps: float | None = None,
+        timeout: float | None = None,
+        nonce: int | None = None,
+    ) -> OrderResponse:
+        """A stop order: when the mark crosses ``trigger_price`` (upwards if ``is_above``),
+        trade ``size`` at market, or at ``limit_price`` when given
+        (:class:`~bulk_trio.actions.StopOrder`)."""
+        order = StopOrder(
+            symbol, is_above, size, trigger_price, limit_price, iso, builder_code, slippage_bps
+        )
+        return await self._post_one(order, timeout, nonce)
+
+    async def place_take_profit(
+        self,
+        symbol: str,
+        is_above: bool,
+        size: float,
+        trigger_price: float,
+        limit_price: float | None = None,
+        *,
+        iso: bool = False,
+        builder_code: BuilderCode | None = None,
+        slippage_bps: float | None = None,
+        timeout: float | None = None,
+        nonce: int | None = None,
+    ) -> OrderResponse:
+        """A take-profit order; arguments as :meth:`place_stop_order`
+        (:class:`~bulk_trio.actions.TakeProfitOrder`)."""
+        order = TakeProfitOrder(
+            symbol, is_above, size, trigger_price, limit_price, iso, builder_code, slippage_bps
+        )
+        return await self._post_one(order, timeout, nonce)
+
+    async def place_range_order(
+        self,
+        symbol: str,
+        is_buy: bool,
+        size: float,
+        stop_loss_price: float,
+        take_profit_price: float,
+        stop_loss_limit: float | None = None,
+        take_profit_limit: float | None = None,
+        *,
+        iso: bool = False,
+        builder_code: BuilderCode | None = None,
+        sl_slippage_bps: float | None = None,
+        tp_slippage_bps: float | None = None,
+        timeout: float | None = None,
+        nonce: int | None = None,
+    ) -> OrderResponse:
+        """A range (OCO) protecting a position (``is_buy=True``: a long) with a stop-loss and a
+        take-profit leg; when one fires the other is cancelled
+        (:class:`~bulk_trio.actions.RangeOrder`)."""
+        order = RangeOrder(
+            symbol,
+            is_buy,
+            size,
+            stop_loss_price,
+            take_profit_price,
+            stop_loss_limit,
+            take_profit_limit,
+            iso,
+            builder_code,
+            sl_slippage_bps,
+            tp_slippage_bps,
+        )
+        return await self._post_one(order, timeout, nonce)
+
+    async def place_trailing_stop(
+        self,
+        symbol: str,
+        protects_long: bool,
+        size: float,
+        trail_bps: int,
+        step_bps: int,
+        limit_price: float | None = None,
+        *,
+        iso: bool = False,
+        builder_code: BuilderCode | None = None,
+        slippage_bps: float | None = None,
+        timeout: float | None = None,
+        nonce: int | None = None,
+    ) -> OrderResponse:
+        """A trailing stop ``trail_bps`` behind the best mark, moving in ``step_bps`` steps;
+        ``protects_long=True`` sells when a long gives back the trail
+        (:class:`~bulk_trio.actions.TrailingStop`)."""
+        order = TrailingStop(
+            symbol,
+            protects_long,
+            size,
+            trail_bps,
+            step_bps,
+            limit_price,
+            iso,
+            builder_code,
+            slippage_bps,
+        )
+        return await self._post_one(order, timeout, nonce)
+
+    async def place_bracket(
+        self,
+        symbol: str,
+        side: Side | SideName,
+        size: float,
+        price: float | None,
+        stop_loss: float,
+        take_profit: float,
+        *,
+        time_in_force: TimeInForce | TimeInForceName = TimeInForce.GTC,
+        stop_loss_limit: float | None = None,
+        take_profit_limit: float | None = None,
+        iso: bool = False,
+        timeout: float | None = None,
+        nonce: int | None = None,
+    ) -> OrderResponse:
+        """An entry with its exits, in one transaction: a limit order at ``price`` (a market
+        order when ``price`` is None) whose first fill places a range (OCO) of ``stop_loss`` and
+        ``take_profit`` for the same size (:class:`~bulk_trio.actions.OnFill`). When one exit
+        fires, the other is cancelled. For a buy, ``stop_loss < price < take_profit``; for a
+        sell, the reverse."""
+        entry: LimitOrder | MarketOrder
+        if price is None:
+            entry = MarketOrder(symbol, side, size, iso=iso)
+        else:
+            entry = LimitOrder(symbol, side, price, size, time_in_force=time_in_force, iso=iso)
+        is_buy = entry.side is Side.BUY
+        if price is not None and not (
+            stop_loss < price < take_profit if is_buy else take_profit < price < stop_loss
+        ):
+            order = (
+                "stop_loss < price < take_profit" if is_buy else "take_profit < price < stop_loss"
+            )
+            raise ValueError(
+                f"a {entry.side.value} bracket needs {order}, got {stop_loss=}, "
+                f"{price=}, {take_profit=}"
+            )
+        exits = RangeOrder(
+            symbol, is_buy, size, stop_loss, take_profit, stop_loss_limit, take_profit_limit, iso
+        )
+        return await self._post_one(OnFill(entry, [exits]), timeout, nonce)
+
+    async def approve_builder_code(
+        self, to: str, fee: int, timeout: float | None = None, nonce: int | None = None
+    ) -> OrderResponse:
+        """Let orders carry ``builder_code=BuilderCode(to, f)`` with ``f <= fee`` basis points
+        (``abc``; the official SDK's name)."""
+        return await self._post_one(ApproveBuilderCode(to, fee), timeout, nonce)
+
+    async def revoke_builder_code(
+        self, to: str, timeout: float | None = None, nonce: int | None = None
+    ) -> OrderResponse:
+        """Withdraw the approval of builder code recipient ``to`` (``rbc``)."""
+        return await self._post_one(RevokeBuilderCode(to), timeout, nonce)
+
+    async def create_sub_account(
+        self,
+        name: str,
+        margin_amount: float | None = None,
+        timeout: float | None = None,
+        nonce: int | None = None,
+    ) -> OrderResponse:
+        """Create a sub-account owned by the trading account, optionally funded with
+        ``margin_amount`` from it."""
+        return await self._post_one(CreateSubAccount(name, margin_amount), timeout, nonce)
+
+    async def remove_sub_account(
+        self, sub_account: str, timeout: float | None = None, nonce: int | None = None
+    ) -> OrderResponse:
+        """Remove the sub-account ``sub_account``."""
+        return await self._post_one(RemoveSubAccount(sub_account), timeout, nonce)
+
+    async def rename_sub_account(
+        self, sub_account: str, name: str, timeout: float | None = None, nonce: int | None = None
+    ) -> OrderResponse:
+        """Rename the sub-account ``sub_account``."""
+        return await self._post_one(RenameSubAccount(sub_account, name), timeout, nonce)
+
+    async def transfer(
+        self,
+        destination: str,
+        amount: float,
+        *,
+        source: str | None = None,
+        external: bool = False,
+        symbol: str | None = None,
+        timeout: float | None = None,
+        nonce: int | None = None,
+    ) -> OrderResponse:
+        """Move ``amount`` of margin to ``destination`` (from the trading account unless
+        ``source`` names one of its sub-accounts); ``external=True`` sends it to another
+        account."""
+        origin = source if source is not None else self.account
+        if origin is None:
+            raise RuntimeError("transfer needs a signer or a source account")
+        return await self._post_one(
+            Transfer(origin, destination, amount, external, symbol), timeout, nonce
+        )
+
+    async def create_multisig(
+        self,
+        signers: Iterable[str],
+        threshold: int,
+        time_lock_secs: int,
+        proposal_lifetime_secs: int,
+        timeout: float | None = None,
+        nonce: int | None = None,
+    ) -> OrderResponse:
+        """Create a multisig account whose proposals need ``threshold`` of ``signers``."""
+        action = CreateMultisig(signers, threshold, time_lock_secs, proposal_lifetime_secs)
+        return await self._post_one(action, timeout, nonce)
+
+    async def multisig_propose(
+        self,
+        multisig: str,
+        actions: BaseAction | Sequence[BaseAction],
+        lifetime_secs: int | None = None,
+        timeout: float | None = None,
+        nonce: int | None = None,
+    ) -> OrderResponse:
+        """Propose ``actions`` to run as the multisig account ``multisig``."""
+        proposed = [actions] if isinstance(actions, BaseAction) else list(actions)
+        return await self._post_one(
+            MultisigPropose(multisig, proposed, lifetime_secs), timeout, nonce
+        )
+
+    async def multisig_approve(
+        self,
+        multisig: str,
+        proposal_id: int,
+        timeout: float | None = None,
+        nonce: int | None = None,
+    ) -> OrderResponse:
+        """Approve proposal ``proposal_id`` of ``multisig``."""
+        return await self._post_one(MultisigApprove(multisig, proposal_id), timeout, nonce)
+
+    async def multisig_reject(
+        self,
+        multisig: str,
+        proposal_id: int,
+        timeout: float | None = None,
+        nonce: int | None = None,
+    ) -> OrderResponse:
+        """Reject proposal ``proposal_id`` of ``multisig``."""
+        return await self._post_one(MultisigReject(multisig, proposal_id), timeout, nonce)
+
+    async def multisig_cancel(
+        self,
+        multisig: str,
+        proposal_id: int,
+        timeout: float | None = None,
+        nonce: int | None = None,
+    ) -> OrderResponse:
+        """Cancel (as its proposer) proposal ``proposal_id`` of ``multisig``."""
+        return await self._post_one(MultisigCancel(multisig, proposal_id), timeout, nonce)
+
+    async def multisig_execute(
+        self,
+        multisig: str,
+        proposal_id: int,
+        timeout: float | None = None,
+        nonce: int | None = None,
+    ) -> OrderResponse:
+        """Execute the approved proposal ``proposal_id`` of ``multisig``."""
+        return await self._post_one(MultisigExecute(multisig, proposal_id), timeout, nonce)
+
+    async def multisig_update(
+        self,
+        multisig: str,
+        signers: Iterable[str],
+        threshold: int,
+        time_lock_secs: int,
+        proposal_lifetime_secs: int,
+        timeout: float | None = None,
+        nonce: int | None = None,
+    ) -> OrderResponse:
+        """Replace the signers and policy of ``multisig``."""
+        action = MultisigUpdate(
+            multisig, signers, threshold, time_lock_secs, proposal_lifetime_secs
+        )
+        return await self._post_one(action, timeout, nonce)

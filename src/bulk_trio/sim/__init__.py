@@ -1,7 +1,8 @@
 """A local BULK exchange: a real WebSocket server on loopback that speaks docs/protocol.md.
 
 The simulator is layered like the client: a sans-IO core (``engine``, ``matching``, ``accounts``,
-``security``, ``feed``, ``frames``, ``faults``) that never imports trio, and the Trio shell in
+``security``, ``feed``, ``frames``, ``faults``, ``candles``, ``client_requests``, ``routing``,
+``websocket_frames``, ``stats``) that never imports trio, and the Trio shell in
 ``bulk_trio.sim.shell`` (the socket server and the :class:`Simulator` handle). The shell's names
 are loaded on first use, so ``import bulk_trio.sim.engine`` loads no trio.
 
@@ -20,15 +21,14 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 from .feed import FeedSettings
+from .stats import SimStats
 
 if TYPE_CHECKING:
-    from .shell.server import SimStats
     from .shell.simulator import Simulator, open_simulator
 
 __all__ = ["FeedSettings", "SimStats", "Simulator", "open_simulator"]
 
 _SHELL_EXPORTS = {
-    "SimStats": ".shell.server",
     "Simulator": ".shell.simulator",
     "open_simulator": ".shell.simulator",
 }

@@ -44,9 +44,12 @@ class AccountState:
     account: str
     funded: bool = False
     balance: float = 0.0
-    """Cash: deposits + realized P&L - fees."""
+    """Cash: deposits + realized P&L - fees + received."""
     realized_pnl: float = 0.0
     fees: float = 0.0
+    """Trading fees and builder fees paid."""
+    received: float = 0.0
+    """Money moved in from other accounts (transfers, builder fees earned) minus money moved out."""
     positions: dict[str, PositionState] = attrs.field(factory=dict)
     leverage: dict[str, float] = attrs.field(factory=dict)
     """Only the symbols the account set explicitly."""
@@ -79,6 +82,10 @@ class Ledger:
         self.maker_fee_rate = maker_fee_bps / 10_000
         self.taker_fee_rate = taker_fee_bps / 10_000
         self._accounts: dict[str, AccountState] = {}
+        self.deposited = 0.0
+        """Every deposit ever made: with :attr:`trading_fees`, what all equity must add up to."""
+        self.trading_fees = 0.0
+        """Trading fees collected by the exchange (builder fees go to builders' accounts)."""
         self._holders: dict[str, set[str]] = {}
         self._open_interest: dict[str, int] = {}
         self._touched_accounts: dict[str, None] = {}
@@ -127,7 +134,48 @@ class Ledger:
         state = self.get(account)
         state.balance += amount
         state.funded = True
+        self.deposited += amount
+        self._equity_moved(account)
+
+    def open_account(self, account: str) -> None:
+        """Make ``account`` exist and count as funded with no money yet (a sub-account, a
+        multisig)."""
+        self.get(account).funded = True
         self.touch(account)
+
+    def close_account(self, account: str) -> None:
+        """A removed sub-account: it no longer counts as funded (its money was moved out)."""
+        self.get(account).funded = False
+        self.touch(account)
+
+    def move(self, source: str, destination: str, amount: float) -> None:
+        """Move cash between accounts; the caller checks that ``source`` can spare it."""
+        sender, receiver = self.get(source), self.get(destination)
+        sender.balance -= amount
+        sender.received -= amount
+        receiver.balance += amount
+        receiver.received += amount
+        receiver.funded = True
+        self._equity_moved(source)
+        self._equity_moved(destination)
+
+    def pay_builder(self, payer: str, builder: str, amount: float) -> None:
+        """A builder fee: a fee for ``payer``, money received for ``builder``."""
+        state = self.get(payer)
+        state.balance -= amount
+        state.fees += amount
+        receiver = self.get(builder)
+        receiver.balance += amount
+        receiver.received += amount
+        self._equity_moved(payer)
+        self._equity_moved(builder)
+
+    def transferable(self, account: str) -> float:
+        """Most cash ``account`` can send away: never below zero cash, never into margin it uses."""
+        state = self._accounts.get(account)
+        if state is None:
+            return 0.0
+        return max(0.0, min(state.balance, self.available(account)))
 
     def fill(
         self, account: str, symbol: str, signed_ticks: int, price: float, *, maker: bool
@@ -151,8 +199,9 @@ class Ledger:
         state.realized_pnl += step.realized
         state.fees += fee
         state.balance += step.realized - fee
+        self.trading_fees += fee
         self._track_holder(account, symbol, old_size, pos.size)
-        self.touch(account)
+        self._equity_moved(account)
         self._touched_positions[(account, symbol)] = None
         return fee
 
@@ -169,8 +218,17 @@ class Ledger:
     def touch_positions(self, symbol: str) -> None:
         """Note that every position in ``symbol`` was revalued (the mark moved)."""
         for account in self._holders.get(symbol, ()):
-            self._touched_positions[(account, symbol)] = None
-            self._touched_accounts[account] = None
+            self._equity_moved(account)
+
+    def _equity_moved(self, account: str) -> None:
+        """Every open position of ``account`` changes with its equity: its liquidation price
+        depends on it. So a mark move in one symbol re-reports the positions in all of them."""
+        self._touched_accounts[account] = None
+        state = self._accounts.get(account)
+        if state is not None:
+            for symbol, pos in state.positions.items():
+                if pos.size:
+                    self._touched_positions[(account, symbol)] = None
 
     def drain_touched(self) -> tuple[list[tuple[str, str]], list[str]]:
         """The ``(account, symbol)`` positions and the accounts changed since the last drain."""

@@ -29,6 +29,19 @@ Semantics the server and tests rely on:
 * **Statuses** use only docs/protocol.md names. Where §7 has none, ``modified`` is used:
   ``modified {oid, sz, remainingSz}`` for a successful ``mod``, ``modified {leverage: [[symbol,
   leverage], ...]}`` for ``updateUserSettings`` and ``modified {symbol, oraclePrice}`` for ``px``.
+* **Conditional orders** (stop, take-profit, range legs, trailing stops, trigger baskets; see
+  :mod:`.conditional`) get exchange-assigned ids, wait off the book holding no margin, and are
+  checked whenever a mark may have moved: after every transaction, :meth:`Engine.set_mark` and
+  every feed step. One that is due fires once (``triggered``), then executes as a market order
+  (within its slippage) or a GTC limit order under the same id; a range leg that fires cancels
+  its sibling (``siblingCancelled``). A trigger basket runs its actions as its account and ends
+  ``filled`` (or ``triggerFailed`` when one of them fails).
+* **Nested actions** (trigger baskets, on-fill follow-ups, multisig proposals) are admitted all
+  or nothing like a transaction and get exchange-assigned order ids. On-fill follow-ups run once,
+  right after the action during which their order first filled.
+* **Builder codes, sub-accounts, transfers, multisig**: :mod:`.account_actions`. Money only
+  leaves the accounts as trading fees: all equity plus :attr:`Engine.trading_fees` is
+  :attr:`Engine.deposited`.
 * **Events**, in the order things happen: per fill ``TradeExecuted``, the maker's ``Filled`` and
   ``OrderChanged``, the taker's ``Filled``; an incoming order's own ``OrderChanged`` once it has its
   outcome; other orders' ``OrderChanged`` as they change. After the transaction's last action come
@@ -50,21 +63,34 @@ import attrs
 from ..actions import (
     Action,
     AgentWallet,
+    BaseAction,
+    BuilderCode,
     CancelAll,
     CancelOrder,
     Faucet,
     LimitOrder,
     MarketOrder,
     ModifyOrder,
+    OnFill,
     OraclePrice,
+    PythOracle,
+    RangeOrder,
+    StopOrder,
+    TakeProfitOrder,
+    TrailingStop,
+    TriggerBasket,
     UpdateLeverage,
+    WhitelistFaucet,
 )
 from ..enums import OrderStatus, TimeInForce
 from ..fixedpoint import from_fixed, to_fixed
-from ..markets import Market, markets_by_symbol, order_problem
+from ..markets import Market, MarketRuleViolation, markets_by_symbol, order_problem
 from ..protocol.keys import b58encode, decode_32
 from ..protocol.signing import order_id as protocol_order_id
+from .account_actions import AccountAction, AccountDesk
 from .accounts import Ledger, check_leverage
+from .builder_codes import BuilderApprovals
+from .conditional import Conditional, ConditionalAction, ConditionalBook, StopFlag, legs_of
 from .events import (
     AccountView,
     ActionStatus,
@@ -88,6 +114,8 @@ DEFAULT_TAKER_FEE_BPS = 3.0
 _FINISHED_MEMORY = 100_000
 """Finished orders kept for :meth:`Engine.order`; older ones are forgotten first."""
 _MARGIN_TOLERANCE = 1e-9
+_TRIGGER_ROUNDS = 1_000
+"""Most rounds of trigger checks after one change (each round fires at least one order)."""
 _DAY_NS = 86_400 * 10**9
 _MINUTE_NS = 60 * 10**9
 
@@ -146,6 +174,23 @@ class _Tx:
     nonce: int
     now_ns: int
     events: list[EngineEvent] = attrs.field(factory=list)
+    follow_ups: list[tuple[str, tuple[BaseAction, ...]]] = attrs.field(factory=list)
+    """On-fill actions due to run, with the account they run as."""
+    server_ids: bool = False
+    """Nested actions (trigger baskets, on-fill, multisig proposals) get exchange-assigned ids:
+    their seqno and nonce belong to another transaction, so a client could not compute them."""
+
+    def nested(self, account: str) -> _Tx:
+        """A context for actions run on behalf of ``account`` inside this transaction."""
+        return _Tx(
+            account,
+            account,
+            self.nonce,
+            self.now_ns,
+            self.events,
+            self.follow_ups,
+            server_ids=True,
+        )
 
 
 class Engine:
@@ -162,6 +207,7 @@ class Engine:
         faucet_amount: float = 100_000.0,
         maker_fee_bps: float = DEFAULT_MAKER_FEE_BPS,
         taker_fee_bps: float = DEFAULT_TAKER_FEE_BPS,
+        stop_flag: StopFlag = StopFlag.IS_ABOVE,
         markets: Iterable[Market] | None = None,
     ) -> None:
         if isinstance(symbols, str) or not symbols:
@@ -185,6 +231,15 @@ class Engine:
         )
         self._gate = TransactionGate(domain=domain, allow_legacy_signatures=allow_legacy_signatures)
         self._live: dict[str, BookOrder] = {}
+        self.stop_flag = stop_flag
+        """How the ``d`` flag of stops and take-profits is read (see
+        :class:`~bulk_trio.sim.conditional.StopFlag`)."""
+        self._conditionals = ConditionalBook()
+        self._builders = BuilderApprovals()
+        self._desk = AccountDesk(self._ledger, self._builders, has_orders=self._has_orders)
+        self._gate.master_of = self._desk.tree.master_of
+        self._on_fill: dict[str, tuple[BaseAction, ...]] = {}
+        """Follow-up actions of on-fill orders that have not filled yet, by order id."""
         self._finished: OrderedDict[str, BookOrder] = OrderedDict()
         self._last_trusted_nonce = 0
         self._server_ids = 0
@@ -238,9 +293,10 @@ class Engine:
         self._tick(now_ns)
         market.mark = market.oracle = float(price)
         self._ledger.touch_positions(symbol)
-        events: list[EngineEvent] = []
-        self._flush(events)
-        return events
+        tx = _Tx("", "", 0, now_ns)
+        self._run_triggers(tx)
+        self._flush(tx.events)
+        return tx.events
 
     # -- queries ---------------------------------------------------------------------------
 
@@ -265,13 +321,24 @@ class Engine:
             if state
             else ()
         )
-        orders = tuple(self._view(order) for order in state.open_orders.values()) if state else ()
         return AccountView(
             margin=self._ledger.margin_view(account),
             positions=positions,
-            open_orders=orders,
+            open_orders=tuple(self.open_orders(account)),
             leverage=self._leverage_settings(account),
+            builder_codes=self._builders.approvals(account),
         )
+
+    @property
+    def deposited(self) -> float:
+        """Every deposit ever made (faucet, :meth:`fund`)."""
+        return self._ledger.deposited
+
+    @property
+    def trading_fees(self) -> float:
+        """Trading fees the exchange collected. With them, the equity of all accounts adds up to
+        :attr:`deposited`: transfers and builder fees only move money between accounts."""
+        return self._ledger.trading_fees
 
     def is_funded(self, account: str) -> bool:
         state = self._ledger.peek(account)
@@ -280,13 +347,20 @@ class Engine:
     def order(self, order_id: str) -> OrderView | None:
         """The order's current state, or its final state if it finished recently enough."""
         order = self._live.get(order_id) or self._finished.get(order_id)
+        if order is None:
+            conditional = self._conditionals.get(order_id)
+            order = conditional.order if conditional else None
         return self._view(order) if order else None
 
     def open_orders(self, account: str | None = None) -> list[OrderView]:
+        """Orders on the book, then conditional orders waiting for their trigger."""
         if account is None:
-            return [self._view(order) for order in self._live.values()]
+            return [self._view(order) for order in self._live.values()] + [
+                self._view(order) for order in self._conditionals.orders()
+            ]
         state = self._ledger.peek(account)
-        return [self._view(order) for order in state.open_orders.values()] if state else []
+        resting = [self._view(order) for order in state.open_orders.values()] if state else []
+        return resting + [self._view(c.order) for c in self._conditionals.of_account(account)]
 
     def market(self, symbol: str) -> MarketStats:
         market = self._market_or_raise(symbol)
@@ -313,17 +387,18 @@ class Engine:
         if any(problems):
             return Submission(ok=True, statuses=self._refusal(tx, actions, problems))
         statuses = [self._execute(action, seqno, tx) for seqno, action in enumerate(actions)]
+        self._run_triggers(tx)
         self._flush(tx.events)
         return Submission(ok=True, statuses=tuple(statuses), events=tuple(tx.events))
 
     def _refusal(
-        self, tx: _Tx, actions: Sequence[Action], problems: Sequence[str | None]
+        self, tx: _Tx, actions: Sequence[BaseAction], problems: Sequence[str | None]
     ) -> tuple[ActionStatus, ...]:
         first = next(index for index, problem in enumerate(problems) if problem)
         statuses = []
         for seqno, (action, problem) in enumerate(zip(actions, problems, strict=True)):
             body: dict[str, object] = {}
-            if isinstance(action, LimitOrder | MarketOrder):
+            if isinstance(action, LimitOrder | MarketOrder) and not tx.server_ids:
                 body["oid"] = self._order_id(action, seqno, tx)
             elif isinstance(action, CancelOrder | ModifyOrder):
                 body["oid"] = action.oid
@@ -333,20 +408,40 @@ class Engine:
             statuses.append(ActionStatus("rejectedInvalid", body))
         return tuple(statuses)
 
-    def _problem(self, action: Action) -> str | None:
+    def _problem(self, action: BaseAction) -> str | None:
         """Why ``action`` can never execute here, or None.
 
         The action classes already refuse non-positive prices, sizes and amounts on construction.
         """
         symbols: Iterable[str]
-        if isinstance(action, LimitOrder | MarketOrder | CancelOrder | ModifyOrder | OraclePrice):
+        if isinstance(
+            action,
+            LimitOrder
+            | MarketOrder
+            | CancelOrder
+            | ModifyOrder
+            | OraclePrice
+            | StopOrder
+            | TakeProfitOrder
+            | RangeOrder
+            | TrailingStop
+            | TriggerBasket,
+        ):
             symbols = (action.symbol,)
+        elif isinstance(action, OnFill):
+            symbols = (action.trigger.symbol,)
         elif isinstance(action, CancelAll):
             symbols = action.symbols
         elif isinstance(action, UpdateLeverage):
             symbols = [symbol for symbol, _ in action.settings]
-        elif isinstance(action, Faucet | AgentWallet):
+        elif isinstance(action, Faucet | AgentWallet | WhitelistFaucet | AccountAction):
             symbols = ()
+        elif isinstance(action, PythOracle):
+            symbols = ()
+            feeds = len(self.symbols)
+            for _, feed_index, _, _ in action.entries:
+                if feed_index >= feeds:
+                    return f"no market for oracle feed {feed_index} (feeds 0..{feeds - 1})"
         else:
             return f"{type(action).__name__} is not supported by the simulator"
         for symbol in symbols:
@@ -358,14 +453,62 @@ class Engine:
                     check_leverage(leverage, field=f"leverage for {symbol}")
                 except ValueError as problem:
                     return str(problem)
-        violation = order_problem(self.markets, action)
+        violation = order_problem(self.markets, action) or self._conditional_rule_problem(action)
         if violation is not None:
             return f"{violation.rule}: {violation}"
         return None
 
-    def _execute(self, action: Action, seqno: int, tx: _Tx) -> ActionStatus:
+    def _conditional_rule_problem(self, action: BaseAction) -> MarketRuleViolation | None:
+        """The lot rule for a conditional order's size and the tick rule for its limit prices:
+        what it would place when it triggers (its trigger prices need no tick)."""
+        if not isinstance(action, StopOrder | TakeProfitOrder | RangeOrder | TrailingStop):
+            return None
+        market = self.markets.get(action.symbol)
+        if market is None:
+            return None
+        limits: tuple[float | None, ...]
+        if isinstance(action, RangeOrder):
+            limits = (action.stop_loss_limit, action.take_profit_limit)
+        else:
+            limits = (action.limit_price,)
+        problems = [market.problem(size=action.size)]
+        problems += [market.problem(price=limit) for limit in limits if limit is not None]
+        return next((problem for problem in problems if problem is not None), None)
+
+    def _execute(self, action: BaseAction, seqno: int, tx: _Tx) -> ActionStatus:
+        status = self._dispatch(action, seqno, tx)
+        self._run_follow_ups(tx)
+        return status
+
+    def _run_follow_ups(self, tx: _Tx) -> None:
+        """Run the on-fill actions of orders that filled for the first time just now."""
+        while tx.follow_ups:
+            account, follow_ups = tx.follow_ups.pop(0)
+            self._run_nested(account, follow_ups, tx)
+
+    def _dispatch(self, action: BaseAction, seqno: int, tx: _Tx) -> ActionStatus:
         if isinstance(action, LimitOrder | MarketOrder):
             return self._place(action, seqno, tx)
+        if isinstance(action, OnFill):
+            return self._place(action.trigger, seqno, tx, follow_ups=action.actions)
+        if isinstance(action, ConditionalAction):
+            return self._place_conditional(action, tx)
+        if isinstance(action, AccountAction):
+            return self._desk.execute(
+                action,
+                account=tx.account,
+                now_ns=tx.now_ns,
+                run_as=lambda account, actions: self._run_nested(account, actions, tx),
+            )
+        if isinstance(action, PythOracle):
+            for _, feed_index, price, exponent in action.entries:
+                self._set_oracle(self.symbols[feed_index], price * 10.0**exponent)
+            return ActionStatus(OrderStatus.MODIFIED.value, {"oracles": len(action.entries)})
+        if isinstance(action, WhitelistFaucet):
+            return ActionStatus(
+                OrderStatus.MODIFIED.value,
+                {"target": action.target, "whitelist": action.whitelist},
+            )
         if isinstance(action, CancelOrder):
             return self._cancel(action, tx)
         if isinstance(action, CancelAll):
@@ -381,18 +524,23 @@ class Engine:
         if isinstance(action, UpdateLeverage):
             return self._update_leverage(action, tx)
         if isinstance(action, OraclePrice):
-            market = self._markets[action.symbol]
-            market.mark = market.oracle = float(action.price)
-            self._ledger.touch_positions(action.symbol)
-            return ActionStatus("modified", {"symbol": action.symbol, "oraclePrice": market.oracle})
+            self._set_oracle(action.symbol, action.price)
+            return ActionStatus("modified", {"symbol": action.symbol, "oraclePrice": action.price})
         # _problem refuses every other kind before anything runs.
         raise AssertionError(f"unexpected action {action!r}")
 
     # -- orders ----------------------------------------------------------------------------
 
-    def _place(self, action: LimitOrder | MarketOrder, seqno: int, tx: _Tx) -> ActionStatus:
+    def _place(
+        self,
+        action: LimitOrder | MarketOrder,
+        seqno: int,
+        tx: _Tx,
+        *,
+        follow_ups: tuple[BaseAction, ...] = (),
+    ) -> ActionStatus:
         oid = self._order_id(action, seqno, tx)
-        if oid in self._live:
+        if oid in self._live or oid in self._conditionals:
             return ActionStatus(OrderStatus.REJECTED_DUPLICATE.value, {"oid": oid})
         book = self._markets[action.symbol].book
         is_buy = action.side.is_buy
@@ -404,21 +552,51 @@ class Engine:
         else:
             tif = action.time_in_force
             limit = to_fixed(action.price, field="price")
-        order = BookOrder(
+        order = self._new_order(oid, action.symbol, is_buy, size, tx, tif=tif, price=limit or 0)
+        order.reduce_only = action.reduce_only
+        problem = self._builder_problem(order, action.builder_code)
+        if problem:
+            return self._finish(order, OrderStatus.REJECTED_INVALID, tx, problem)
+        if follow_ups:
+            self._on_fill[oid] = follow_ups
+        return self._enter(order, limit, tx)
+
+    def _new_order(
+        self,
+        oid: str,
+        symbol: str,
+        is_buy: bool,
+        size: int,
+        tx: _Tx,
+        *,
+        tif: TimeInForce | None,
+        price: int,
+    ) -> BookOrder:
+        return BookOrder(
             order_id=oid,
             account=tx.account,
-            symbol=action.symbol,
+            symbol=symbol,
             is_buy=is_buy,
-            price=limit or 0,
+            price=price,
             size=size,
             tif=tif,
-            reduce_only=action.reduce_only,
+            reduce_only=False,
             created_ns=tx.now_ns,
             remaining=size,
             updated_ns=tx.now_ns,
         )
+
+    def _builder_problem(self, order: BookOrder, code: BuilderCode | None) -> str | None:
+        if code is None:
+            return None
+        order.builder = (code.to, code.fee)
+        return self._builders.problem(order.account, code.to, code.fee)
+
+    def _enter(self, order: BookOrder, limit: int | None, tx: _Tx) -> ActionStatus:
+        """Admit ``order`` (reduce-only, post-only, margin), match it, and rest what is left."""
+        is_buy, tif, book = order.is_buy, order.tif, self._markets[order.symbol].book
         if order.reduce_only:
-            cap = self._ledger.reducible(tx.account, order.symbol, is_buy)
+            cap = self._ledger.reducible(order.account, order.symbol, is_buy)
             if cap == 0:
                 return self._finish(
                     order,
@@ -426,14 +604,14 @@ class Engine:
                     tx,
                     "reduce-only order would not reduce the position",
                 )
-            order.size = order.remaining = min(size, cap)
+            order.size = order.remaining = min(order.size, cap)
         if tif is TimeInForce.ALO and book.crosses(is_buy, limit):
             return self._finish(
                 order, OrderStatus.REJECTED_CROSSING, tx, "post-only order would cross the book"
             )
         if not order.reduce_only:
             needed = self._margin_needed(order, limit)
-            if needed > 0 and needed > self._ledger.available(tx.account) + _MARGIN_TOLERANCE:
+            if needed > 0 and needed > self._ledger.available(order.account) + _MARGIN_TOLERANCE:
                 return self._finish(
                     order, OrderStatus.REJECTED_RISK_LIMIT, tx, "insufficient margin"
                 )
@@ -496,6 +674,14 @@ class Engine:
         for order, is_maker in ((maker, True), (taker, False)):
             signed = qty if order.is_buy else -qty
             self._ledger.fill(order.account, order.symbol, signed, price, maker=is_maker)
+            if order.builder is not None:
+                builder, fee_bps = order.builder
+                fee = self._builders.fee(order.account, builder, fee_bps, price * size)
+                if fee:
+                    self._ledger.pay_builder(order.account, builder, fee)
+            follow_ups = self._on_fill.pop(order.order_id, None)
+            if follow_ups is not None:
+                tx.follow_ups.append((order.account, follow_ups))
         market.last = price
         market.tape.record(tx.now_ns, price, size)
         tx.events.append(
@@ -541,6 +727,7 @@ class Engine:
         order.remaining = 0
         order.status = status
         order.reason = reason
+        self._on_fill.pop(order.order_id, None)  # it never filled: its follow-ups never run
         order.updated_ns = tx.now_ns
         self._finished[order.order_id] = order
         if len(self._finished) > _FINISHED_MEMORY:
@@ -568,7 +755,13 @@ class Engine:
                 self._shrink_reduce_only(order, cap, tx)
 
     def _cancel(self, action: CancelOrder, tx: _Tx) -> ActionStatus:
+        waiting = self._conditionals.get(action.oid)
         order, problem = self._own_order(action.oid, action.symbol, tx.account)
+        if waiting is not None:
+            order, problem = None, _ownership_problem(waiting.order, action.symbol, tx.account)
+            if not problem:
+                self._cancel_conditional(waiting, tx)
+                return ActionStatus(OrderStatus.CANCELLED.value, {"oid": action.oid})
         if order is None:
             return ActionStatus(
                 OrderStatus.CANCEL_ONE_REJECTED.value, {"oid": action.oid, "reason": problem}
@@ -582,6 +775,11 @@ class Engine:
         doomed = [order for order in state.open_orders.values() if order.symbol in symbols]
         for order in doomed:
             self._finish(order, OrderStatus.CANCELLED, tx)
+        for waiting in self._conditionals.of_account(tx.account):
+            if waiting.order.symbol in symbols:  # both legs of a range: each is cancelled
+                self._conditionals.remove(waiting.order.order_id)
+                self._finish(waiting.order, OrderStatus.CANCELLED, tx)
+                doomed.append(waiting.order)
         return ActionStatus(OrderStatus.CANCELLED.value, {"oids": [o.order_id for o in doomed]})
 
     def _modify(self, action: ModifyOrder, tx: _Tx) -> ActionStatus:
@@ -633,13 +831,141 @@ class Engine:
 
     def _own_order(self, oid: str, symbol: str, account: str) -> tuple[BookOrder | None, str]:
         order = self._live.get(oid)
+        if order is None and oid in self._conditionals:
+            return None, "a conditional order cannot be modified; cancel it and place a new one"
         if order is None:
             return None, "order not found or no longer open"
-        if order.account != account:
-            return None, "order belongs to another account"
-        if order.symbol != symbol:
-            return None, f"order is on {order.symbol}, not {symbol}"
-        return order, ""
+        problem = _ownership_problem(order, symbol, account)
+        return (None, problem) if problem else (order, "")
+
+    # -- conditional orders ----------------------------------------------------------------
+
+    def _place_conditional(self, action: ConditionalAction, tx: _Tx) -> ActionStatus:
+        """Park the action's orders until their trigger. A range parks two legs that cancel
+        each other; its reply is the stop-loss leg's status with both ids in ``legs``."""
+        try:
+            legs = legs_of(action, flag=self.stop_flag, mark=self._mark_of(action.symbol))
+        except ValueError as refusal:
+            return ActionStatus(OrderStatus.REJECTED_INVALID.value, {"reason": str(refusal)})
+        waiting: list[Conditional] = []
+        for leg in legs:
+            oid = self._server_order_id(tx, leg.kind)
+            size = to_fixed(leg.size, field="size") if leg.size else 0
+            price = to_fixed(leg.limit if leg.limit is not None else leg.level, field="price")
+            order = self._new_order(oid, leg.symbol, leg.is_buy, size, tx, tif=None, price=price)
+            order.reduce_only = leg.reduce_only
+            order.order_type = leg.kind
+            problem = self._builder_problem(order, leg.builder_code)
+            if problem:  # the legs share their builder code: the first one decides
+                return self._finish(order, OrderStatus.REJECTED_INVALID, tx, problem)
+            waiting.append(Conditional.waiting(order, leg))
+        if len(waiting) == 2:
+            first, second = waiting
+            first.sibling, second.sibling = second.order.order_id, first.order.order_id
+        for conditional in waiting:
+            self._park(conditional, tx)
+        status = self._status(waiting[0].order)
+        if len(waiting) == 2:
+            status.body["legs"] = [c.order.order_id for c in waiting]
+        return status
+
+    def _park(self, conditional: Conditional, tx: _Tx) -> None:
+        order = conditional.order
+        order.status = OrderStatus.RESTING
+        order.trigger = conditional.spec()
+        self._conditionals.add(conditional)
+        tx.events.append(OrderChanged(self._view(order)))
+
+    def _cancel_conditional(self, waiting: Conditional, tx: _Tx) -> None:
+        """Cancel a waiting order; cancelling one leg of a range cancels the other leg too."""
+        self._conditionals.remove(waiting.order.order_id)
+        self._finish(waiting.order, OrderStatus.CANCELLED, tx)
+        if waiting.sibling is not None:
+            sibling = self._conditionals.remove(waiting.sibling)
+            if sibling is not None:
+                self._finish(
+                    sibling.order, OrderStatus.SIBLING_CANCELLED, tx, "the other leg was cancelled"
+                )
+
+    def _run_triggers(self, tx: _Tx) -> None:
+        """Move trailing stops with the marks and fire every conditional order that is due,
+        until none is: a triggered order that trades can move a mark that is the last price."""
+        if not self._conditionals:
+            return
+        for _ in range(_TRIGGER_ROUNDS):
+            fired = False
+            for symbol in self.symbols:
+                mark = self._mark_of(symbol)
+                if mark is None:
+                    continue
+                for moved in self._conditionals.follow(symbol, mark):
+                    moved.order.trigger = moved.spec()
+                    moved.order.updated_ns = tx.now_ns
+                    tx.events.append(OrderChanged(self._view(moved.order)))
+                for due in self._conditionals.due(symbol, mark):
+                    # Gone already when its range sibling fired earlier in this loop.
+                    if self._conditionals.remove(due.order.order_id) is not None:
+                        self._fire(due, tx)
+                        self._run_follow_ups(tx)
+                        fired = True
+            if not fired:
+                return
+
+    def _fire(self, conditional: Conditional, tx: _Tx) -> None:
+        """Trigger a conditional order once: its sibling is cancelled, then it executes."""
+        order = conditional.order
+        order.status = OrderStatus.TRIGGERED
+        order.updated_ns = tx.now_ns
+        tx.events.append(OrderChanged(self._view(order)))
+        if conditional.sibling is not None:
+            sibling = self._conditionals.remove(conditional.sibling)
+            if sibling is not None:
+                self._finish(
+                    sibling.order, OrderStatus.SIBLING_CANCELLED, tx, "the other leg triggered"
+                )
+        owner = tx.nested(order.account)
+        if conditional.actions:
+            statuses = self._run_nested(order.account, conditional.actions, owner)
+            failed = [s for s in statuses if OrderStatus.parse(s.name).is_error()]
+            if failed:
+                reason = f"{len(failed)} of {len(statuses)} actions failed"
+                self._finish(order, OrderStatus.TRIGGER_FAILED, tx, reason)
+            else:
+                self._finish(order, OrderStatus.FILLED, tx)
+            return
+        book = self._markets[order.symbol].book
+        limit: int | None
+        if conditional.limit is None:
+            order.tif = None
+            limit = _slippage_limit(book, order.is_buy, conditional.slippage_bps)
+            order.price = limit or 0
+        else:
+            order.tif = TimeInForce.GTC
+            limit = order.price
+        self._enter(order, limit, owner)
+
+    def _run_nested(
+        self, account: str, actions: Sequence[BaseAction], tx: _Tx
+    ) -> tuple[ActionStatus, ...]:
+        """Run actions as ``account`` inside ``tx`` (trigger baskets, on-fill, multisig): all or
+        nothing is admitted, as for a transaction of their own."""
+        inner = tx.nested(account)
+        problems = [self._problem(action) for action in actions]
+        if any(problems):
+            return self._refusal(inner, actions, problems)
+        return tuple(self._execute(action, seqno, inner) for seqno, action in enumerate(actions))
+
+    def _server_order_id(self, tx: _Tx, kind: str) -> str:
+        """An exchange-assigned id (decision 3), unique within this engine."""
+        self._server_ids += 1
+        digest = hashlib.sha256(
+            b"bulk-trio-sim order "
+            + kind.encode()
+            + self._server_ids.to_bytes(8, "little")
+            + tx.nonce.to_bytes(8, "little")
+            + tx.account.encode()
+        ).digest()
+        return b58encode(digest)
 
     # -- account actions -------------------------------------------------------------------
 
@@ -670,19 +996,12 @@ class Engine:
     # -- helpers ---------------------------------------------------------------------------
 
     def _order_id(self, action: LimitOrder | MarketOrder, seqno: int, tx: _Tx) -> str:
-        oid = protocol_order_id(action, seqno=seqno, nonce=tx.nonce, account=tx.account)
-        if oid is not None:
-            return oid
+        if not tx.server_ids:
+            oid = protocol_order_id(action, seqno=seqno, nonce=tx.nonce, account=tx.account)
+            if oid is not None:
+                return oid
         # Decision 3: where clients cannot precompute the id, the exchange assigns one.
-        self._server_ids += 1
-        digest = hashlib.sha256(
-            b"bulk-trio-sim order "
-            + self._server_ids.to_bytes(8, "little")
-            + tx.nonce.to_bytes(8, "little")
-            + seqno.to_bytes(4, "little")
-            + tx.account.encode()
-        ).digest()
-        return b58encode(digest)
+        return self._server_order_id(tx, type(action).TAG)
 
     def _flush(self, events: list[EngineEvent]) -> None:
         """Append the level, position and margin changes accumulated since the last flush."""
@@ -729,12 +1048,13 @@ class Engine:
             filled_size=from_fixed(order.filled),
             vwap=order.vwap,
             status=order.status.value,
-            order_type="market" if order.is_market else "limit",
+            order_type=order.order_type or ("market" if order.is_market else "limit"),
             tif=order.tif.value.lower() if order.tif else "ioc",
             reduce_only=order.reduce_only,
             is_maker=order.is_maker,
             timestamp=order.updated_ns,
             reason=order.reason,
+            trigger=order.trigger,
         )
 
     def _fill_event(self, order: BookOrder, price: float, size: float, tx: _Tx) -> Filled:
@@ -766,8 +1086,25 @@ class Engine:
             )
         return market
 
+    def _set_oracle(self, symbol: str, price: float) -> None:
+        market = self._markets[symbol]
+        market.mark = market.oracle = float(price)
+        self._ledger.touch_positions(symbol)
+
+    def _has_orders(self, account: str) -> bool:
+        state = self._ledger.peek(account)
+        return bool(state and state.open_orders) or bool(self._conditionals.of_account(account))
+
     def _tick(self, now_ns: int) -> None:
         self._clock_ns = max(self._clock_ns, now_ns)
+
+
+def _ownership_problem(order: BookOrder, symbol: str, account: str) -> str:
+    if order.account != account:
+        return "order belongs to another account"
+    if order.symbol != symbol:
+        return f"order is on {order.symbol}, not {symbol}"
+    return ""
 
 
 def _slippage_limit(book: MatchingBook, is_buy: bool, slippage_bps: float | None) -> int | None:

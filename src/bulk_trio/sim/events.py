@@ -48,12 +48,14 @@ class OrderView:
     filled_size: float
     vwap: float
     status: str
-    order_type: str  # "limit" | "market"
+    order_type: str  # "limit" | "market" | "stop" | "takeProfit" | "range" | "trailing" | "trigger"
     tif: str  # "gtc" | "ioc" | "alo"
     reduce_only: bool
     is_maker: bool
     timestamp: int  # ns
     reason: str | None = None
+    trigger: dict[str, object] | None = None
+    """A conditional order's wire trigger spec (``isAbove``, ``px``, ``lim``, ``oco``, ...)."""
 
 
 @attrs.frozen
@@ -152,6 +154,8 @@ class AccountView:
     positions: tuple[PositionFigures, ...]
     open_orders: tuple[OrderView, ...]
     leverage: tuple[tuple[str, float], ...]
+    builder_codes: tuple[tuple[str, int], ...] = ()
+    """Approved builders and the highest fee (bps) approved for each."""
 
 
 @attrs.frozen

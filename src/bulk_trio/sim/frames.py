@@ -304,7 +304,7 @@ def _position_fields(position: PositionFigures) -> dict[str, object]:
 
 def _open_order_long_form(order: OrderView) -> dict[str, object]:
     """An accountSnapshot open order: long key spelling, positive sizes, side in ``isBuy``."""
-    return {
+    fields: dict[str, object] = {
         "symbol": order.symbol,
         "orderId": order.order_id,
         "price": float(order.price),
@@ -320,6 +320,9 @@ def _open_order_long_form(order: OrderView) -> dict[str, object]:
         "orderType": order.order_type,
         "timestamp": order.timestamp,
     }
+    if order.trigger is not None:
+        fields["trigger"] = order.trigger
+    return fields
 
 
 def _leverage_list(settings: Iterable[tuple[str, float]]) -> list[dict[str, object]]:
@@ -336,7 +339,9 @@ def account_snapshot(user: str, view: AccountView) -> str:
             "positions": [_position_fields(position) for position in view.positions],
             "openOrders": [_open_order_long_form(order) for order in view.open_orders],
             "leverageSettings": _leverage_list(view.leverage),
-            "builderCodeApprovals": [],
+            "builderCodeApprovals": [
+                {"recipient": builder, "maxFee": fee} for builder, fee in view.builder_codes
+            ],
         },
     )
 
@@ -362,6 +367,8 @@ def order_update(order: OrderView) -> str:
     }
     if order.reason is not None:
         data["reason"] = order.reason
+    if order.trigger is not None:
+        data["trigger"] = order.trigger
     return _account_frame(order.account, data)
 
 

@@ -39,6 +39,13 @@ class BookOrder:
     is_maker: bool = False
     updated_ns: int = 0
     reason: str | None = None
+    order_type: str = ""
+    """The wire ``ot`` when it is not plain ``limit``/``market`` (``stop``, ``takeProfit``, ...):
+    a conditional order keeps its type after it triggered."""
+    trigger: dict[str, object] | None = None
+    """The wire ``trigger`` spec of a conditional order."""
+    builder: tuple[str, int] | None = None
+    """``(recipient, fee in bps)`` of the order's builder code."""
 
     @property
     def is_market(self) -> bool:

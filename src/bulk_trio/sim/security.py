@@ -4,7 +4,8 @@
 :class:`Envelope` or raises :class:`TransactionRefused` with a message for the reply. The checks,
 in order: shape of the envelope; every action parses; the Ed25519 signature verifies with the
 ``signer`` key over the message re-encoded from the received actions under some candidate layout;
-the signer is the account or an agent the account authorized; the nonce is new for the account;
+the signer is the account, an agent the account authorized, or (for a sub-account) its master or
+one of the master's agents; the nonce is new for the account;
 the account has been funded (unless the transaction only holds faucet actions). A nonce is recorded
 as soon as signature and signer check out, so a transaction refused later cannot be replayed.
 """
@@ -15,8 +16,10 @@ from collections.abc import Callable, Mapping, Sequence
 
 import attrs
 
-from ..actions import Action, Faucet, action_from_wire
+from ..actions import Action, Faucet
+from ..checks import json_type
 from ..fixedpoint import U64_MAX
+from ..protocol.action_wire import action_from_wire
 from ..protocol.keys import b58decode, decode_32
 from ..protocol.signing import Layout, encode_message, verify_signature
 
@@ -45,7 +48,7 @@ class Envelope:
 def parse_envelope(payload: object) -> Envelope:
     """Check a ``post`` payload's shape and parse its actions (TransactionRefused if wrong)."""
     if not isinstance(payload, Mapping):
-        raise TransactionRefused(f"payload must be an object, got {_json_type(payload)}")
+        raise TransactionRefused(f"payload must be an object, got {json_type(payload)}")
     for key in ("actions", "nonce", "account", "signer", "signature"):
         if key not in payload:
             raise TransactionRefused(f"payload is missing {key!r}")
@@ -105,11 +108,6 @@ def _parse_key(value: object, field: str) -> str:
         raise TransactionRefused(str(error)) from None
     assert isinstance(value, str)  # decode_32 accepted it
     return value
-
-
-def _json_type(value: object) -> str:
-    names = {list: "a list", str: "a string", bool: "a bool", int: "a number", float: "a number"}
-    return "null" if value is None else names.get(type(value), type(value).__name__)
 
 
 def signature_matches(envelope: Envelope, *, domain: str | None, allow_legacy: bool) -> bool:
@@ -181,8 +179,12 @@ class AgentBook:
         agents.discard(agent)
         return True
 
-    def may_sign(self, account: str, signer: str) -> bool:
-        return signer == account or signer in self._agents.get(account, ())
+    def may_sign(self, account: str, signer: str, *, master: str | None = None) -> bool:
+        """The account itself, its agents, and, for a sub-account, its master and the master's
+        agents."""
+        if signer == account or signer in self._agents.get(account, ()):
+            return True
+        return master is not None and (signer == master or signer in self._agents.get(master, ()))
 
 
 class TransactionGate:
@@ -193,6 +195,8 @@ class TransactionGate:
         self.allow_legacy_signatures = allow_legacy_signatures
         self.nonces = NonceBook()
         self.agents = AgentBook()
+        self.master_of: Callable[[str], str | None] = lambda account: None
+        """Set by the engine once sub-accounts exist: a master may sign for its sub-accounts."""
 
     def admit(self, payload: object, *, is_funded: Callable[[str], bool]) -> Envelope:
         envelope = parse_envelope(payload)
@@ -200,7 +204,8 @@ class TransactionGate:
             envelope, domain=self.domain, allow_legacy=self.allow_legacy_signatures
         ):
             raise TransactionRefused("Invalid signature")
-        if not self.agents.may_sign(envelope.account, envelope.signer):
+        master = self.master_of(envelope.account)
+        if not self.agents.may_sign(envelope.account, envelope.signer, master=master):
             raise TransactionRefused("Unauthorized signer")
         self.nonces.check(envelope.account, envelope.nonce)
         self.nonces.record(envelope.account, envelope.nonce)

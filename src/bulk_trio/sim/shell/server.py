@@ -1,4 +1,8 @@
-"""The simulator's WebSocket server: connections, subscriptions, and engine events routed to them.
+"""The simulator's WebSocket server: sockets, per-connection queues and the tasks that drain them.
+
+What a request means (:mod:`..client_requests`), which frames engine events become and who gets
+them (:mod:`..routing`), candles (:mod:`..candles`) and the frame encoding
+(:mod:`..websocket_frames`) are sans-IO modules beside the engine; this module does the I/O.
 
 Everything a request causes happens synchronously in the connection's reader task (parse, engine,
 enqueue), so a request is atomic with respect to the feed and to other clients. Frames go out
@@ -15,19 +19,14 @@ under load. Both write through :class:`SharedStream`, whose lock keeps their byt
 
 from __future__ import annotations
 
-import calendar
-import datetime
 import itertools
 import logging
 import math
-import struct
 import time
 from collections import deque
-from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import Any, Protocol, TypeVar
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any
 
-import attrs
-import orjson
 import trio
 from trio_websocket import (
     ConnectionClosed,
@@ -36,293 +35,56 @@ from trio_websocket import (
     wrap_server_stream,
 )
 
-from ...protocol.keys import decode_32
+from ...limits import EXCHANGE_MAX_MESSAGES_PER_SECOND
 from .. import frames
-from ..events import (
-    AccountView,
-    EngineEvent,
-    Filled,
-    LevelChanged,
-    LeverageChanged,
-    MarginChanged,
-    OrderChanged,
-    PositionChanged,
-    Submission,
-    TradeExecuted,
+from ..client_requests import (
+    MAX_REQUEST_CHARS,
+    MAX_SUBSCRIPTIONS,
+    POST_SHAPE_PROBLEM,
+    BadRequest,
+    StreamRequest,
+    parse_post,
+    parse_request,
+    parse_subscriptions,
+    parse_unsubscribe,
 )
+from ..events import EngineEvent
 from ..faults import FaultState
+from ..limits import MessageWindow
+from ..routing import EngineLike, EventRouter, Outgoing, TopicIndex
+from ..stats import SimStats
+from ..websocket_frames import encode_text_frame
+
+__all__ = [
+    "MAX_REQUEST_CHARS",
+    "MAX_SUBSCRIPTIONS",
+    "ExchangeServer",
+    "PeerConnection",
+    "SharedStream",
+    "SimStats",
+]
 
 log = logging.getLogger("bulk_trio.sim")
 
-_Item = TypeVar("_Item")
 _Handler = Callable[["PeerConnection", dict[str, Any]], None]
 
-MAX_REQUEST_CHARS = 1 << 20
-"""Largest request handled; a bigger one gets an ``error`` frame and the connection stays up."""
 TRANSPORT_MAX_MESSAGE = 16 << 20
 """Beyond this, trio-websocket itself closes the connection (code 1009)."""
 MAX_WRITE_BYTES = 256 * 1024
 """Most bytes a writer hands to the socket at once (a batch always holds at least one frame)."""
-MAX_SUBSCRIPTIONS = 100
-"""Per connection, as docs/protocol.md documents for the exchange."""
-
-
-class EngineLike(Protocol):
-    """The part of the sans-IO engine the server uses."""
-
-    def submit(self, payload: dict[str, Any], *, now_ns: int) -> Submission: ...
-    def book(
-        self, symbol: str, depth: int | None = None
-    ) -> tuple[Sequence[frames.Level], Sequence[frames.Level]]: ...
-    def market(self, symbol: str) -> frames.MarketStatsLike: ...
-    def account_view(self, account: str) -> AccountView: ...
-
-
-@attrs.define
-class SimStats:
-    """Counters for tests and benchmarks. They only ever grow."""
-
-    frames_sent: int = 0
-    posts_handled: int = 0
-    bad_requests: int = 0
-    """Requests answered with an ``error`` frame."""
-    connections_accepted: int = 0
-    connections_refused: int = 0
-    connections_dropped: int = 0
-    """Connections closed by fault injection (drop_connections, drop_after, restart)."""
-    slow_disconnects: int = 0
-    """Connections closed because their send queue overflowed."""
-    ping_timeouts: int = 0
-    feed_steps: int = 0
-
-
-class BadRequest(ValueError):
-    """A request the server answers with an ``error`` frame; the message says what was wrong."""
-
-
-# ---------------------------------------------------------------------------------------------
-# Candles
-
-
-_SECOND_MS = 1_000
-_MINUTE_MS = 60 * _SECOND_MS
-_HOUR_MS = 60 * _MINUTE_MS
-_DAY_MS = 24 * _HOUR_MS
-INTERVAL_MS: dict[str, int] = {
-    "10s": 10 * _SECOND_MS,
-    "1m": _MINUTE_MS,
-    "3m": 3 * _MINUTE_MS,
-    "5m": 5 * _MINUTE_MS,
-    "15m": 15 * _MINUTE_MS,
-    "30m": 30 * _MINUTE_MS,
-    "1h": _HOUR_MS,
-    "2h": 2 * _HOUR_MS,
-    "4h": 4 * _HOUR_MS,
-    "6h": 6 * _HOUR_MS,
-    "8h": 8 * _HOUR_MS,
-    "12h": 12 * _HOUR_MS,
-    "1d": _DAY_MS,
-    "3d": 3 * _DAY_MS,
-    "1w": 7 * _DAY_MS,
-    "1M": 0,  # calendar month: see candle_bounds
-}
-"""The candle intervals of docs/protocol.md and their length (``1M``, a month, varies)."""
-INTERVAL_SPELLINGS: dict[str, str] = {name: name for name in INTERVAL_MS} | {
-    f"{minutes}min": f"{minutes}m" for minutes in (1, 3, 5, 15, 30)
-}
-"""Every accepted spelling (decision 5: the ``1m`` and ``1min`` families) to its canonical name."""
-_MONDAY_OFFSET_MS = 4 * _DAY_MS  # the epoch was a Thursday; weekly candles open on Mondays
-
-
-def candle_bounds(interval: str, time_ms: int) -> tuple[int, int]:
-    """Open and close time (ms) of the ``interval`` candle at ``time_ms`` (close = next open)."""
-    if interval == "1M":
-        moment = datetime.datetime.fromtimestamp(time_ms / 1000, tz=datetime.UTC)
-        next_year, next_month = divmod(moment.year * 12 + moment.month, 12)
-        opened = calendar.timegm((moment.year, moment.month, 1, 0, 0, 0))
-        closed = calendar.timegm((next_year, next_month + 1, 1, 0, 0, 0))
-        return opened * 1000, closed * 1000
-    length = INTERVAL_MS[interval]
-    offset = _MONDAY_OFFSET_MS if interval == "1w" else 0
-    opened = (time_ms - offset) // length * length + offset
-    return opened, opened + length
-
-
-@attrs.define
-class CandleBar:
-    open_time: int
-    close_time: int
-    open: float
-    high: float
-    low: float
-    close: float
-    volume: float = 0.0
-    trades: int = 0
-
-
-class CandleBook:
-    """OHLCV bars of every symbol and interval, built from public trades, with a bounded history
-    per series for the backfill a candle subscription starts with."""
-
-    def __init__(self, history: int) -> None:
-        self._history = history
-        self._current: dict[tuple[str, str], CandleBar] = {}
-        self._closed: dict[tuple[str, str], deque[CandleBar]] = {}
-
-    def record(self, symbol: str, price: float, size: float, time_ms: int) -> None:
-        for interval in INTERVAL_MS:
-            key = (symbol, interval)
-            bar = self._current.get(key)
-            if bar is None or time_ms >= bar.close_time:
-                if bar is not None:
-                    self._closed.setdefault(key, deque(maxlen=self._history)).append(bar)
-                opened, closes = candle_bounds(interval, time_ms)
-                bar = CandleBar(opened, closes, price, price, price, price)
-                self._current[key] = bar
-            # A trade stamped slightly before the current bar (clock skew) is folded into it.
-            bar.high = max(bar.high, price)
-            bar.low = min(bar.low, price)
-            bar.close = price
-            bar.volume += size
-            bar.trades += 1
-
-    def current(self, symbol: str, interval: str) -> CandleBar | None:
-        return self._current.get((symbol, interval))
-
-    def backfill(self, symbol: str, interval: str) -> list[CandleBar]:
-        """Up to ``history`` most recent bars, oldest first, the current one last."""
-        bars = list(self._closed.get((symbol, interval), ()))
-        current = self._current.get((symbol, interval))
-        if current is not None:
-            bars.append(current)
-        return bars[-self._history :] if self._history else []
-
-
-# ---------------------------------------------------------------------------------------------
-# Subscriptions
-
-
-@attrs.frozen
-class StreamRequest:
-    """One validated subscription; ``topic`` is its key on the connection."""
-
-    kind: str
-    topic: str
-    symbol: str | None = None
-    nlevels: int | None = None
-    aggregation: float | None = None
-    interval: str | None = None
-    """The canonical interval (``1m``); the topic keeps the client's spelling."""
-    user: str | None = None
-
-
-_MARKET_KINDS = frozenset({"ticker", "trades", "l2Snapshot", "l2Delta", "candle"})
-
-
-def _symbol(entry: Mapping[str, object], symbols: frozenset[str]) -> str:
-    symbol = entry.get("symbol")
-    if symbol is None:
-        raise BadRequest(f"{entry.get('type')} subscription needs a symbol")
-    if not isinstance(symbol, str):
-        raise BadRequest(f"symbol must be a string, got {symbol!r}")
-    if symbol not in symbols:
-        raise BadRequest(f"unknown symbol {symbol!r} (this simulator lists {sorted(symbols)})")
-    return symbol
-
-
-def _pubkey(user: object) -> str:
-    try:
-        decode_32(user, field="user")  # never echoes the text: it may be a misplaced private key
-    except ValueError as exc:
-        raise BadRequest(str(exc)) from None
-    assert isinstance(user, str)
-    return user
-
-
-def _nlevels(value: object) -> int | None:
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-        raise BadRequest(f"nlevels must be a positive integer, got {value!r}")
-    return value
-
-
-def _aggregation(value: object) -> float | None:
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise BadRequest(f"aggregation must be a number, got {value!r}")
-    if not (math.isfinite(value) and value > 0):
-        raise BadRequest(f"aggregation must be positive, got {value!r}")
-    return float(value)
-
-
-def parse_subscriptions(entries: object, symbols: frozenset[str]) -> list[StreamRequest]:
-    """Validate the ``subscription`` array of a subscribe request (docs/protocol.md).
-
-    All or nothing: the first bad entry raises :class:`BadRequest` and nothing is subscribed.
-    An account entry with a list of users yields one subscription per user.
-    """
-    if not isinstance(entries, list) or not entries:
-        raise BadRequest("subscription must be a non-empty array of subscription objects")
-    parsed: list[StreamRequest] = []
-    for entry in entries:
-        if not isinstance(entry, dict):
-            raise BadRequest(f"a subscription must be an object, got {entry!r}")
-        kind = entry.get("type")
-        if kind == "account":
-            users = entry.get("user")
-            listed = users if isinstance(users, list) else [users]
-            if not listed:
-                raise BadRequest("account subscription needs at least one user")
-            for user in listed:
-                pubkey = _pubkey(user)
-                parsed.append(StreamRequest("account", frames.account_topic(pubkey), user=pubkey))
-            continue
-        if not isinstance(kind, str) or kind not in _MARKET_KINDS:
-            raise BadRequest(f"unknown subscription type {kind!r}")
-        symbol = _symbol(entry, symbols)
-        if kind == "candle":
-            spelling = entry.get("interval")
-            canonical = INTERVAL_SPELLINGS.get(spelling) if isinstance(spelling, str) else None
-            if spelling is None or canonical is None:
-                raise BadRequest(
-                    f"candle interval must be one of {list(INTERVAL_MS)}, got {spelling!r}"
-                )
-            topic = frames.candle_topic(symbol, str(spelling))
-            parsed.append(StreamRequest(kind, topic, symbol=symbol, interval=canonical))
-        elif kind == "l2Snapshot":
-            nlevels = _nlevels(entry.get("nlevels"))
-            aggregation = _aggregation(entry.get("aggregation"))
-            topic = frames.market_topic(kind, symbol)
-            parsed.append(StreamRequest(kind, topic, symbol, nlevels, aggregation))
-        else:
-            parsed.append(StreamRequest(kind, frames.market_topic(kind, symbol), symbol=symbol))
-    return parsed
+POLICY_VIOLATION = 1008
+"""The close code of a disconnect for exceeding a limit (RFC 6455 section 7.4.1)."""
 
 
 # ---------------------------------------------------------------------------------------------
 # Connections
 
 
-def encode_text_frame(text: str) -> bytes:
-    """One unmasked, unfragmented WebSocket text frame (RFC 6455 §5.2), as a server sends it."""
-    payload = text.encode()
-    length = len(payload)
-    if length < 126:
-        header = struct.pack("!BB", 0x81, length)
-    elif length < 1 << 16:
-        header = struct.pack("!BBH", 0x81, 126, length)
-    else:
-        header = struct.pack("!BBQ", 0x81, 127, length)
-    return header + payload
-
-
 class SharedStream(trio.abc.Stream):
     """A TCP stream with two writers, trio-websocket (handshake, pongs, close) and the
     connection's writer (data frames); its lock keeps their writes from interleaving."""
 
-    def __init__(self, stream: trio.SocketStream) -> None:
+    def __init__(self, stream: trio.abc.Stream) -> None:
         self._stream = stream
         self._lock = trio.Lock()
 
@@ -363,6 +125,10 @@ class PeerConnection:
         self.frames_left: int | None = None
         """Set by ``drop_after``: the connection is dropped once this many more frames went out."""
         self.closed = False
+        self.violation: str | None = None
+        """Set when the client broke a limit the exchange disconnects for; the reader acts on it."""
+        self.farewell: trio.Event | None = None
+        """Set while the server closes the connection politely (close frame, then the reply)."""
         self._wakeup = trio.Event()
 
     def push(self, frame: bytes) -> bool:
@@ -413,6 +179,7 @@ class ExchangeServer:
         send_queue_size: int = 10_000,
         max_request_chars: int = MAX_REQUEST_CHARS,
         max_subscriptions: int = MAX_SUBSCRIPTIONS,
+        max_messages_per_second: int = EXCHANGE_MAX_MESSAGES_PER_SECOND,
         candle_history: int = 300,
         ping_interval: float | None = 30.0,
         ping_timeout: float = 10.0,
@@ -426,11 +193,16 @@ class ExchangeServer:
         self.send_queue_size = send_queue_size
         self.max_request_chars = max_request_chars
         self.max_subscriptions = max_subscriptions
+        self.max_messages_per_second = max_messages_per_second
         self.ping_interval = ping_interval
         self.ping_timeout = ping_timeout
         self.handshake_timeout = handshake_timeout
-        self.candles = CandleBook(candle_history)
-        self.volatility: dict[str, float] = {}
+        self._topics: TopicIndex[PeerConnection] = TopicIndex()
+        self.router = EventRouter(
+            engine, self.symbols, candle_history=candle_history, subscribed=self._has_subscribers
+        )
+        self.candles = self.router.candles
+        self.volatility = self.router.volatility
         """Per symbol, shown in the tickers' analytics fields (the simulator fills it in)."""
         self.generation = 0
         """Bumped by a restart: a handshake begun before it is not let in after it."""
@@ -438,7 +210,6 @@ class ExchangeServer:
         """Called with every batch of engine events before it is routed (the HTTP API's history
         log listens here, so it sees exactly what the account streams see)."""
         self._connections: dict[int, PeerConnection] = {}
-        self._topics: dict[str, dict[int, PeerConnection]] = {}
         self._ids = itertools.count(1)
         self._connections_changed = trio.Event()
         self._replies_changed = trio.Event()
@@ -483,11 +254,7 @@ class ExchangeServer:
         conn.closed = True
         self._connections.pop(conn.id, None)
         for topic in conn.subscriptions:
-            subscribers = self._topics.get(topic)
-            if subscribers is not None:
-                subscribers.pop(conn.id, None)
-                if not subscribers:
-                    del self._topics[topic]
+            self._topics.discard(topic, conn.id)
         self.faults.replies.forget(conn.id)
         conn.scope.cancel()
         self._notify_connections_changed()
@@ -538,18 +305,25 @@ class ExchangeServer:
             self._push(conn, encoded)
 
     def _fan_out(self, topic: str, frame: str) -> None:
-        subscribers = self._topics.get(topic)
+        subscribers = self._topics.subscribers(topic)
         if subscribers:
             encoded = encode_text_frame(frame)
-            for conn in tuple(subscribers.values()):
+            for conn in subscribers:
                 self._push(conn, encoded)
+
+    def _fan_out_all(self, outgoing: Iterable[Outgoing]) -> None:
+        for topic, frame in outgoing:
+            self._fan_out(topic, frame)
+
+    def _has_subscribers(self, topic: str) -> bool:
+        return topic in self._topics
 
     def _market_muted(self) -> bool:
         return self.faults.silence.active(trio.current_time())
 
     # -- connection tasks -------------------------------------------------------------------
 
-    async def handle_stream(self, stream: trio.SocketStream) -> None:
+    async def handle_stream(self, stream: trio.abc.Stream) -> None:
         """Serve one TCP connection: handshake (or refusal), then reader, writer and pinger."""
         scope = trio.CancelScope()
         conn: PeerConnection | None = None
@@ -590,12 +364,44 @@ class ExchangeServer:
             await trio.aclose_forcefully(stream)
 
     async def _read_loop(self, conn: PeerConnection) -> None:
+        window = MessageWindow(self.max_messages_per_second)
         while True:
             try:
                 message = await conn.ws.get_message()
             except ConnectionClosed:
+                if conn.farewell is not None:  # let the close handshake finish first
+                    await conn.farewell.wait()
                 return
-            self.handle_message(conn, message)
+            if not window.allow(trio.current_time()):
+                conn.violation = (
+                    f"rate limit: more than {self.max_messages_per_second} messages in one second"
+                )
+            else:
+                self.handle_message(conn, message)
+            if conn.violation is not None:
+                await self._disconnect_for_violation(conn, conn.violation)
+                return
+
+    async def _disconnect_for_violation(self, conn: PeerConnection, reason: str) -> None:
+        """As the exchange does for a broken limit: a close frame naming it, then gone."""
+        log.info("simulator: disconnecting connection %d (%s)", conn.id, reason)
+        self.stats.limit_disconnects += 1
+        await self._close_politely(conn, POLICY_VIOLATION, reason)
+
+    async def _close_politely(self, conn: PeerConnection, code: int, reason: str) -> None:
+        conn.farewell = trio.Event()
+        try:
+            with trio.move_on_after(1.0):  # a client that never answers is dropped after it
+                await conn.ws.aclose(code, reason)
+        finally:
+            conn.farewell.set()
+            self._close(conn)
+
+    async def close_all(self, code: int, reason: str) -> None:
+        """Close every connection with a close frame (``code``, ``reason``), concurrently."""
+        async with trio.open_nursery() as nursery:
+            for conn in self.connections:
+                nursery.start_soon(self._close_politely, conn, code, reason)
 
     async def _write_loop(self, conn: PeerConnection) -> None:
         try:
@@ -637,8 +443,8 @@ class ExchangeServer:
     def handle_message(self, conn: PeerConnection, message: str | bytes) -> None:
         """Handle one client frame. Anything wrong with it is answered with an ``error`` frame."""
         try:
-            handler, request = self._parse(message)
-            handler(conn, request)
+            method, request = parse_request(message, max_chars=self.max_request_chars)
+            self._methods[method](conn, request)
         except BadRequest as problem:
             self.stats.bad_requests += 1
             self.send(conn, frames.error(str(problem)))
@@ -647,88 +453,35 @@ class ExchangeServer:
             self.stats.bad_requests += 1
             self.send(conn, frames.error("internal error while handling the request"))
 
-    def _parse(self, message: str | bytes) -> tuple[_Handler, dict[str, Any]]:
-        if isinstance(message, bytes):
-            raise BadRequest("binary frames are not supported: send JSON text frames")
-        if len(message) > self.max_request_chars:
-            raise BadRequest(
-                f"request of {len(message)} characters is over the {self.max_request_chars} limit"
-            )
-        try:
-            request = orjson.loads(message)
-        except orjson.JSONDecodeError:
-            raise BadRequest("request is not valid JSON") from None
-        if not isinstance(request, dict):
-            raise BadRequest("a request must be a JSON object")
-        method = request.get("method")
-        handler = self._methods.get(method) if isinstance(method, str) else None
-        if handler is None:
-            raise BadRequest(f"unknown method {method!r} (expected subscribe, unsubscribe or post)")
-        return handler, request
-
     def _subscribe(self, conn: PeerConnection, request: dict[str, Any]) -> None:
         subscriptions = parse_subscriptions(request.get("subscription"), self._symbol_set)
         added = {sub.topic for sub in subscriptions} - conn.subscriptions.keys()
         if len(conn.subscriptions) + len(added) > self.max_subscriptions:
-            raise BadRequest(
+            conn.violation = (
                 f"too many subscriptions: at most {self.max_subscriptions} per connection"
             )
+            return
         for sub in subscriptions:
             conn.subscriptions[sub.topic] = sub
-            self._topics.setdefault(sub.topic, {})[conn.id] = conn
+            self._topics.add(sub.topic, conn.id, conn)
         self.send(conn, frames.subscription_response([sub.topic for sub in subscriptions]))
+        muted = self._market_muted()
         for sub in subscriptions:
-            self._send_initial(conn, sub)
-
-    def _send_initial(self, conn: PeerConnection, sub: StreamRequest) -> None:
-        """What a subscription starts with, queued right behind the subscriptionResponse."""
-        if sub.kind == "account":
-            assert sub.user is not None
-            self.send(conn, frames.account_snapshot(sub.user, self.engine.account_view(sub.user)))
-            return
-        if self._market_muted():
-            return
-        assert sub.symbol is not None
-        now_ns = time.time_ns()
-        if sub.kind == "l2Delta":
-            bids, asks = self.engine.book(sub.symbol)
-            self.send(conn, frames.book("l2Delta", sub.symbol, bids, asks, timestamp=now_ns))
-        elif sub.kind == "l2Snapshot":
-            self.send(conn, self._snapshot_frame(sub, *self.engine.book(sub.symbol), now_ns))
-        elif sub.kind == "ticker":
-            self.send(conn, self._ticker_frame(sub.symbol, now_ns))
-        elif sub.kind == "candle":
-            assert sub.interval is not None
-            spelling = sub.topic.rsplit(".", 1)[1]
-            for bar in self.candles.backfill(sub.symbol, sub.interval):
-                self.send(conn, frames.candle(sub.symbol, spelling, bar))
+            for frame in self.router.initial(sub, muted=muted):
+                self.send(conn, frame)
 
     def _unsubscribe(self, conn: PeerConnection, request: dict[str, Any]) -> None:
-        topic = request.get("topic")
-        if not isinstance(topic, str):
-            raise BadRequest(f"unsubscribe needs a topic string, got {topic!r}")
+        topic = parse_unsubscribe(request)
         if conn.subscriptions.pop(topic, None) is None:
             raise BadRequest(f"not subscribed to {topic!r}")
-        subscribers = self._topics.get(topic)
-        if subscribers is not None:
-            subscribers.pop(conn.id, None)
-            if not subscribers:
-                del self._topics[topic]
+        self._topics.discard(topic, conn.id)
         self.send(conn, frames.unsubscribe_response(topic))
 
     def _post(self, conn: PeerConnection, request: dict[str, Any]) -> None:
-        request_id = request.get("id")
-        if isinstance(request_id, bool) or not isinstance(request_id, int) or request_id < 0:
-            raise BadRequest(f"post needs a non-negative integer id, got {request_id!r}")
-        body = request.get("request")
-        payload = body.get("payload") if isinstance(body, dict) else None
-        if (
-            not isinstance(body, dict)
-            or body.get("type") != "action"
-            or not isinstance(payload, dict)
-        ):
-            message = 'post request must be {"type": "action", "payload": {...transaction...}}'
-            self._deliver_reply(conn, frames.post_error(request_id, message))
+        post = parse_post(request)
+        request_id, payload = post.request_id, post.payload
+        if payload is None:
+            self._deliver_reply(conn, frames.post_error(request_id, POST_SHAPE_PROBLEM))
             return
         self.stats.posts_handled += 1
         try:
@@ -771,107 +524,35 @@ class ExchangeServer:
     # -- publishing -------------------------------------------------------------------------
 
     def publish_events(self, events: Iterable[EngineEvent]) -> None:
-        """Route engine events: book levels to l2Delta, trades (one frame per symbol) and candles,
-        account events to the account's subscribers, in the order the engine reported them."""
+        """Send what engine events mean to their subscribers, in the order the engine reported
+        them (see :meth:`EventRouter.route`)."""
         events = tuple(events)
         for listener in self.event_listeners:
             listener(events)
-        muted = self._market_muted()
-        trades_by_symbol: dict[str, list[TradeExecuted]] = {}
-        now_ns = 0
-        for event in events:
-            if isinstance(event, LevelChanged):
-                topic = f"l2Delta.{event.symbol}"
-                if not muted and topic in self._topics:
-                    now_ns = now_ns or time.time_ns()
-                    self._fan_out(topic, frames.level_delta(event, timestamp=now_ns))
-            elif isinstance(event, TradeExecuted):
-                trades_by_symbol.setdefault(event.symbol, []).append(event)
-            elif isinstance(event, OrderChanged):
-                self._to_account(event.order.account, frames.order_update, event.order)
-            elif isinstance(event, Filled):
-                self._to_account(event.account, frames.fill, event)
-            elif isinstance(event, PositionChanged):
-                self._to_account(event.position.account, frames.position_update, event.position)
-            elif isinstance(event, MarginChanged):
-                self._to_account(event.margin.account, frames.margin_update, event.margin)
-            elif isinstance(event, LeverageChanged):
-                self._to_account(event.account, frames.leverage_update, event)
-        for symbol, executed in trades_by_symbol.items():
-            for trade in executed:
-                self.candles.record(symbol, trade.price, trade.size, trade.time_ms)
-            if muted:
-                continue
-            topic = frames.market_topic("trades", symbol)
-            if topic in self._topics:
-                self._fan_out(topic, frames.trades(symbol, executed))
-            self._publish_candles(symbol)
-
-    def _to_account(self, account: str, build: Callable[[_Item], str], item: _Item) -> None:
-        topic = frames.account_topic(account)
-        if topic in self._topics:
-            self._fan_out(topic, build(item))
-
-    def _publish_candles(self, symbol: str) -> None:
-        for spelling, interval in INTERVAL_SPELLINGS.items():
-            topic = frames.candle_topic(symbol, spelling)
-            if topic in self._topics:
-                bar = self.candles.current(symbol, interval)
-                if bar is not None:
-                    self._fan_out(topic, frames.candle(symbol, spelling, bar))
-
-    def _ticker_frame(self, symbol: str, now_ns: int) -> str:
-        bids, asks = self.engine.book(symbol, 1)
-        mid = (bids[0][0] + asks[0][0]) / 2 if bids and asks else None
-        return frames.ticker(
-            symbol,
-            self.engine.market(symbol),
-            timestamp=now_ns,
-            fair_book_price=mid,
-            volatility=self.volatility.get(symbol, 0.0),
-        )
+        self._fan_out_all(self.router.route(events, muted=self._market_muted()))
 
     def publish_tickers(self) -> None:
         """One ticker per symbol to its subscribers (built once, shared by all of them)."""
-        if self._market_muted():
-            return
-        now_ns = time.time_ns()
-        for symbol in self.symbols:
-            topic = frames.market_topic("ticker", symbol)
-            if topic in self._topics:
-                self._fan_out(topic, self._ticker_frame(symbol, now_ns))
-
-    def _snapshot_frame(
-        self,
-        sub: StreamRequest,
-        bids: Sequence[frames.Level],
-        asks: Sequence[frames.Level],
-        now_ns: int,
-    ) -> str:
-        assert sub.symbol is not None
-        if sub.aggregation is not None:
-            bids = frames.aggregate_levels(bids, sub.aggregation, is_bid=True)
-            asks = frames.aggregate_levels(asks, sub.aggregation, is_bid=False)
-        if sub.nlevels is not None:
-            bids, asks = bids[: sub.nlevels], asks[: sub.nlevels]
-        return frames.book("l2Snapshot", sub.symbol, bids, asks, timestamp=now_ns)
+        if not self._market_muted():
+            self._fan_out_all(self.router.tickers())
 
     def publish_snapshots(self) -> None:
         """One l2Snapshot per symbol and distinct (nlevels, aggregation) among its subscribers."""
         if self._market_muted():
             return
-        now_ns = time.time_ns()
+        now_ns = self.router.now_ns()
         for symbol in self.symbols:
-            subscribers = self._topics.get(frames.market_topic("l2Snapshot", symbol))
+            topic = frames.market_topic("l2Snapshot", symbol)
+            subscribers = self._topics.subscribers(topic)
             if not subscribers:
                 continue
             bids, asks = self.engine.book(symbol)
             built: dict[tuple[int | None, float | None], bytes] = {}
-            for conn in tuple(subscribers.values()):
-                sub = conn.subscriptions[frames.market_topic("l2Snapshot", symbol)]
+            for conn in subscribers:
+                sub = conn.subscriptions[topic]
                 key = (sub.nlevels, sub.aggregation)
                 encoded = built.get(key)
                 if encoded is None:
-                    frame = self._snapshot_frame(sub, bids, asks, now_ns)
+                    frame = self.router.snapshot(sub, bids, asks, now_ns)
                     encoded = built[key] = encode_text_frame(frame)
                 self._push(conn, encoded)

@@ -14,6 +14,7 @@ from __future__ import annotations
 import ipaddress
 import logging
 import math
+import ssl
 import time
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
@@ -21,8 +22,11 @@ from contextlib import asynccontextmanager
 import trio
 
 from ...actions import Action
+from ...limits import EXCHANGE_MAX_MESSAGES_PER_SECOND
 from ...markets import Market
 from ...protocol.keys import decode_32
+from ..client_requests import MAX_REQUEST_CHARS, MAX_SUBSCRIPTIONS
+from ..conditional import StopFlag
 from ..engine import DEFAULT_MAKER_FEE_BPS, DEFAULT_TAKER_FEE_BPS, Engine
 from ..events import EngineEvent, Submission
 from ..faults import FaultState
@@ -30,8 +34,10 @@ from ..feed import FeedSettings, MarketFeed, start_prices
 from ..history import HistoryLog
 from ..http_api import API_PREFIX, HttpFaults, SimHttpApi
 from ..market_defaults import default_markets
+from ..stats import SimStats
 from .http_server import HttpServer
-from .server import MAX_REQUEST_CHARS, MAX_SUBSCRIPTIONS, ExchangeServer, SimStats
+from .server import ExchangeServer
+from .tls import SimulatorTLS, make_tls
 
 __all__ = ["FeedSettings", "SimStats", "Simulator", "open_simulator"]
 
@@ -61,6 +67,7 @@ class Simulator:
         port: int,
         network: str,
         nursery: trio.Nursery,
+        tls: SimulatorTLS | None = None,
     ) -> None:
         self.engine = engine
         """The sans-IO engine: read its state (``book``, ``account_view``, ``order``, ...) in
@@ -85,15 +92,21 @@ class Simulator:
         self.history: HistoryLog | None = None
         """The accounts' fills, finished orders and closed positions, as ``POST /account``
         serves them."""
+        self._tls = tls
+        self.ssl_context: ssl.SSLContext | None = tls.client_context if tls else None
+        """With ``tls=True``: an SSL context that trusts this run's throwaway certificate
+        authority; pass it to ``open_bulk_client(sim.url, ssl_context=sim.ssl_context)``."""
+        self.ca_pem: bytes | None = tls.ca_pem if tls else None
+        """With ``tls=True``: that certificate authority in PEM form (for ``--ca-file``)."""
 
     def __repr__(self) -> str:
         return f"<Simulator {self.url} {self.network} {', '.join(self.symbols)}>"
 
     @property
     def url(self) -> str:
-        """``ws://127.0.0.1:<port>``: what a client connects to."""
+        """``ws://127.0.0.1:<port>`` (``wss://`` with ``tls=True``): what a client connects to."""
         host = f"[{self.host}]" if ":" in self.host else self.host
-        return f"ws://{host}:{self.port}"
+        return f"{'wss' if self._tls else 'ws'}://{host}:{self.port}"
 
     @property
     def http_url(self) -> str:
@@ -285,15 +298,20 @@ class Simulator:
         self,
         listeners: list[trio.SocketListener],
         *,
-        task_status: trio.TaskStatus[list[trio.SocketListener]] = trio.TASK_STATUS_IGNORED,
+        task_status: trio.TaskStatus[
+            list[trio.abc.Listener[trio.abc.Stream]]
+        ] = trio.TASK_STATUS_IGNORED,
     ) -> None:
         self._listen_scope = trio.CancelScope()
         self._listen_done = trio.Event()
+        serving: list[trio.abc.Listener[trio.abc.Stream]] = list(listeners)
+        if self._tls is not None:
+            serving = list(self._tls.wrap(listeners))
         try:
             with self._listen_scope:
                 await trio.serve_listeners(
                     self._server.handle_stream,
-                    listeners,
+                    serving,
                     handler_nursery=self._nursery,
                     task_status=task_status,
                 )
@@ -373,10 +391,13 @@ async def open_simulator(
     candle_history: int = 300,
     faucet_amount: float = 100_000.0,
     default_leverage: float = 5.0,
+    stop_flag: StopFlag | str = StopFlag.IS_ABOVE,
     markets: Sequence[Market] | None = None,
     http: bool = True,
     http_port: int = 0,
     http_executor_timeout: float = 2.0,
+    tls: bool = False,
+    max_messages_per_second: int = EXCHANGE_MAX_MESSAGES_PER_SECOND,
 ) -> AsyncIterator[Simulator]:
     """Run a simulated BULK exchange on ``ws://host:port`` for the duration of the block.
 
@@ -399,6 +420,14 @@ async def open_simulator(
     * ``http`` serves the HTTP API too, on ``http_port`` (0: any free port), at
       :attr:`Simulator.http_url`; ``http_executor_timeout`` is when a slow ``/order`` or
       ``/account`` gets 408 (see :meth:`Simulator.delay_http_replies`).
+    * ``tls=True`` serves ``wss://`` with a certificate from a throwaway certificate authority
+      (needs trustme: ``pip install 'bulk-trio[sim-tls]'``); clients trust it through
+      :attr:`Simulator.ssl_context` (or :attr:`Simulator.ca_pem` written to a file).
+    * As the exchange does (docs/protocol.md), a connection that sends more than
+      ``max_messages_per_second`` messages within one second, or asks for more than
+      ``max_subscriptions`` subscriptions, is disconnected with close code 1008 and the reason.
+    * ``stop_flag`` says how the ``d`` flag of stops and take-profits is read
+      (:class:`~bulk_trio.sim.conditional.StopFlag`, docs/protocol.md decision 12).
 
     Bad arguments raise ValueError, and a port that cannot be bound OSError, before anything runs.
     """
@@ -418,10 +447,17 @@ async def open_simulator(
         _check_interval(value, name)
     if send_queue_size < 1 or max_subscriptions < 1 or max_request_chars < 1:
         raise ValueError("send_queue_size, max_subscriptions and max_request_chars must be >= 1")
+    if max_messages_per_second < 1:
+        raise ValueError(f"max_messages_per_second must be >= 1, got {max_messages_per_second!r}")
     for pubkey, amount in (fund or {}).items():
         decode_32(pubkey, field="fund account")
         if not (amount > 0 and math.isfinite(amount)):
             raise ValueError(f"fund amount for {pubkey} must be positive, got {amount!r}")
+    try:
+        flag = StopFlag(stop_flag)
+    except ValueError:
+        choices = ", ".join(repr(choice.value) for choice in StopFlag)
+        raise ValueError(f"stop_flag must be one of {choices}, got {stop_flag!r}") from None
     starting = start_prices(symbols, prices)
     rules = list(markets) if markets is not None else default_markets(starting)
     engine = Engine(
@@ -430,6 +466,7 @@ async def open_simulator(
         allow_legacy_signatures=allow_legacy_signatures,
         initial_prices=starting,
         default_leverage=default_leverage,
+        stop_flag=flag,
         faucet_amount=faucet_amount,
         markets=rules,
     )
@@ -451,6 +488,7 @@ async def open_simulator(
         send_queue_size=send_queue_size,
         max_request_chars=max_request_chars,
         max_subscriptions=max_subscriptions,
+        max_messages_per_second=max_messages_per_second,
         candle_history=candle_history,
         ping_interval=ping_interval,
         ping_timeout=ping_timeout,
@@ -463,6 +501,7 @@ async def open_simulator(
     market.open(now_ns)
     for pubkey, amount in (fund or {}).items():
         engine.fund(pubkey, amount, now_ns=now_ns)
+    certificates = make_tls(host) if tls else None
     listeners = await trio.open_tcp_listeners(port, host=host)
     bound_port = listeners[0].socket.getsockname()[1]
     try:
@@ -476,6 +515,7 @@ async def open_simulator(
                 port=bound_port,
                 network=network,
                 nursery=nursery,
+                tls=certificates,
             )
             await nursery.start(sim._listen, listeners)
             sim.history = history
@@ -500,8 +540,14 @@ async def open_simulator(
             log.info("simulator: listening on %s (%s)", sim.url, network)
             if sim.http_port is not None:
                 log.info("simulator: HTTP API on %s", sim.http_url)
-            yield sim
-            nursery.cancel_scope.cancel()
+            try:
+                yield sim
+            finally:
+                # A clean shutdown says goodbye: a close frame (1001) to every client, bounded.
+                with trio.move_on_after(1.0) as farewell:
+                    farewell.shield = True
+                    await server.close_all(1001, "simulator shutting down")
+                nursery.cancel_scope.cancel()
     except BaseExceptionGroup as group:
         # Strict exception groups would wrap the caller's own exception: hand it back as is.
         raise _unwrap(group) from None
