@@ -3,6 +3,7 @@ sees its connection dropped and restored), its errors, and the live view's frame
 
 from __future__ import annotations
 
+import codecs
 import io
 import re
 import signal
@@ -80,33 +81,44 @@ def test_bad_depth_and_url_are_usage_errors(capsys: pytest.CaptureFixture[str]) 
     assert "--url must be a ws:// or wss:// URL" in lines[1]
 
 
-async def read_until(stream: trio.abc.ReceiveStream, pattern: str, seen: list[str]) -> str:
-    """Read lines (into ``seen``) until one matches ``pattern``; return it."""
-    while True:
-        buffered = seen[-1] if seen and not seen[-1].endswith("\n") else ""
-        if buffered:
-            seen.pop()
-        chunk = await stream.receive_some(65536)
-        assert chunk, f"the process ended before printing {pattern!r}:\n{''.join(seen)}"
-        lines = (buffered + chunk.decode()).splitlines(keepends=True)
-        seen.extend(lines)
-        for line in lines:
-            if line.endswith("\n") and re.search(pattern, line):
-                return line
+class Transcript:
+    """What a process prints, line by line. Each search starts after the line the previous one
+    matched, so lines that arrive together in one read are all seen."""
+
+    def __init__(self, stream: trio.abc.ReceiveStream) -> None:
+        self._stream = stream
+        self._decoder = codecs.getincrementaldecoder("utf-8")()
+        self.lines: list[str] = []
+        self._partial = ""
+        self._checked = 0
+
+    async def until(self, pattern: str) -> str:
+        """Read until a line matches ``pattern``; return it."""
+        while True:
+            while self._checked < len(self.lines):
+                line = self.lines[self._checked]
+                self._checked += 1
+                if re.search(pattern, line):
+                    return line
+            chunk = await self._stream.receive_some(65536)
+            printed = "".join(self.lines) + self._partial
+            assert chunk, f"the process ended before printing {pattern!r}:\n{printed}"
+            *complete, self._partial = (self._partial + self._decoder.decode(chunk)).split("\n")
+            self.lines.extend(line + "\n" for line in complete)
 
 
 async def test_watch_shows_trades_and_reconnects_visibly(sim: Simulator) -> None:
     taker = TransactionSigner.generate_account(domain="testnet").public_key
     sim.fund(taker, 100_000.0)
     command = [sys.executable, "-m", "bulk_trio", "watch", "BTC-USD", "--url", sim.url]
-    seen: list[str] = []
     with trio.fail_after(TIMEOUT):
         process = await trio.lowlevel.open_process(
             command, stdout=subprocess.PIPE, stderr=subprocess.PIPE
         )
         try:
             assert process.stdout is not None and process.stderr is not None
-            await read_until(process.stdout, "watching BTC-USD", seen)
+            printed = Transcript(process.stdout)
+            await printed.until("watching BTC-USD")
 
             # Take exactly the best ask, so that the trade is one line of known size and price (a
             # fixed size could sweep two levels and print as two smaller trades).
@@ -114,12 +126,12 @@ async def test_watch_shows_trades_and_reconnects_visibly(sim: Simulator) -> None
             take = LimitOrder("BTC-USD", Side.BUY, price, size, time_in_force="IOC")
             sim.submit_trusted(taker, [take])
             taken = re.escape(f"{text.size(size)} @ {text.price(price)}")
-            await read_until(process.stdout, rf"trade BTC-USD buy\s+{taken}", seen)
+            await printed.until(rf"trade BTC-USD buy\s+{taken}")
 
             sim.drop_connections()
-            await read_until(process.stdout, "connection backoff", seen)
-            await read_until(process.stdout, r"connection live again \(reconnect #1\)", seen)
-            await read_until(process.stdout, r"book  BTC-USD bid", seen)
+            await printed.until("connection backoff")
+            await printed.until(r"connection live again \(reconnect #1\)")
+            await printed.until(r"book  BTC-USD bid")
 
             # Ctrl-C ends watch like every command: status 130 and one line, no traceback.
             process.send_signal(signal.SIGINT)

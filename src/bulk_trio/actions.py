@@ -97,10 +97,13 @@ def _flag(value: object, field: str) -> bool:
 
 
 _SIDES = {"buy": Side.BUY, "sell": Side.SELL}
+# Module constants: reading ``Side.BUY`` goes through the enum metaclass, several times slower.
+_BUY = Side.BUY
+_SELL = Side.SELL
 
 
 def _side(value: object, field: str = "side") -> Side:
-    if value is Side.BUY or value is Side.SELL:
+    if value is _BUY or value is _SELL:
         return value
     if isinstance(value, str):
         side = _SIDES.get(value.lower())
@@ -110,7 +113,7 @@ def _side(value: object, field: str = "side") -> Side:
 
 
 def _time_in_force(value: object) -> TimeInForce:
-    if isinstance(value, TimeInForce):
+    if value.__class__ is TimeInForce or isinstance(value, TimeInForce):
         return value
     if isinstance(value, str):
         return TimeInForce.parse(value)
@@ -262,6 +265,32 @@ class LimitOrder(BaseAction):
         iso: bool = False,
         builder_code: BuilderCode | Mapping[str, Any] | None = None,
     ) -> None:
+        # A bot builds one of these per order. When every argument is already what the
+        # validators below would return unchanged (a Side, floats of at least one tick, bools,
+        # a TimeInForce, no builder code), the slots are written directly: attrs' frozen
+        # __attrs_init__ costs about half of the construction. Anything else takes the validators,
+        # which raise the ValueError naming the field. tests/test_limit_order_fast_path.py holds
+        # the two paths equal.
+        if (
+            (side is _BUY or side is _SELL)
+            and type(price) is float
+            and 0.5 <= price * SCALE < _FAST_QUANTITY_LIMIT
+            and type(size) is float
+            and 0.5 <= size * SCALE < _FAST_QUANTITY_LIMIT
+            and (reduce_only is False or reduce_only is True)
+            and (iso is False or iso is True)
+            and time_in_force.__class__ is TimeInForce
+            and builder_code is None
+        ):
+            _set_limit_symbol(self, _symbol(symbol))
+            _set_limit_side(self, side)
+            _set_limit_price(self, price)
+            _set_limit_size(self, size)
+            _set_limit_reduce_only(self, reduce_only)
+            _set_limit_time_in_force(self, time_in_force)
+            _set_limit_iso(self, iso)
+            _set_limit_builder_code(self, None)
+            return
         self.__attrs_init__(
             _symbol(symbol),
             _side(side),
@@ -276,7 +305,7 @@ class LimitOrder(BaseAction):
     def to_wire(self) -> dict[str, Any]:
         fields: dict[str, Any] = {
             "c": self.symbol,
-            "b": self.side is Side.BUY,
+            "b": self.side is _BUY,
             "px": self.price,
             "sz": self.size,
             "tif": self.time_in_force._value_,  # _value_: skips Enum's slow .value property
@@ -286,6 +315,18 @@ class LimitOrder(BaseAction):
         if self.builder_code is not None:
             fields["builderCode"] = self.builder_code.fields()
         return {self.TAG: fields}
+
+
+# The slot setters of LimitOrder's fast path: a slot's own descriptor skips the frozen check.
+_LIMIT_SLOTS = vars(LimitOrder)
+_set_limit_symbol = _LIMIT_SLOTS["symbol"].__set__
+_set_limit_side = _LIMIT_SLOTS["side"].__set__
+_set_limit_price = _LIMIT_SLOTS["price"].__set__
+_set_limit_size = _LIMIT_SLOTS["size"].__set__
+_set_limit_reduce_only = _LIMIT_SLOTS["reduce_only"].__set__
+_set_limit_time_in_force = _LIMIT_SLOTS["time_in_force"].__set__
+_set_limit_iso = _LIMIT_SLOTS["iso"].__set__
+_set_limit_builder_code = _LIMIT_SLOTS["builder_code"].__set__
 
 
 @attrs.frozen(init=False)
@@ -326,7 +367,7 @@ class MarketOrder(BaseAction):
     def to_wire(self) -> dict[str, Any]:
         fields: dict[str, Any] = {
             "c": self.symbol,
-            "b": self.side is Side.BUY,
+            "b": self.side is _BUY,
             "sz": self.size,
             "r": self.reduce_only,
             "i": self.iso,

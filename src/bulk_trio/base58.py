@@ -32,9 +32,9 @@ def b58encode(data: bytes) -> str:
     append = out.append
     while number:
         number, chunk = divmod(number, _CHUNK_BASE)
-        high, low = divmod(chunk, _PAIR_BASE)
-        append(pairs[low])
-        append(pairs[high])
+        # % and // of a one-digit int are cheaper than a divmod that builds a tuple.
+        append(pairs[chunk % _PAIR_BASE])
+        append(pairs[chunk // _PAIR_BASE])
     out.reverse()
     # The last chunk is zero-padded; a zero digit is "1", and the number itself starts non-zero.
     digits = "".join(out).lstrip("1")
