@@ -173,7 +173,7 @@ def test_candles_roll_over_and_keep_a_bounded_history() -> None:
     ],
 )
 def test_data_frames_use_the_shortest_length_encoding(length: int, header: bytes) -> None:
-    # RFC 6455 §5.2: FIN + text opcode, no mask from a server, the minimal length form.
+    # RFC 6455, section 5.2: FIN + text opcode, no mask from a server, the minimal length form.
     assert encode_text_frame("x" * length) == header + b"x" * length
 
 

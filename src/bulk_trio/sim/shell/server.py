@@ -424,7 +424,8 @@ class ExchangeServer:
             self._close(conn)
 
     async def _ping_loop(self, conn: PeerConnection, interval: float) -> None:
-        """Keepalive (§1.2): a ping every ``interval``; no pong in time drops the client."""
+        """Keepalive (docs/protocol.md, "Transport"): a ping every ``interval``; no pong in time
+        drops the client."""
         while True:
             await trio.sleep(interval)
             with trio.move_on_after(self.ping_timeout) as waiting:
