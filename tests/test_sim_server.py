@@ -23,7 +23,7 @@ from bulk_trio.sim import Simulator, open_simulator
 from bulk_trio.sim.candles import CandleBook, candle_bounds
 from bulk_trio.sim.client_requests import BadRequest, parse_subscriptions
 from bulk_trio.sim.feed import MARKET_MAKER
-from bulk_trio.sim.websocket_frames import encode_text_frame
+from bulk_trio.sim.frame_encoding import encode_text_frame
 from order_id_oracle import wire_order_id
 from ws_peer import (
     EXAMPLES,

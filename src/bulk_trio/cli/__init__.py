@@ -17,10 +17,10 @@ import traceback
 from collections.abc import Callable, Sequence
 from typing import NoReturn
 
+from .account_keys import KEY_ENV, run_keygen
 from .demo import run_demo
 from .endpoint import NETWORK_HELP, NETWORKS, SIGNATURE_DOMAINS
 from .http_commands import register_http_commands
-from .keys import KEY_ENV, run_keygen
 from .order_types import add_order_type_options
 from .runtime import (
     EXIT_FAILURE,

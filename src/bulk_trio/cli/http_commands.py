@@ -22,9 +22,9 @@ from ..http_models import HistoryFill
 from ..models import Candle, OrderState
 from ..protocol.subscriptions import check_pubkey, wire_interval
 from ..shell.http import BulkHttpClient, open_bulk_http
+from .account_keys import find_signer
 from .connect import market_symbol, trusting
 from .endpoint import NETWORK_HELP, NETWORKS, resolve_http_url
-from .keys import find_signer
 from .runtime import EXIT_OK, UsageError, run_interruptible
 
 __all__ = ["register_http_commands"]
