@@ -64,7 +64,7 @@ nitpick_ignore_regex = [
     (r"py:(class|obj)", r"bulk_trio\.http_models\.Row"),
     (r"py:class", r"bulk_trio\.sim\.history\.HistoryLog"),
     # The type variables of the event channels and latest-value streams; BulkClient's event base.
-    (r"py:(class|obj)", r"bulk_trio\.shell\.(fanout|watch)\.T"),
+    (r"py:(class|obj)", r"bulk_trio\.shell\.(fanout|latest_values)\.T"),
     (r"py:class", r"bulk_trio\.shell\.client_events\.ClientEvents"),
 ]
 

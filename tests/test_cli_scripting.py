@@ -19,7 +19,7 @@ import trio
 import bulk_trio
 from bulk_trio.actions import BaseAction, CancelAll, LimitOrder
 from bulk_trio.cli import main
-from bulk_trio.cli.keys import HIDDEN_ARGUMENT, looks_like_key
+from bulk_trio.cli.account_keys import HIDDEN_ARGUMENT, looks_like_key
 from bulk_trio.cli.trade import did_what_was_asked
 from bulk_trio.enums import OrderStatus
 from bulk_trio.models import OrderResponse
@@ -332,5 +332,5 @@ ORDER = LimitOrder("BTC-USD", "sell", 100_000.0, 0.05, reduce_only=True, time_in
 def test_an_order_that_ended_without_executing_is_not_success(
     action: BaseAction, status: OrderStatus, detail: dict[str, float], ok: bool
 ) -> None:
-    response = OrderResponse(status, "oid", None, detail, status.value)
+    response = OrderResponse(status=status, order_id="oid", meta=detail, raw_status=status.value)
     assert did_what_was_asked(action, response) is ok

@@ -173,8 +173,10 @@ def picture(**changes: Any) -> MarketPicture:
         log_title="STEPS",
         log=tuple(LogEntry(now, "ok", f"entry number {i} " + "x" * 150) for i in range(30)),
         orders=(order,),
-        position=PositionView("BTC-USD", 0.02, 100_010.0, 0.0, 100_000.5),
-        pnl=Pnl(0.0, -0.19),
+        position=PositionView(
+            symbol="BTC-USD", size=0.02, entry_price=100_010.0, realized_pnl=0.0, mark=100_000.5
+        ),
+        pnl=Pnl(realized=0.0, unrealized=-0.19),
         margin=Margin(total_balance=100_000.0, available_balance=99_600.0, fees=0.6),
     )
     return attrs.evolve(base, **changes)

@@ -1,5 +1,5 @@
-"""The spellings PROTOCOL.md's decisions 4-7 tell the client to accept, and the malformed frames it
-must turn into a ProtocolError that names the problem."""
+"""The spellings docs/protocol.md's decisions 4-7 tell the client to accept, and the malformed
+frames it must turn into a ProtocolError that names the problem."""
 
 from __future__ import annotations
 
@@ -292,7 +292,17 @@ def test_margin_update() -> None:
         '{"type":"marginUpdate","totalBalance":10,"availableBalance":"8","marginUsed":2,'
         '"notional":20,"realizedPnl":-1,"unrealizedPnl":0.5,"fees":0.1,"funding":null,"x":1}'
     )
-    assert decode(frame) == MarginUpdate(10.0, 8.0, 2.0, 20.0, -1.0, 0.5, 0.1, 0.0, account=PK)
+    assert decode(frame) == MarginUpdate(
+        total_balance=10.0,
+        available_balance=8.0,
+        margin_used=2.0,
+        notional=20.0,
+        realized_pnl=-1.0,
+        unrealized_pnl=0.5,
+        fees=0.1,
+        funding=0.0,
+        account=PK,
+    )
 
 
 def test_position_update_aliases() -> None:
@@ -314,14 +324,18 @@ def test_leverage_update() -> None:
         '{"coin":"ETH-USD","leverage":"2.5"}]}'
     )
     assert decode(frame) == LeverageUpdate(
-        PK, (LeverageSetting("BTC-USD", 5.0), LeverageSetting("ETH-USD", 2.5))
+        account=PK,
+        settings=(
+            LeverageSetting(symbol="BTC-USD", leverage=5.0),
+            LeverageSetting(symbol="ETH-USD", leverage=2.5),
+        ),
     )
 
 
 def test_unknown_account_subtype() -> None:
     frame = account_frame('{"type":"riskUpdate","x":1}')
     message = decode(frame)
-    assert message == UnknownMessage("account", "riskUpdate")
+    assert message == UnknownMessage(type="account", subtype="riskUpdate")
     assert isinstance(message, UnknownMessage)
     assert message.raw["data"] == {"type": "riskUpdate", "x": 1}
 
@@ -359,7 +373,7 @@ def test_post_status_variants() -> None:
 
 
 def test_post_empty_statuses() -> None:
-    assert decode(post_frame("[]")) == PostReply(3, True, ())
+    assert decode(post_frame("[]")) == PostReply(request_id=3, ok=True, statuses=())
 
 
 @pytest.mark.parametrize(
@@ -371,11 +385,13 @@ def test_post_empty_statuses() -> None:
 )
 def test_post_failure_messages(payload: str, message: str) -> None:
     reply = decode(f'{{"type":"post","id":4,"data":{{"payload":{payload}}}}}')
-    assert reply == PostReply(4, False, message=message)
+    assert reply == PostReply(request_id=4, ok=False, message=message)
 
 
 def test_post_ack_without_ok_is_ok() -> None:
-    assert decode('{"type":"post","id":1,"data":{"type":"ack"}}') == PostReply(1, True, is_ack=True)
+    assert decode('{"type":"post","id":1,"data":{"type":"ack"}}') == PostReply(
+        request_id=1, ok=True, is_ack=True
+    )
 
 
 # --- other -------------------------------------------------------------------------------------
@@ -389,12 +405,12 @@ def test_post_ack_without_ok_is_ok() -> None:
     ],
 )
 def test_error_variants(frame: str, message: str) -> None:
-    assert decode(frame) == ErrorMessage(message)
+    assert decode(frame) == ErrorMessage(message=message)
 
 
 def test_unknown_type_is_kept() -> None:
     message = decode('{"type":"risk","topic":"risk.X","data":{"a":1}}')
-    assert message == UnknownMessage("risk")
+    assert message == UnknownMessage(type="risk")
     assert isinstance(message, UnknownMessage)
     assert message.raw == {"type": "risk", "topic": "risk.X", "data": {"a": 1}}
 
@@ -626,3 +642,25 @@ def test_excerpt_is_bounded_and_printable() -> None:
     assert isinstance(result, ProtocolError)
     assert len(result.excerpt) <= EXCERPT_CHARS
     result.excerpt.encode("utf-8")  # no lone surrogate survives into the excerpt
+
+
+def test_post_status_sizes_are_absolute_whether_signed_or_not() -> None:
+    # docs/http-api.md decision 10: the exchange signs these sizes (a sell is negative).
+    reply = decode(
+        post_frame(
+            '[{"filled":{"oid":"a","totalSz":-0.25,"avgPx":100.0}},'
+            '{"working":{"oid":"b","filledSz":-1,"remainingSz":-2.5,"vwap":99.0}},'
+            '{"cancelledIOC":{"oid":"c","filledSz":0.0}},'
+            '{"partiallyFilled":{"oid":"d","totalSz":0.75,"avgPx":101.0}},'
+            '{"working":{"oid":"e","filledSz":"-1","remainingSz":null}}]'
+        )
+    )
+    assert isinstance(reply, PostReply)
+    metas = [dict(status.meta) for status in reply.statuses]
+    assert metas == [
+        {"oid": "a", "totalSz": 0.25, "avgPx": 100.0},
+        {"oid": "b", "filledSz": 1, "remainingSz": 2.5, "vwap": 99.0},
+        {"oid": "c", "filledSz": 0.0},
+        {"oid": "d", "totalSz": 0.75, "avgPx": 101.0},
+        {"oid": "e", "filledSz": "-1", "remainingSz": None},  # not numbers: left as they came
+    ]

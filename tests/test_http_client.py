@@ -34,6 +34,7 @@ from bulk_trio import (
     open_bulk_client,
     open_bulk_http,
 )
+from bulk_trio.actions import RangeOrder, StopOrder
 from bulk_trio.sim import Simulator, open_simulator
 from ws_peer import simulator_errors
 
@@ -369,6 +370,33 @@ async def test_open_bulk_client_with_markets_refuses_before_signing(
         async with open_bulk_client(sim.url, symbols=[], signer=signer, markets=strict) as client:
             with pytest.raises(MarketRuleViolation, match="minimum notional"):
                 await client.place_limit_order("BTC-USD", Side.BUY, 90_000.0, 0.01)
+
+
+async def test_conditional_orders_meet_the_market_rules_before_signing(
+    sim: Simulator, signer: TransactionSigner
+) -> None:
+    with trio.fail_after(TIMEOUT):
+        async with open_bulk_client(
+            sim.url, symbols=[], signer=signer, markets=sim.http_url
+        ) as client:
+            market = client.markets["BTC-USD"]
+            posts = sim.stats.posts_handled
+            off_lot = market.lot_size * 1.5
+            with pytest.raises(MarketRuleViolation) as caught:
+                await client.place_orders(StopOrder("BTC-USD", False, off_lot, 90_000.0))
+            assert caught.value.rule == "lot"
+            off_tick = 110_000.0 + market.tick_size / 2
+            bracket = RangeOrder(
+                "BTC-USD", True, 0.01, 90_000.0, 110_000.0, take_profit_limit=off_tick
+            )
+            with pytest.raises(MarketRuleViolation, match="tick"):
+                await client.place_orders(bracket)
+            assert sim.stats.posts_handled == posts  # nothing was signed or sent
+            # A trigger price off the tick grid is fine: it is a level, not an order.
+            (parked,) = await client.place_orders(
+                StopOrder("BTC-USD", False, 0.01, off_tick - 20_000)
+            )
+            assert not parked.is_error
 
 
 async def test_a_network_preset_refuses_a_signer_for_another_domain() -> None:

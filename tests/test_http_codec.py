@@ -166,6 +166,16 @@ def test_order_replies() -> None:
     assert not ok and message == "unauthorized signer"
 
 
+def test_order_reply_sizes_are_absolute() -> None:
+    # Decision 10: the simulator and the exchange sign them; older answers do not.
+    filled = {"filled": {"oid": "x", "totalSz": -0.5, "avgPx": 3.0}}
+    body = {"status": "ok", "response": {"type": "order", "data": {"statuses": [filled]}}}
+    ok, (status,), _ = http_codec.parse_order_reply(body)
+    assert ok and status.meta["totalSz"] == 0.5
+    filled["filled"]["totalSz"] = 0.5
+    assert http_codec.parse_order_reply(body)[1][0].meta["totalSz"] == 0.5
+
+
 @pytest.mark.parametrize(
     ("content", "expected"),
     [

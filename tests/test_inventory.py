@@ -21,15 +21,15 @@ def fill(side: Side, size: float, price: float, symbol: str = BTC) -> Fill:
 
 
 def test_pnl_net_is_realized_plus_unrealized() -> None:
-    assert Pnl(10.0, -4.0).net == 6.0
+    assert Pnl(realized=10.0, unrealized=-4.0).net == 6.0
     assert Pnl().net == 0.0
 
 
 def test_empty_inventory() -> None:
     inventory = Inventory()
     assert inventory.positions == {}
-    assert inventory.pnl() == Pnl(0.0, 0.0)
-    assert inventory.position(BTC) == PositionView(BTC)
+    assert inventory.pnl() == Pnl(realized=0.0, unrealized=0.0)
+    assert inventory.position(BTC) == PositionView(symbol=BTC)
     assert inventory.position(BTC).side is None
     assert inventory.position(BTC).unrealized == 0.0
 
@@ -37,13 +37,15 @@ def test_empty_inventory() -> None:
 def test_buy_opens_long_and_mark_values_it() -> None:
     inventory = Inventory()
     view = inventory.apply_fill(fill(Side.BUY, 2.0, 100.0))
-    assert view == PositionView(BTC, 2.0, 100.0, 0.0, None)
+    assert view == PositionView(
+        symbol=BTC, size=2.0, entry_price=100.0, realized_pnl=0.0, mark=None
+    )
     assert view.side is Side.BUY
     # Unmarked: no unrealized P&L yet.
-    assert inventory.pnl() == Pnl(0.0, 0.0)
+    assert inventory.pnl() == Pnl(realized=0.0, unrealized=0.0)
     inventory.mark(BTC, 105.0)
     assert inventory.position(BTC).mark == 105.0
-    assert inventory.pnl() == Pnl(0.0, 10.0)
+    assert inventory.pnl() == Pnl(realized=0.0, unrealized=10.0)
     assert inventory.pnl(BTC).net == 10.0
 
 
@@ -73,7 +75,7 @@ def test_flip_through_zero() -> None:
     assert view.entry_price == 110.0
     assert view.realized_pnl == 10.0
     inventory.mark(BTC, 100.0)
-    assert inventory.pnl() == Pnl(10.0, 20.0)
+    assert inventory.pnl() == Pnl(realized=10.0, unrealized=20.0)
 
 
 def test_flat_symbol_keeps_realized_but_leaves_positions() -> None:
@@ -84,10 +86,10 @@ def test_flat_symbol_keeps_realized_but_leaves_positions() -> None:
     assert set(inventory.positions) == {ETH}
     assert inventory.position(BTC).size == 0.0
     assert inventory.position(BTC).entry_price == 0.0
-    assert inventory.pnl(BTC) == Pnl(7.0, 0.0)
+    assert inventory.pnl(BTC) == Pnl(realized=7.0, unrealized=0.0)
     inventory.mark(ETH, 49.0)
-    assert inventory.pnl() == Pnl(7.0, -1.0)
-    assert inventory.pnl(ETH) == Pnl(0.0, -1.0)
+    assert inventory.pnl() == Pnl(realized=7.0, unrealized=-1.0)
+    assert inventory.pnl(ETH) == Pnl(realized=0.0, unrealized=-1.0)
 
 
 def test_mark_before_first_fill_is_used() -> None:
@@ -95,7 +97,7 @@ def test_mark_before_first_fill_is_used() -> None:
     inventory.mark(BTC, 120.0)
     assert inventory.positions == {}
     inventory.apply_fill(fill(Side.BUY, 1.0, 100.0))
-    assert inventory.pnl() == Pnl(0.0, 20.0)
+    assert inventory.pnl() == Pnl(realized=0.0, unrealized=20.0)
 
 
 def test_positions_is_a_copy() -> None:
@@ -121,7 +123,7 @@ def test_bad_fill_is_rejected_and_changes_nothing(size: float, price: float, fie
     inventory.apply_fill(fill(Side.BUY, 1.0, 100.0))
     with pytest.raises(ValueError, match=field):
         inventory.apply_fill(fill(Side.BUY, size, price))
-    assert inventory.position(BTC) == PositionView(BTC, 1.0, 100.0)
+    assert inventory.position(BTC) == PositionView(symbol=BTC, size=1.0, entry_price=100.0)
 
 
 def test_bad_mark_is_rejected() -> None:
@@ -140,17 +142,23 @@ def test_reset_adopts_snapshot_exactly() -> None:
     inventory.mark(ETH, 111.0)
     inventory.reset(
         [
-            Position(BTC, 0.5, 100000.0, fair_price=101000.0, realized_pnl=500.0),
-            Position("SOL-USD", -2.0, 20.0, realized_pnl=-1.0),
+            Position(
+                symbol=BTC, size=0.5, entry_price=100000.0, fair_price=101000.0, realized_pnl=500.0
+            ),
+            Position(symbol="SOL-USD", size=-2.0, entry_price=20.0, realized_pnl=-1.0),
         ]
     )
     assert inventory.positions == {
-        BTC: PositionView(BTC, 0.5, 100000.0, 500.0, 101000.0),
-        "SOL-USD": PositionView("SOL-USD", -2.0, 20.0, -1.0, None),
+        BTC: PositionView(
+            symbol=BTC, size=0.5, entry_price=100000.0, realized_pnl=500.0, mark=101000.0
+        ),
+        "SOL-USD": PositionView(
+            symbol="SOL-USD", size=-2.0, entry_price=20.0, realized_pnl=-1.0, mark=None
+        ),
     }
     # ETH is absent from the snapshot: flat, its realized P&L gone; its mark (market data) kept.
-    assert inventory.position(ETH) == PositionView(ETH, mark=111.0)
-    assert inventory.pnl() == Pnl(499.0, 500.0)
+    assert inventory.position(ETH) == PositionView(symbol=ETH, mark=111.0)
+    assert inventory.pnl() == Pnl(realized=499.0, unrealized=500.0)
     # Fills continue from the adopted state.
     view = inventory.apply_fill(fill(Side.SELL, 0.5, 102000.0))
     assert view.size == 0.0
@@ -161,24 +169,38 @@ def test_reset_with_bad_position_changes_nothing() -> None:
     inventory = Inventory()
     inventory.apply_fill(fill(Side.BUY, 1.0, 100.0))
     with pytest.raises(ValueError, match=r"entry_price of ETH-USD"):
-        inventory.reset([Position(BTC, 1.0, 1.0), Position(ETH, 1.0, math.nan)])
+        inventory.reset(
+            [
+                Position(symbol=BTC, size=1.0, entry_price=1.0),
+                Position(symbol=ETH, size=1.0, entry_price=math.nan),
+            ]
+        )
     with pytest.raises(ValueError, match=r"fair_price of ETH-USD"):
         inventory.reset(
-            [Position(BTC, 1.0, 1.0, fair_price=5.0), Position(ETH, 1.0, 1.0, fair_price=-1.0)]
+            [
+                Position(symbol=BTC, size=1.0, entry_price=1.0, fair_price=5.0),
+                Position(symbol=ETH, size=1.0, entry_price=1.0, fair_price=-1.0),
+            ]
         )
-    assert inventory.positions == {BTC: PositionView(BTC, 1.0, 100.0)}
+    assert inventory.positions == {BTC: PositionView(symbol=BTC, size=1.0, entry_price=100.0)}
 
 
 def test_set_position_adopts_one_symbol() -> None:
     inventory = Inventory()
     inventory.apply_fill(fill(Side.BUY, 1.0, 100.0, symbol=ETH))
-    view = inventory.set_position(Position(BTC, -1.0, 50.0, fair_price=40.0, realized_pnl=3.0))
-    assert view == PositionView(BTC, -1.0, 50.0, 3.0, 40.0)
+    view = inventory.set_position(
+        Position(symbol=BTC, size=-1.0, entry_price=50.0, fair_price=40.0, realized_pnl=3.0)
+    )
+    assert view == PositionView(
+        symbol=BTC, size=-1.0, entry_price=50.0, realized_pnl=3.0, mark=40.0
+    )
     assert set(inventory.positions) == {BTC, ETH}
-    assert inventory.pnl(BTC) == Pnl(3.0, 10.0)
+    assert inventory.pnl(BTC) == Pnl(realized=3.0, unrealized=10.0)
     # Without a fair price the previous mark stays.
-    view = inventory.set_position(Position(BTC, -2.0, 50.0))
-    assert view == PositionView(BTC, -2.0, 50.0, 0.0, 40.0)
+    view = inventory.set_position(Position(symbol=BTC, size=-2.0, entry_price=50.0))
+    assert view == PositionView(
+        symbol=BTC, size=-2.0, entry_price=50.0, realized_pnl=0.0, mark=40.0
+    )
 
 
 def test_clear_forgets_everything() -> None:
@@ -187,7 +209,7 @@ def test_clear_forgets_everything() -> None:
     inventory.mark(BTC, 101.0)
     inventory.clear()
     assert inventory.positions == {}
-    assert inventory.position(BTC) == PositionView(BTC)
+    assert inventory.position(BTC) == PositionView(symbol=BTC)
     assert inventory.pnl() == Pnl()
 
 

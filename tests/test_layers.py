@@ -185,3 +185,13 @@ def test_no_two_classes_share_a_name() -> None:
                 defined.setdefault(node.name, []).append(name)
     shared = {cls: modules for cls, modules in defined.items() if len(modules) > 1}
     assert not shared, f"class names defined more than once: {shared}"
+
+
+def test_no_two_modules_share_a_name() -> None:
+    # ``from .limits import`` must not mean two different things in two folders.
+    by_name: dict[str, list[str]] = {}
+    for name in MODULES:
+        if not is_package(name):
+            by_name.setdefault(name.rsplit(".", 1)[-1], []).append(name)
+    shared = {short: names for short, names in by_name.items() if len(names) > 1}
+    assert not shared, f"module names used more than once: {shared}"

@@ -7,6 +7,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from bulk_trio import LimitOrder, MarketOrder, ModifyOrder, Side, UpdateLeverage
+from bulk_trio.actions import OnFill, RangeOrder, StopOrder, TakeProfitOrder, TrailingStop
 from bulk_trio.fixedpoint import to_fixed
 from bulk_trio.markets import Market, MarketRuleViolation, markets_by_symbol, order_problem
 
@@ -64,6 +65,36 @@ def test_order_problem_checks_each_action_kind() -> None:
     assert order_problem(markets, ModifyOrder("BTC-USD", "1" * 32, 0.0001)) is not None
     assert order_problem(markets, UpdateLeverage({"BTC-USD": 20})).rule == "leverage"  # type: ignore[union-attr]
     assert order_problem(markets, LimitOrder("ETH-USD", "buy", 1.234567, 0.1)) is None  # no rules
+
+
+def test_conditional_orders_meet_lot_and_tick_but_trigger_prices_need_no_tick() -> None:
+    markets = markets_by_symbol([BTC])
+
+    def rule(action: object) -> str | None:
+        problem = order_problem(markets, action)
+        return None if problem is None else problem.rule
+
+    # What each places when it triggers: its size in lots, its limit prices on the tick grid.
+    assert rule(StopOrder("BTC-USD", False, 0.0015, 90_000.0)) == "lot"
+    assert rule(TakeProfitOrder("BTC-USD", True, 0.1, 110_000.0, limit_price=110_000.2)) == "tick"
+    assert rule(RangeOrder("BTC-USD", True, 0.1, 90_000.0, 110_000.0, take_profit_limit=1.1)) == (
+        "tick"
+    )
+    assert rule(RangeOrder("BTC-USD", True, 0.1, 90_000.0, 110_000.0, stop_loss_limit=0.3)) == (
+        "tick"
+    )
+    assert rule(TrailingStop("BTC-USD", True, 0.0001, 50, 10)) == "lot"
+    assert rule(TrailingStop("BTC-USD", True, 0.1, 50, 10, limit_price=9.9)) == "tick"
+    # Trigger prices are levels, not orders; no limit price means a market-style order.
+    assert rule(StopOrder("BTC-USD", False, 0.1, 90_000.123)) is None
+    assert rule(RangeOrder("BTC-USD", False, 0.1, 110_000.3, 90_000.7)) is None
+    assert (
+        rule(TakeProfitOrder("ETH-USD", True, 1e-7, 1.0, limit_price=1.23456)) is None
+    )  # no rules
+    # An on-fill order places its trigger order at once: that one is checked.
+    follow_up = StopOrder("BTC-USD", False, 0.1, 90_000.0)
+    assert rule(OnFill(LimitOrder("BTC-USD", "buy", 100_000.2, 0.1), [follow_up])) == "tick"
+    assert rule(OnFill(LimitOrder("BTC-USD", "buy", 100_000.5, 0.1), [follow_up])) is None
 
 
 def test_markets_by_symbol_refuses_duplicates_and_strangers() -> None:

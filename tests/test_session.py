@@ -61,7 +61,7 @@ def ticker(symbol: str = "BTC-USD") -> Ticker:
 
 
 def snapshot(account: str = OURS) -> AccountSnapshot:
-    return AccountSnapshot(account, Margin())
+    return AccountSnapshot(account=account, margin=Margin())
 
 
 def live_session(*subscriptions: Subscription, account: str | None = None) -> Session:
@@ -71,7 +71,7 @@ def live_session(*subscriptions: Subscription, account: str | None = None) -> Se
     plan = session.connected(0.0)
     if plan.ack_id is not None:
         topics = tuple(t for s in plan.subscriptions for t in s.topics)
-        session.receive(SubscriptionResponse(topics), 0.0)
+        session.receive(SubscriptionResponse(topics=topics), 0.0)
     session.went_live(0.0)
     return session
 
@@ -136,9 +136,9 @@ def test_a_subscription_response_finishes_the_ack_it_names() -> None:
     session = live_session()
     first = session.subscribe(Subscription.ticker("BTC-USD"), 0.0, live=True)
     second = session.subscribe(Subscription.trades("BTC-USD"), 0.0, live=True)
-    effects = session.receive(SubscriptionResponse(("trades.BTC-USD",)), 0.0)
+    effects = session.receive(SubscriptionResponse(topics=("trades.BTC-USD",)), 0.0)
     assert effects == (FinishAck(second),)  # not the oldest: the one it names
-    assert session.receive(SubscriptionResponse(()), 0.0) == (FinishAck(first),)
+    assert session.receive(SubscriptionResponse(topics=()), 0.0) == (FinishAck(first),)
 
 
 def test_an_unrecognised_response_answers_the_oldest_waited_ack() -> None:
@@ -147,7 +147,9 @@ def test_an_unrecognised_response_answers_the_oldest_waited_ack() -> None:
     second = session.subscribe(Subscription.ticker("ETH-USD"), 0.0, live=True)
     assert first is not None
     session.abandon(first)
-    assert session.receive(SubscriptionResponse(("ticker.btc",)), 0.0) == (FinishAck(second),)
+    assert session.receive(SubscriptionResponse(topics=("ticker.btc",)), 0.0) == (
+        FinishAck(second),
+    )
 
 
 def test_the_first_data_frame_confirms_a_subscription() -> None:
@@ -157,8 +159,10 @@ def test_the_first_data_frame_confirms_a_subscription() -> None:
     assert session.receive(ticker(), 0.0) == [FinishAck(ack)]  # type: ignore[arg-type]
     # A response that comes after all (a newer deployment) answers nothing else.
     later = session.subscribe(Subscription.trades("BTC-USD"), 0.0, live=True)
-    assert session.receive(SubscriptionResponse(("ticker.BTC-USD",)), 0.0) == ()
-    assert session.receive(SubscriptionResponse(("trades.BTC-USD",)), 0.0) == (FinishAck(later),)
+    assert session.receive(SubscriptionResponse(topics=("ticker.BTC-USD",)), 0.0) == ()
+    assert session.receive(SubscriptionResponse(topics=("trades.BTC-USD",)), 0.0) == (
+        FinishAck(later),
+    )
 
 
 def test_a_replay_waits_for_every_topic_and_the_account_snapshot() -> None:
@@ -175,8 +179,8 @@ def test_a_replay_waits_for_every_topic_and_the_account_snapshot() -> None:
 def test_a_refused_subscription_is_not_replayed() -> None:
     session = live_session()
     ack = session.subscribe(Subscription.ticker("NOPE-USD"), 0.0, live=True)
-    effects = session.receive(ErrorMessage("unknown symbol"), 0.0)
-    assert effects[0] == PublishEvent(Topic.ERROR, ErrorMessage("unknown symbol"))
+    effects = session.receive(ErrorMessage(message="unknown symbol"), 0.0)
+    assert effects[0] == PublishEvent(Topic.ERROR, ErrorMessage(message="unknown symbol"))
     assert isinstance(effects[1], FinishAck) and effects[1].ack_id == ack
     assert isinstance(effects[1].error, ExchangeError)
     assert session.subscriptions == []
@@ -188,7 +192,7 @@ def test_a_refused_subscription_is_not_replayed() -> None:
 def test_an_error_frame_fails_the_one_request_outstanding() -> None:
     session = live_session()
     session.request_sent(7)
-    effects = session.receive(ErrorMessage("bad signature"), 0.0)
+    effects = session.receive(ErrorMessage(message="bad signature"), 0.0)
     assert isinstance(effects[1], FailRequest) and effects[1].request_id == 7
     assert str(effects[1].error) == "bad signature"
 
@@ -201,8 +205,8 @@ def test_an_error_frame_with_several_requests_outstanding_is_only_published(
     session.request_sent(7)
     session.request_sent(8, awaited=not unawaited)
     with caplog.at_level(logging.WARNING, "bulk_trio"):
-        effects = session.receive(ErrorMessage("nope"), 0.0)
-    assert effects == (PublishEvent(Topic.ERROR, ErrorMessage("nope")),)
+        effects = session.receive(ErrorMessage(message="nope"), 0.0)
+    assert effects == (PublishEvent(Topic.ERROR, ErrorMessage(message="nope")),)
     assert "cannot be attributed" in caplog.text
 
 
@@ -210,7 +214,7 @@ def test_an_error_frame_with_a_request_and_a_subscription_outstanding_claims_not
     session = live_session()
     session.request_sent(7)
     session.subscribe(Subscription.ticker("BTC-USD"), 0.0, live=True)
-    assert len(session.receive(ErrorMessage("nope"), 0.0)) == 1
+    assert len(session.receive(ErrorMessage(message="nope"), 0.0)) == 1
 
 
 def test_a_settled_request_no_longer_counts() -> None:
@@ -218,7 +222,7 @@ def test_a_settled_request_no_longer_counts() -> None:
     session.request_sent(7)
     session.request_sent(8)
     session.request_settled(8)
-    effects = session.receive(ErrorMessage("nope"), 0.0)
+    effects = session.receive(ErrorMessage(message="nope"), 0.0)
     assert [type(e) for e in effects] == [PublishEvent, FailRequest]
 
 
@@ -227,9 +231,9 @@ def test_a_settled_request_no_longer_counts() -> None:
 
 def test_replies_are_resolved_and_refusals_published() -> None:
     session = live_session()
-    ok = PostReply(3, True, is_ack=True)
+    ok = PostReply(request_id=3, ok=True, is_ack=True)
     assert session.receive(ok, 0.0) == (ResolveRequest(3, ok),)
-    refused = PostReply(4, False, message="nonce reused")
+    refused = PostReply(request_id=4, ok=False, message="nonce reused")
     assert session.receive(refused, 0.0) == (
         PublishEvent(Topic.ERROR, refused),
         ResolveRequest(4, refused),
@@ -240,18 +244,18 @@ def test_replies_to_requests_nobody_awaits_only_publish_a_refusal() -> None:
     session = live_session()
     session.request_sent(5, awaited=False)
     session.request_sent(6, awaited=False)
-    assert session.receive(PostReply(5, True, is_ack=True), 0.0) == ()
-    refused = PostReply(6, False, message="nonce reused")
+    assert session.receive(PostReply(request_id=5, ok=True, is_ack=True), 0.0) == ()
+    refused = PostReply(request_id=6, ok=False, message="nonce reused")
     assert session.receive(refused, 0.0) == (PublishEvent(Topic.ERROR, refused),)
     session.request_sent(7)  # now the only one outstanding: an error frame is its own
-    assert isinstance(session.receive(ErrorMessage("no"), 0.0)[1], FailRequest)
+    assert isinstance(session.receive(ErrorMessage(message="no"), 0.0)[1], FailRequest)
 
 
 def test_control_messages_of_no_consequence_do_nothing() -> None:
     session = live_session()
-    assert session.receive(UnsubscribeResponse("ticker.BTC-USD"), 0.0) == ()
-    assert session.receive(UnknownMessage("surprise"), 0.0) == ()
-    bad = ProtocolError("not json")
+    assert session.receive(UnsubscribeResponse(topic="ticker.BTC-USD"), 0.0) == ()
+    assert session.receive(UnknownMessage(type="surprise"), 0.0) == ()
+    bad = ProtocolError(reason="not json")
     assert session.receive(bad, 0.0) == (PublishEvent(Topic.ERROR, bad),)
 
 
@@ -343,39 +347,48 @@ EXPECTED = order_ids(ORDERS, nonce=PAYLOAD["nonce"], account=PAYLOAD["account"])
 
 
 def test_missing_ids_are_filled_in_from_the_precomputed_ones() -> None:
-    statuses = tuple(OrderResponse(OrderStatus.RESTING) for _ in ORDERS)
-    responses = reconcile_reply(PostReply(1, True, statuses), ORDERS, PAYLOAD)
+    statuses = tuple(OrderResponse(status=OrderStatus.RESTING) for _ in ORDERS)
+    responses = reconcile_reply(
+        PostReply(request_id=1, ok=True, statuses=statuses), ORDERS, PAYLOAD
+    )
     assert [r.order_id for r in responses] == EXPECTED
     assert EXPECTED[0] is not None and EXPECTED[1] is None
 
 
 def test_a_mismatched_id_is_kept_and_logged(caplog: pytest.LogCaptureFixture) -> None:
     statuses = (
-        OrderResponse(OrderStatus.RESTING, "theirs"),
-        OrderResponse(OrderStatus.CANCELLED),
-        OrderResponse(OrderStatus.RESTING),
+        OrderResponse(status=OrderStatus.RESTING, order_id="theirs"),
+        OrderResponse(status=OrderStatus.CANCELLED),
+        OrderResponse(status=OrderStatus.RESTING),
     )
     with caplog.at_level(logging.WARNING, "bulk_trio"):
-        responses = reconcile_reply(PostReply(1, True, statuses), ORDERS, PAYLOAD)
+        responses = reconcile_reply(
+            PostReply(request_id=1, ok=True, statuses=statuses), ORDERS, PAYLOAD
+        )
     assert responses[0].order_id == "theirs"
     assert f"differs from the precomputed {EXPECTED[0]}" in caplog.text
 
 
 def test_unaligned_statuses_are_returned_as_they_came() -> None:
-    statuses = (OrderResponse(OrderStatus.RESTING), OrderResponse(OrderStatus.RESTING))
-    responses = reconcile_reply(PostReply(1, True, statuses), ORDERS, PAYLOAD)
+    statuses = (
+        OrderResponse(status=OrderStatus.RESTING),
+        OrderResponse(status=OrderStatus.RESTING),
+    )
+    responses = reconcile_reply(
+        PostReply(request_id=1, ok=True, statuses=statuses), ORDERS, PAYLOAD
+    )
     assert responses == list(statuses) and all(r.order_id is None for r in responses)
 
 
 def test_an_ack_makes_every_action_pending_with_its_id() -> None:
-    responses = reconcile_reply(PostReply(1, True, is_ack=True), ORDERS, PAYLOAD)
+    responses = reconcile_reply(PostReply(request_id=1, ok=True, is_ack=True), ORDERS, PAYLOAD)
     assert [r.status for r in responses] == [OrderStatus.PENDING] * 3
     assert [r.order_id for r in responses] == EXPECTED
 
 
 def test_a_refused_reply_raises_with_the_exchanges_words() -> None:
     with pytest.raises(ExchangeError, match="the exchange refused the request: nonce reused"):
-        reconcile_reply(PostReply(1, False, message="nonce reused"), ORDERS, PAYLOAD)
+        reconcile_reply(PostReply(request_id=1, ok=False, message="nonce reused"), ORDERS, PAYLOAD)
 
 
 # -- the state machine ----------------------------------------------------------------------------
@@ -495,7 +508,7 @@ class SessionMachine(RuleBasedStateMachine):
     def exchange_answers(self) -> None:
         frame = self.frames.pop(0)
         topics = tuple(t for s in frame.subscriptions for t in s.topics)
-        effects = self.perform(self.session.receive(SubscriptionResponse(topics), 0.0))
+        effects = self.perform(self.session.receive(SubscriptionResponse(topics=topics), 0.0))
         effects = self.expected_for_waiters(effects, self.abandoned)
         if frame.finished or frame.abandoned:  # confirmed by its data, or nobody waits
             assert effects == []
@@ -542,7 +555,7 @@ class SessionMachine(RuleBasedStateMachine):
     @rule(data=st.data())
     def reply(self, data: st.DataObject) -> None:
         request_id = data.draw(st.sampled_from(sorted(self.requests)))
-        reply = PostReply(request_id, True, is_ack=True)
+        reply = PostReply(request_id=request_id, ok=True, is_ack=True)
         assert self.perform(self.session.receive(reply, 0.0)) == [ResolveRequest(request_id, reply)]
         self.session.request_settled(request_id)
         self.requests.discard(request_id)
@@ -552,8 +565,8 @@ class SessionMachine(RuleBasedStateMachine):
         waiting = self.waiting()
         awaited = set(self.requests)
         outstanding = len(awaited) + len(self.unawaited)
-        effects = self.perform(self.session.receive(ErrorMessage("no"), 0.0))
-        assert effects[0] == PublishEvent(Topic.ERROR, ErrorMessage("no"))
+        effects = self.perform(self.session.receive(ErrorMessage(message="no"), 0.0))
+        assert effects[0] == PublishEvent(Topic.ERROR, ErrorMessage(message="no"))
         attributed = effects[1:]
         if outstanding == 0 and waiting:
             frame = waiting[0]

@@ -305,3 +305,7 @@ def test_conditional_orders_meet_the_markets_lot_and_tick_rules() -> None:
     assert "tick" in str(bad_tick.body["reason"])
     # Trigger prices are not orders: any price will do.
     assert one(engine, A, StopOrder(BTC, False, 1.0, 95.3)).name == "resting"
+    # An on-fill order's own order is placed at once and meets the rules like any other.
+    entry = LimitOrder(BTC, Side.BUY, 99.7, 1.0)
+    bad_entry = one(engine, A, OnFill(entry, [StopOrder(BTC, False, 1.0, 95.0)]))
+    assert (bad_entry.name, str(bad_entry.body["reason"])[:5]) == ("rejectedInvalid", "tick:")

@@ -286,7 +286,7 @@ def test_reduce_only_is_clamped_to_the_position_and_never_increases_it(engine: E
     one(engine, C, bid(99.0, 5.0))
     status = one(engine, A, MarketOrder(BTC, Side.SELL, 5.0, reduce_only=True))
     assert status.name == "filled"
-    assert status.body["totalSz"] == 2.0
+    assert status.body["totalSz"] == -2.0  # a sell: signed (docs/http-api.md decision 10)
     assert position(engine, A) == 0.0
 
 

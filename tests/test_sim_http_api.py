@@ -7,7 +7,7 @@ from typing import Any
 import orjson
 import pytest
 
-from bulk_trio.actions import LimitOrder, MarketOrder
+from bulk_trio.actions import AgentWallet, CreateSubAccount, LimitOrder, MarketOrder
 from bulk_trio.http_retry import RetryPolicy, is_retryable_status
 from bulk_trio.protocol.signing import TransactionSigner
 from bulk_trio.sim.candles import CandleBook
@@ -87,6 +87,28 @@ def test_account_queries_validate_and_404_strangers() -> None:
     assert call(api, "POST", "account", None)[0] == 400
 
 
+def test_full_account_lists_sub_accounts_their_master_and_agents() -> None:
+    engine, _, api = setup()
+    master, agent = MAKER.public_key, TAKER.public_key
+    created = engine.submit_trusted(master, [CreateSubAccount("hedge", 1_000.0)], now_ns=NOW)
+    sub = str(created.statuses[0].body["sub"])
+    engine.submit_trusted(master, [AgentWallet(agent)], now_ns=NOW)
+
+    def full_account(user: str) -> dict[str, Any]:
+        status, body = call(api, "POST", "account", {"type": "fullAccount", "user": user})
+        assert status == 200
+        return dict(body[0]["fullAccount"])
+
+    top = full_account(master)
+    assert (top["kind"], top["parent"], "name" in top) == ("MasterEOA", None, False)
+    assert top["subAccounts"] == [{"pubkey": sub}]
+    assert top["authorizedAgentWallets"] == [agent]
+
+    child = full_account(sub)
+    assert (child["kind"], child["parent"], child["name"]) == ("SubAccount", master, "hedge")
+    assert child["subAccounts"] == [] and child["margin"]["totalBalance"] == 1_000.0
+
+
 def test_history_pages_newest_first_with_slot_bounds() -> None:
     engine, history, api = setup()
     trade(engine, history, 5)
@@ -106,6 +128,27 @@ def test_history_pages_newest_first_with_slot_bounds() -> None:
     page = middle["page"]
     assert page["startSlot"] <= page["endSlot"] <= page["asOfSlot"]
     assert page["coverage"] == "complete"
+
+
+def test_order_statuses_sign_the_sizes_of_a_sell() -> None:
+    # Decision 10: totalSz, filledSz and remainingSz are negative for a sell.
+    engine, history, api = setup()
+    resting = LimitOrder("BTC-USD", "buy", 100_000.0, 0.5)
+    history.record(engine.submit_trusted(MAKER.public_key, [resting], now_ns=NOW).events)
+    sell = LimitOrder("BTC-USD", "sell", 100_000.0, 0.75)
+    status, body = call(api, "POST", "order", TAKER.sign_transaction([sell]))
+    assert status == 200 and body["status"] == "ok"
+    [working] = body["response"]["data"]["statuses"]
+    assert working["working"] | {"oid": None} == {
+        "oid": None,
+        "filledSz": -0.5,
+        "remainingSz": -0.25,
+        "vwap": 100_000.0,
+    }
+    buy = MarketOrder("BTC-USD", "buy", 0.25)
+    _, body = call(api, "POST", "order", MAKER.sign_transaction([buy]))
+    [bought] = body["response"]["data"]["statuses"]
+    assert bought["filled"]["totalSz"] == 0.25  # a buy stays positive
 
 
 @pytest.mark.parametrize(

@@ -23,7 +23,7 @@ from bulk_trio.sim import Simulator, open_simulator
 from bulk_trio.sim.candles import CandleBook, candle_bounds
 from bulk_trio.sim.client_requests import BadRequest, parse_subscriptions
 from bulk_trio.sim.feed import MARKET_MAKER
-from bulk_trio.sim.websocket_frames import encode_text_frame
+from bulk_trio.sim.frame_encoding import encode_text_frame
 from order_id_oracle import wire_order_id
 from ws_peer import (
     EXAMPLES,
@@ -173,7 +173,7 @@ def test_candles_roll_over_and_keep_a_bounded_history() -> None:
     ],
 )
 def test_data_frames_use_the_shortest_length_encoding(length: int, header: bytes) -> None:
-    # RFC 6455 §5.2: FIN + text opcode, no mask from a server, the minimal length form.
+    # RFC 6455, section 5.2: FIN + text opcode, no mask from a server, the minimal length form.
     assert encode_text_frame("x" * length) == header + b"x" * length
 
 
@@ -359,6 +359,19 @@ async def test_place_modify_cancel_with_replies_before_the_events_they_caused(
             assert peer.history.index(reply) < peer.history.index(cancelled)
             level = await peer.expect_type("l2Delta")
             assert level["data"]["book"]["levels"] == [[], [{"px": 101000.0, "sz": 0.0, "n": 0}]]
+
+
+async def test_post_replies_sign_the_sizes_of_a_sell(
+    sim: Simulator, trader: TransactionSigner
+) -> None:
+    # docs/http-api.md decision 10: the WebSocket reply carries the same statuses as POST /order.
+    (best_bid, bid_size, _) = sim.engine.book("BTC-USD", 1)[0][0]
+    size = round(bid_size / 2, 3)
+    with trio.fail_after(TIMEOUT):
+        async with open_peer(sim.url) as peer:
+            reply = await peer.post(trader.sign_transaction([MarketOrder("BTC-USD", "sell", size)]))
+            [(name, body)] = statuses(reply)
+            assert (name, body["totalSz"], body["avgPx"]) == ("filled", -size, best_bid)
 
 
 async def test_a_fill_reaches_the_account_trades_and_candle_streams(

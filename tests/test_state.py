@@ -60,10 +60,10 @@ def order(
     account: str = OURS,
 ) -> OrderState:
     return OrderState(
-        order_id,
-        "BTC-USD",
-        Side.BUY,
-        status,
+        order_id=order_id,
+        symbol="BTC-USD",
+        side=Side.BUY,
+        status=status,
         price=100.0,
         size=size,
         original_size=size,
@@ -74,7 +74,12 @@ def order(
 def snapshot(
     *orders: OrderState, account: str = OURS, positions: tuple[Position, ...] = ()
 ) -> AccountSnapshot:
-    return AccountSnapshot(account, Margin(total_balance=10.0), positions, tuple(orders))
+    return AccountSnapshot(
+        account=account,
+        margin=Margin(total_balance=10.0),
+        positions=positions,
+        open_orders=tuple(orders),
+    )
 
 
 def test_a_ticker_is_kept_marks_the_inventory_and_is_published(
@@ -123,7 +128,7 @@ def test_the_account_snapshot_replaces_and_reports_what_vanished(
 ) -> None:
     state.on_order(order("a"))
     state.on_order(order("b"))
-    position = Position("BTC-USD", 1.0, 100.0)
+    position = Position(symbol="BTC-USD", size=1.0, entry_price=100.0)
     state.on_account_snapshot(snapshot(order("b"), positions=(position,)))
     assert set(state.open_orders) == {"b"}
     assert state.positions == {"BTC-USD": position}
@@ -154,21 +159,25 @@ def test_fills_shrink_and_then_close_the_order_and_reach_the_inventory(
     state: ClientState,
 ) -> None:
     state.on_order(order("a", size=2.0))
-    state.on_fill(Fill("BTC-USD", "a", 100.0, 0.5, Side.BUY, account=OURS))
+    state.on_fill(
+        Fill(symbol="BTC-USD", order_id="a", price=100.0, size=0.5, side=Side.BUY, account=OURS)
+    )
     assert state.open_orders["a"].size == pytest.approx(1.5)
     assert state.open_orders["a"].filled_size == pytest.approx(0.5)
-    state.on_fill(Fill("BTC-USD", "a", 100.0, 1.5, Side.BUY, account=OURS))
+    state.on_fill(
+        Fill(symbol="BTC-USD", order_id="a", price=100.0, size=1.5, side=Side.BUY, account=OURS)
+    )
     assert state.open_orders == {}
     assert state.inventory.position("BTC-USD").size == pytest.approx(2.0)
 
 
 def test_positions_and_leverage_updates(state: ClientState, published: Recorder) -> None:
-    state.on_position(PositionUpdate("BTC-USD", 1.0, 100.0, account=OURS))
+    state.on_position(PositionUpdate(symbol="BTC-USD", size=1.0, entry_price=100.0, account=OURS))
     assert state.positions["BTC-USD"].size == 1.0
-    state.on_position(PositionUpdate("BTC-USD", 0.0, 0.0, account=OURS))
+    state.on_position(PositionUpdate(symbol="BTC-USD", size=0.0, entry_price=0.0, account=OURS))
     assert state.positions == {}
-    setting = LeverageSetting("BTC-USD", 5.0)
-    state.on_leverage(LeverageUpdate(OURS, (setting,)))
+    setting = LeverageSetting(symbol="BTC-USD", leverage=5.0)
+    state.on_leverage(LeverageUpdate(account=OURS, settings=(setting,)))
     assert state.leverage_settings == {"BTC-USD": setting}
     assert published.events[-1] == (Topic.LEVERAGE, [setting])
 

@@ -107,7 +107,7 @@ if TYPE_CHECKING:
     from .shell.connection import NotConnected
     from .shell.fanout import EventChannel, SubscriberStats
     from .shell.http import BulkHttpClient, open_bulk_http
-    from .shell.watch import LatestValue
+    from .shell.latest_values import LatestValue
 
 __version__ = "0.1.0"
 
@@ -118,7 +118,7 @@ _SHELL_EXPORTS = {
     "NotConnected": ".shell.connection",
     "SubscriberStats": ".shell.fanout",
     "EventChannel": ".shell.fanout",
-    "LatestValue": ".shell.watch",
+    "LatestValue": ".shell.latest_values",
     "BulkHttpClient": ".shell.http",
     "open_bulk_http": ".shell.http",
 }

@@ -9,7 +9,7 @@ from .enums import Side
 from .models import BookLevel
 
 
-@attrs.frozen
+@attrs.frozen(kw_only=True)
 class BookView:
     """The levels of one book at one moment, best first; it never changes after it was taken.
 
@@ -27,10 +27,10 @@ class BookView:
     def of(cls, book: OrderBook, depth: int | None = None) -> BookView:
         """The current levels of ``book`` (the best ``depth`` of each side, or all of them)."""
         return cls(
-            book.symbol,
-            book.timestamp,
-            tuple(book.levels(Side.BUY, depth)),
-            tuple(book.levels(Side.SELL, depth)),
+            symbol=book.symbol,
+            timestamp=book.timestamp,
+            bids=tuple(book.levels(Side.BUY, depth)),
+            asks=tuple(book.levels(Side.SELL, depth)),
         )
 
     @property

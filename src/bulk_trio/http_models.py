@@ -20,7 +20,7 @@ from .models import Fill
 Row = TypeVar("Row")
 
 
-@attrs.frozen
+@attrs.frozen(kw_only=True)
 class HistoryFill:
     """One execution from ``fills`` history, as both sides share it (``is_buy``: the taker
     bought). :meth:`for_account` gives the account's own view as a :class:`~bulk_trio.Fill`."""
@@ -62,7 +62,7 @@ class HistoryFill:
         )
 
 
-@attrs.frozen
+@attrs.frozen(kw_only=True)
 class ClosedPosition:
     """One closed position from ``positions`` history. ``quantity`` is signed (+ long)."""
 
@@ -82,7 +82,7 @@ class ClosedPosition:
     sequence: int = 0
 
 
-@attrs.frozen
+@attrs.frozen(kw_only=True)
 class FundingPayment:
     """One funding payment (``payment`` > 0: received)."""
 
@@ -96,7 +96,7 @@ class FundingPayment:
     timestamp: int = 0
 
 
-@attrs.frozen
+@attrs.frozen(kw_only=True)
 class FeeTier:
     """The account's fee tier (``feeTier``): basis points, negative maker bps is a rebate."""
 
@@ -109,7 +109,7 @@ class FeeTier:
     window_days: int
 
 
-@attrs.frozen
+@attrs.frozen(kw_only=True)
 class MarketSummary:
     """One market of ``GET /stats``."""
 
@@ -123,7 +123,7 @@ class MarketSummary:
     mark_price: float | None
 
 
-@attrs.frozen
+@attrs.frozen(kw_only=True)
 class ExchangeStats:
     """``GET /stats``: exchange-wide 24 h figures (``timestamp`` in milliseconds)."""
 
@@ -134,7 +134,7 @@ class ExchangeStats:
     markets: tuple[MarketSummary, ...] = ()
 
 
-@attrs.frozen
+@attrs.frozen(kw_only=True)
 class HistoryPage(Generic[Row]):
     """One page of a history query, newest or oldest first as the server sent it.
 

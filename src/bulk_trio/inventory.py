@@ -18,7 +18,7 @@ from .enums import Side
 from .models import Fill, Position
 
 
-@attrs.frozen
+@attrs.frozen(kw_only=True)
 class Pnl:
     """Profit and loss in quote currency: ``net`` is ``realized + unrealized``."""
 
@@ -30,7 +30,7 @@ class Pnl:
         return self.realized + self.unrealized
 
 
-@attrs.frozen
+@attrs.frozen(kw_only=True)
 class PositionView:
     """One symbol's position as the inventory sees it.
 
@@ -59,7 +59,7 @@ class PositionView:
 
     @property
     def pnl(self) -> Pnl:
-        return Pnl(self.realized_pnl, self.unrealized)
+        return Pnl(realized=self.realized_pnl, unrealized=self.unrealized)
 
 
 @attrs.frozen
@@ -70,6 +70,13 @@ class _Holding:
 
 
 _FLAT = _Holding(0.0, 0.0, 0.0)
+
+
+@attrs.frozen(kw_only=True)
+class InventoryCheckpoint:
+    """What :meth:`~bulk_trio.Inventory.checkpoint` saved; opaque to callers."""
+
+    holdings: Mapping[str, _Holding]
 
 
 def _price(value: float, field: str) -> float:
@@ -135,7 +142,11 @@ class Inventory:
         """The position in ``symbol``; a flat view (size 0) for a symbol never traded."""
         held = self._holdings.get(symbol, _FLAT)
         return PositionView(
-            symbol, held.size, held.entry_price, held.realized, self._marks.get(symbol)
+            symbol=symbol,
+            size=held.size,
+            entry_price=held.entry_price,
+            realized_pnl=held.realized,
+            mark=self._marks.get(symbol),
         )
 
     @property
@@ -157,8 +168,8 @@ class Inventory:
             return self.position(symbol).pnl
         views = [self.position(name) for name in self._holdings]
         return Pnl(
-            math.fsum(view.realized_pnl for view in views),
-            math.fsum(view.unrealized for view in views),
+            realized=math.fsum(view.realized_pnl for view in views),
+            unrealized=math.fsum(view.unrealized for view in views),
         )
 
     def reset(self, positions: Iterable[Position]) -> None:
@@ -185,6 +196,15 @@ class Inventory:
         if mark is not None:
             self._marks[position.symbol] = mark
         return self.position(position.symbol)
+
+    def checkpoint(self) -> InventoryCheckpoint:
+        """The positions and realized P&L now, for :meth:`restore` (marks are not included)."""
+        return InventoryCheckpoint(holdings=dict(self._holdings))
+
+    def restore(self, checkpoint: InventoryCheckpoint) -> None:
+        """Go back to the positions and realized P&L of ``checkpoint``; marks stay as they are
+        (the client rebuilds its inventory this way after recovering missed fills)."""
+        self._holdings = dict(checkpoint.holdings)
 
     def clear(self) -> None:
         """Forget every position, realized P&L and mark."""

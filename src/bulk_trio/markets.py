@@ -16,7 +16,17 @@ from collections.abc import Iterable, Mapping
 
 import attrs
 
-from .actions import LimitOrder, MarketOrder, ModifyOrder, UpdateLeverage
+from .actions import (
+    LimitOrder,
+    MarketOrder,
+    ModifyOrder,
+    OnFill,
+    RangeOrder,
+    StopOrder,
+    TakeProfitOrder,
+    TrailingStop,
+    UpdateLeverage,
+)
 from .enums import Side
 from .fixedpoint import from_fixed, to_fixed
 
@@ -199,14 +209,23 @@ def order_problem(markets: Mapping[str, Market], action: object) -> MarketRuleVi
     """The market rule a trading action breaks, or None (also None for a symbol without rules).
 
     Limit orders are checked for tick, lot and minimum notional; market orders and modifies for
-    lot; leverage updates against each market's cap. Other actions pass.
+    lot; leverage updates against each market's cap. Conditional orders (stop, take-profit,
+    range, trailing stop) are checked like the order they place when they trigger: lot for the
+    size, tick for each limit price; their trigger prices are levels, not orders, and need no
+    tick. An on-fill order is checked for the order it places at once; its follow-up actions
+    are checked when they run. Other actions pass.
     """
+    if isinstance(action, OnFill):
+        action = action.trigger
     if isinstance(action, LimitOrder):
         market = markets.get(action.symbol)
         return None if market is None else market.problem(price=action.price, size=action.size)
     if isinstance(action, MarketOrder | ModifyOrder):
         market = markets.get(action.symbol)
         return None if market is None else market.problem(size=action.size)
+    if isinstance(action, StopOrder | TakeProfitOrder | RangeOrder | TrailingStop):
+        market = markets.get(action.symbol)
+        return None if market is None else _conditional_problem(market, action)
     if isinstance(action, UpdateLeverage):
         for symbol, leverage in action.settings:
             market = markets.get(symbol)
@@ -214,3 +233,18 @@ def order_problem(markets: Mapping[str, Market], action: object) -> MarketRuleVi
             if problem is not None:
                 return problem
     return None
+
+
+def _conditional_problem(
+    market: Market, action: StopOrder | TakeProfitOrder | RangeOrder | TrailingStop
+) -> MarketRuleViolation | None:
+    limits: tuple[float | None, ...]
+    if isinstance(action, RangeOrder):
+        limits = (action.stop_loss_limit, action.take_profit_limit)
+    else:
+        limits = (action.limit_price,)
+    problem = market.problem(size=action.size)
+    for limit in limits:
+        if problem is None and limit is not None:
+            problem = market.problem(price=limit)
+    return problem

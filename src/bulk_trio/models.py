@@ -20,7 +20,7 @@ from .enums import OrderStatus, Side, StatusKind, TimeInForce, Topic
 
 @attrs.frozen
 class Ticker:
-    """``ticker.<symbol>``; prices may be ``None`` before the market has a reference (§3.3)."""
+    """``ticker.<symbol>``; prices may be ``None`` before the market has a reference."""
 
     symbol: str
     last_price: float | None
@@ -127,7 +127,7 @@ class Candle:
 # Account stream
 
 
-@attrs.frozen
+@attrs.frozen(kw_only=True)
 class Margin:
     total_balance: float = 0.0
     available_balance: float = 0.0
@@ -139,14 +139,14 @@ class Margin:
     funding: float = 0.0
 
 
-@attrs.frozen
+@attrs.frozen(kw_only=True)
 class MarginUpdate(Margin):
     """A ``marginUpdate``: the new margin figures of ``account``."""
 
     account: str = ""
 
 
-@attrs.frozen
+@attrs.frozen(kw_only=True)
 class Position:
     """A position; ``size`` is signed (+ long, - short) and ``entry_price`` is the entry VWAP."""
 
@@ -172,7 +172,7 @@ class Position:
         return Side.of_position(self.size)
 
 
-@attrs.frozen
+@attrs.frozen(kw_only=True)
 class PositionUpdate(Position):
     """A ``positionUpdate``: the new state of one position of ``account``."""
 
@@ -199,7 +199,7 @@ class OrderTrigger:
     step_bps: float | None = None
 
 
-@attrs.frozen
+@attrs.frozen(kw_only=True)
 class OrderState:
     """An order as the account stream describes it (orderUpdate or an accountSnapshot entry).
 
@@ -236,7 +236,7 @@ class OrderState:
         return not self.status.is_terminal()
 
 
-@attrs.frozen
+@attrs.frozen(kw_only=True)
 class Fill:
     """One execution of one of the account's orders."""
 
@@ -251,15 +251,18 @@ class Fill:
     account: str = ""
     counterparty_hint: str | None = None
     reason: str | None = None
+    recovered: bool = False
+    """True for a fill missed while disconnected and recovered from the HTTP fill history after
+    the reconnect (docs/guides/lifecycle.md); False for a fill the account stream delivered."""
 
 
-@attrs.frozen
+@attrs.frozen(kw_only=True)
 class LeverageSetting:
     symbol: str
     leverage: float
 
 
-@attrs.frozen
+@attrs.frozen(kw_only=True)
 class LeverageUpdate:
     """A ``leverageUpdate``: the account's leverage settings after a change."""
 
@@ -267,13 +270,13 @@ class LeverageUpdate:
     settings: tuple[LeverageSetting, ...]
 
 
-@attrs.frozen
+@attrs.frozen(kw_only=True)
 class BuilderCodeApproval:
     recipient: str
     max_fee: int
 
 
-@attrs.frozen
+@attrs.frozen(kw_only=True)
 class AccountSnapshot:
     """The whole state of an account. It is authoritative: what it does not list does not exist."""
 
@@ -289,7 +292,7 @@ class AccountSnapshot:
 # Replies and control messages
 
 
-@attrs.frozen
+@attrs.frozen(kw_only=True)
 class OrderResponse:
     """The exchange's answer for one action of a transaction (one entry of ``statuses``).
 
@@ -308,7 +311,7 @@ class OrderResponse:
         return self.status.is_error()
 
 
-@attrs.frozen
+@attrs.frozen(kw_only=True)
 class PostReply:
     """The reply to a ``post`` request, matched to it by ``request_id``.
 
@@ -323,17 +326,17 @@ class PostReply:
     is_ack: bool = False
 
 
-@attrs.frozen
+@attrs.frozen(kw_only=True)
 class SubscriptionResponse:
     topics: tuple[str, ...]
 
 
-@attrs.frozen
+@attrs.frozen(kw_only=True)
 class UnsubscribeResponse:
     topic: str
 
 
-@attrs.frozen
+@attrs.frozen(kw_only=True)
 class ErrorMessage:
     """An ``error`` frame from the exchange (docs/protocol.md)."""
 
@@ -341,7 +344,7 @@ class ErrorMessage:
     raw: Mapping[str, Any] = attrs.field(factory=dict, eq=False, hash=False)
 
 
-@attrs.frozen
+@attrs.frozen(kw_only=True)
 class UnknownMessage:
     """A well-formed message of a ``type`` (or account subtype) this version does not know."""
 
@@ -350,7 +353,7 @@ class UnknownMessage:
     raw: Mapping[str, Any] = attrs.field(factory=dict, eq=False, hash=False)
 
 
-@attrs.frozen
+@attrs.frozen(kw_only=True)
 class ProtocolError:
     """A frame that could not be decoded: malformed JSON or a message missing required fields.
 
@@ -365,7 +368,7 @@ class ProtocolError:
         return self.reason
 
 
-@attrs.frozen
+@attrs.frozen(kw_only=True)
 class HandlerError:
     """Published on ``Topic.ERROR`` when a handler registered with ``on()`` raised."""
 

@@ -15,7 +15,7 @@ import attrs
 __all__ = ["DEFAULT_NETWORK", "PRESETS", "NetworkPreset", "host_of", "network_preset"]
 
 
-@attrs.frozen
+@attrs.frozen(kw_only=True)
 class NetworkPreset:
     """One network: where its HTTP API and WebSocket are, and which domain signatures carry
     (``None``: not known, sign with the domain you were told to use)."""
@@ -30,31 +30,36 @@ PRESETS: dict[str, NetworkPreset] = {
     preset.name: preset
     for preset in (
         NetworkPreset(
-            "mainnet",
-            "https://mainnet-api1.bulk.trade/api/v1",
-            "wss://mainnet-ws1.bulk.trade",
-            "mainnet",
+            name="mainnet",
+            http_url="https://mainnet-api1.bulk.trade/api/v1",
+            ws_url="wss://mainnet-ws1.bulk.trade",
+            domain="mainnet",
         ),
         NetworkPreset(
-            "testnet",
-            "https://exchange-api.bulk.trade/api/v1",
-            "wss://exchange-ws1.bulk.trade",
-            "testnet",
+            name="testnet",
+            http_url="https://exchange-api.bulk.trade/api/v1",
+            ws_url="wss://exchange-ws1.bulk.trade",
+            domain="testnet",
         ),
         NetworkPreset(
-            "staging",
-            "https://staging-api.bulk.trade/api/v1",
-            "wss://staging-ws.bulk.trade",
-            "devnet",
+            name="staging",
+            http_url="https://staging-api.bulk.trade/api/v1",
+            ws_url="wss://staging-ws.bulk.trade",
+            domain="devnet",
         ),
         NetworkPreset(
-            "sdk-default",
-            "https://exchange-api2.bulk.trade/api/v1",
-            "wss://exchange-wss.bulk.trade",
-            None,
+            name="sdk-default",
+            http_url="https://exchange-api2.bulk.trade/api/v1",
+            ws_url="wss://exchange-wss.bulk.trade",
+            domain=None,
         ),
         # A BULK node (or ``bulk-trio sim``) on this machine: HTTP on 12000, WebSocket on 12001.
-        NetworkPreset("local", "http://127.0.0.1:12000/api/v1", "ws://127.0.0.1:12001", "testnet"),
+        NetworkPreset(
+            name="local",
+            http_url="http://127.0.0.1:12000/api/v1",
+            ws_url="ws://127.0.0.1:12001",
+            domain="testnet",
+        ),
     )
 }
 """Every preset by name. ``devnet`` is another name for ``staging`` (its signature domain)."""

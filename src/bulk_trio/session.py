@@ -3,7 +3,8 @@
 :class:`Session` owns every protocol rule of one client's life: the subscriptions replayed after a
 reconnect, which subscribe request an answer belongs to, the tracked account, the routing of every
 decoded inbound message, the periodic streams the stale-feed watchdog expects, which request an
-``error`` frame without an id answers, and the events on ``Topic.STATUS``. The Trio shell
+``error`` frame without an id answers, the events on ``Topic.STATUS``, and what becomes of the
+fills a reconnect missed (decided by :mod:`bulk_trio.fill_recovery`). The Trio shell
 (``bulk_trio.shell.connection``) tells it what happened (a frame arrived, the socket opened or
 closed, a request was sent) and performs the effects it returns; it decides nothing itself.
 
@@ -24,6 +25,7 @@ from .actions import BaseAction
 from .backoff import Backoff
 from .enums import OrderStatus, StatusKind, Topic
 from .errors import BulkError, ConnectionLost, ExchangeError
+from .fill_recovery import RecoveryPlan
 from .models import (
     AccountSnapshot,
     Candle,
@@ -171,6 +173,7 @@ class Session:
         self._outage_since: float | None = None
         self.reconnects = 0
         """Successful reconnections (live again after a drop) since the session began."""
+        self._recovery: RecoveryPlan | None = None
         self.last_drop_reason: str | None = None
 
     # -- the tracked account ------------------------------------------------------------------
@@ -283,7 +286,35 @@ class Session:
             self._ever_live = True
             return ConnectionStatus(kind=StatusKind.LIVE, reconnects=self.reconnects)
         self.reconnects += 1
+        self._recovery = self.state.fills.reconnected()
         return ConnectionStatus(kind=StatusKind.RESYNCED, reconnects=self.reconnects)
+
+    # -- fills missed while disconnected (docs/guides/lifecycle.md) ---------------------------
+
+    def recovery_plan(self) -> RecoveryPlan | None:
+        """After a RESYNCED: the fill history the shell must fetch, once (None: nothing)."""
+        plan, self._recovery = self._recovery, None
+        return plan
+
+    def fills_recovered(self, plan: RecoveryPlan, history: Iterable[Fill]) -> list[Effect]:
+        """The shell fetched ``history`` (the account's fills from ``plan.since_ns`` on): apply
+        and publish the missed ones; a position they do not explain is announced as a GAP."""
+        result = self.state.fills.resolve(plan, history)
+        if result is None:
+            return []
+        self._log.info("recovered %d fill(s) missed while disconnected", len(result.recovered))
+        return [self._gap(problem) for problem in self.state.apply_recovered(result)]
+
+    def fills_lost(self, plan: RecoveryPlan, reason: str) -> list[Effect]:
+        """The missed fills of ``plan`` cannot be recovered: announce the gap (never silent)."""
+        if not self.state.abandon_recovery(plan):
+            return []
+        return [self._gap(f"fills made while disconnected were not recovered: {reason}")]
+
+    def _gap(self, reason: str) -> PublishEvent:
+        self._log.warning("gap: %s", reason)
+        status = ConnectionStatus(kind=StatusKind.GAP, reason=reason, reconnects=self.reconnects)
+        return PublishEvent(Topic.STATUS, status)
 
     def must_cancel_all(self, now: float) -> bool:
         """True when the kill switch ``cancel_after_disconnect`` applies to this reconnect: the
@@ -409,7 +440,7 @@ class Session:
             # Values the codec let through but the book or inventory cannot use: skip the message.
             reason = f"{type(message).__name__} not applied: {exc}"
             self._log.warning("%s", reason)
-            return (PublishEvent(Topic.ERROR, ProtocolError(reason)),)
+            return (PublishEvent(Topic.ERROR, ProtocolError(reason=reason)),)
         if self._unconfirmed_topics:
             return self._confirm_by_data(message)
         return ()
@@ -584,7 +615,13 @@ def reconcile_reply(
     if reply.is_ack:
         # Accepted without outcomes: each action is pending; the account stream tells the rest.
         return [
-            OrderResponse(OrderStatus.PENDING, order_id, reply.message, {"ack": True}, "ack")
+            OrderResponse(
+                status=OrderStatus.PENDING,
+                order_id=order_id,
+                message=reply.message,
+                meta={"ack": True},
+                raw_status="ack",
+            )
             for order_id in expected
         ]
     statuses = list(reply.statuses)

@@ -14,7 +14,8 @@ import attrs
 
 from .book import OrderBook
 from .enums import OrderStatus, Topic
-from .inventory import Inventory
+from .fill_recovery import FillLedger, RecoveredFills, RecoveryPlan
+from .inventory import Inventory, InventoryCheckpoint
 from .models import (
     AccountSnapshot,
     Candle,
@@ -54,10 +55,14 @@ class ClientState:
         account: str | None = None,
         inventory: Inventory | None = None,
         logger: logging.Logger | None = None,
+        fills: FillLedger | None = None,
     ) -> None:
         self._publish = publish
         self.account = account
         self.inventory = inventory if inventory is not None else Inventory()
+        self.fills = fills if fills is not None else FillLedger()
+        """The tracked account's fills, for recovering those missed while disconnected."""
+        self._before_outage: InventoryCheckpoint | None = None
         self._log = logger or logging.getLogger("bulk_trio")
         self.tickers: dict[str, Ticker] = {}
         self.order_books: dict[str, OrderBook] = {}
@@ -85,6 +90,8 @@ class ClientState:
         """Books can no longer be trusted: deltas are ignored until a fresh snapshot arrives."""
         for book in self.order_books.values():
             book.invalidate()
+        if self.fills.connection_lost():
+            self._before_outage = self.inventory.checkpoint()
 
     # -- market data --------------------------------------------------------------------------
 
@@ -118,6 +125,7 @@ class ClientState:
 
     def on_account_snapshot(self, snapshot: AccountSnapshot) -> None:
         if self.is_tracked(snapshot.account):
+            self.fills.tracking(self.account or snapshot.account)
             # Authoritative: replace, never merge (docs/protocol.md, account subtypes); report
             # what vanished meanwhile.
             previous = self.open_orders
@@ -148,6 +156,9 @@ class ClientState:
 
     def on_fill(self, fill: Fill) -> None:
         if self.is_tracked(fill.account):
+            if not self.fills.live(fill):
+                self._log.debug("fill of order %s was recovered already", fill.order_id)
+                return
             self.inventory.apply_fill(fill)
             order = self.open_orders.get(fill.order_id)
             if order is not None:
@@ -180,3 +191,57 @@ class ClientState:
             for setting in update.settings:
                 self.leverage_settings[setting.symbol] = setting
         self._publish(Topic.LEVERAGE, list(update.settings))
+
+    # -- fills missed while disconnected ------------------------------------------------------
+
+    def apply_recovered(self, result: RecoveredFills) -> list[str]:
+        """Rebuild the inventory from where it stood when the connection dropped with every fill
+        since (missed ones and live ones, each once, in exchange order), publish the missed ones,
+        and check the positions against the exchange's. Returns what did not match (the
+        exchange's position is adopted for those symbols)."""
+        if self._before_outage is not None:
+            self.inventory.restore(self._before_outage)
+        problems: list[str] = []
+        for fill in result.replay:
+            try:
+                self.inventory.apply_fill(fill)
+            except ValueError as exc:  # a history row the inventory cannot use: say so, go on
+                problems.append(f"fill of order {fill.order_id} not applied: {exc}")
+        for fill in result.recovered:
+            self._publish(Topic.FILL, fill)
+        if not result.still_down:
+            problems += self._check_positions()
+        self._reopen_if_down()
+        return problems
+
+    def abandon_recovery(self, plan: RecoveryPlan) -> bool:
+        """The missed fills cannot be recovered: the inventory stays as the snapshot left it.
+        False when a newer recovery superseded ``plan``."""
+        if not self.fills.abandon(plan):
+            return False
+        self._reopen_if_down()
+        return True
+
+    def _reopen_if_down(self) -> None:
+        self._before_outage = None
+        if self.fills.down and self.fills.connection_lost():
+            self._before_outage = self.inventory.checkpoint()
+
+    def _check_positions(self) -> list[str]:
+        problems: list[str] = []
+        held = self.inventory.positions
+        for symbol in sorted(set(held) | set(self.positions)):
+            ours = held[symbol].size if symbol in held else 0.0
+            exchange = self.positions.get(symbol)
+            theirs = exchange.size if exchange is not None else 0.0
+            if abs(ours - theirs) <= 1e-9 * max(1.0, abs(theirs)):
+                continue
+            problems.append(
+                f"{symbol}: the recovered fills give a position of {ours:g}, the exchange "
+                f"reports {theirs:g}; the exchange's position is adopted"
+            )
+            if exchange is None:
+                realized = self.inventory.position(symbol).realized_pnl
+                exchange = Position(symbol=symbol, size=0.0, entry_price=0.0, realized_pnl=realized)
+            self.inventory.set_position(exchange)
+        return problems

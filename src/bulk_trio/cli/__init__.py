@@ -18,10 +18,10 @@ from collections.abc import Callable, Sequence
 from typing import NoReturn
 
 from .. import __version__
+from .account_keys import KEY_ENV, hide_pasted_keys, run_keygen
 from .demo import run_demo
 from .endpoint import NETWORK_ENV, NETWORK_HELP, NETWORKS, URL_ENV
 from .http_commands import register_http_commands
-from .keys import KEY_ENV, hide_pasted_keys, run_keygen
 from .manage import run_agent, run_faucet, run_leverage, run_modify
 from .order_types import add_order_type_options
 from .output import add_json_option

@@ -10,15 +10,16 @@ from __future__ import annotations
 import argparse
 import datetime
 from collections.abc import Callable, Sequence
+from contextlib import AbstractAsyncContextManager
 from typing import Any
 
 from ..http_models import HistoryFill
 from ..models import Candle, OrderState
 from ..protocol.subscriptions import check_pubkey, wire_interval
-from ..shell.http import open_bulk_http
-from .connect import market_symbol
+from ..shell.http import BulkHttpClient, open_bulk_http
+from .account_keys import find_signer
+from .connect import market_symbol, trusting
 from .endpoint import NETWORK_HELP, NETWORKS, command_http_url
-from .keys import find_signer
 from .output import add_json_option, print_json
 from .runtime import EXIT_OK, UsageError, run_interruptible
 
@@ -59,7 +60,7 @@ def run_markets(args: argparse.Namespace) -> int:
     url = command_http_url(args)
 
     async def fetch() -> Any:
-        async with open_bulk_http(url, timeout=args.timeout) as http:
+        async with _open_http(url, args) as http:
             return await http.exchange_info()
 
     markets = run_interruptible(fetch)
@@ -105,7 +106,7 @@ def run_history(args: argparse.Namespace) -> int:
 
     async def fetch() -> list[Any]:
         rows: list[Any] = []
-        async with open_bulk_http(url, timeout=args.timeout) as http:
+        async with _open_http(url, args) as http:
             pages = http.iter_fills if args.kind == "fills" else http.iter_order_history
             async for row in pages(user, limit=min(wanted, 1000)):
                 rows.append(row)
@@ -177,7 +178,7 @@ def run_candles(args: argparse.Namespace) -> int:
         raise UsageError(str(problem)) from None
 
     async def fetch() -> list[Candle]:
-        async with open_bulk_http(url, timeout=args.timeout) as http:
+        async with _open_http(url, args) as http:
             return await http.klines(symbol, interval, limit=args.limit)
 
     candles = run_interruptible(fetch)
@@ -231,11 +232,26 @@ def _seconds(text: str) -> float:
     return value
 
 
+def _open_http(url: str, args: argparse.Namespace) -> AbstractAsyncContextManager[BulkHttpClient]:
+    """The HTTP client for a command, trusting ``--ca-file`` for an https:// URL if given."""
+    ca_file = getattr(args, "ca_file", None)
+    if ca_file is not None and not url.startswith("https://"):
+        raise UsageError(f"--ca-file is for https:// URLs (TLS); {url} is not one")
+    context = None if ca_file is None else trusting(ca_file)
+    return open_bulk_http(url, timeout=args.timeout, ssl_context=context)
+
+
 def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--http-url", metavar="URL", help="HTTP API base URL, with /api/v1 (default: see --network)"
     )
     parser.add_argument("--network", choices=NETWORKS, default=None, help=NETWORK_HELP)
+    parser.add_argument(
+        "--ca-file",
+        metavar="PATH",
+        help="trust the certificate authorities in this PEM file for an https:// URL (a "
+        "corporate CA, or the one `bulk-trio sim --tls` prints) instead of the system's",
+    )
     add_json_option(parser)
     parser.add_argument(
         "--timeout", type=_seconds, default=DEFAULT_TIMEOUT, help="seconds per request (default 10)"

@@ -12,9 +12,9 @@ import argparse
 
 from ..actions import AgentWallet, Faucet, ModifyOrder, UpdateLeverage
 from ..protocol.subscriptions import check_pubkey
+from .account_keys import load_signer
 from .connect import market_symbol
 from .endpoint import command_endpoint
-from .keys import load_signer
 from .runtime import UsageError
 from .trade import _build, send_actions
 

@@ -33,9 +33,9 @@ from ..protocol.signing import TransactionSigner
 from ..protocol.subscriptions import check_pubkey
 from ..shell.client import BulkClient
 from . import text
+from .account_keys import find_signer, load_signer
 from .connect import market_symbol, open_command_client, require_market
 from .endpoint import NETWORK_ENV, Endpoint, command_endpoint
-from .keys import find_signer, load_signer
 from .order_types import describe_order_type, order_type_action
 from .output import print_json
 from .runtime import EXIT_FAILURE, EXIT_OK, CommandFailed, UsageError, run_interruptible

@@ -482,7 +482,10 @@ def _order_state(o: Any, account: str) -> OrderState:
 
 def _leverage_settings(items: Any) -> tuple[LeverageSetting, ...]:
     return tuple(
-        [LeverageSetting(_str(_first(x, _SYMBOL_ONLY)), _num(x["leverage"])) for x in items]
+        [
+            LeverageSetting(symbol=_str(_first(x, _SYMBOL_ONLY)), leverage=_num(x["leverage"]))
+            for x in items
+        ]
     )
 
 
@@ -498,7 +501,9 @@ def _account_snapshot(data: Any, account: str) -> AccountSnapshot:
         leverage_settings=_leverage_settings(_list_or_empty(get("leverageSettings"))),
         builder_code_approvals=tuple(
             [
-                BuilderCodeApproval(_str(x["recipient"]), _int(_first(x, _MAX_FEE_KEYS)))
+                BuilderCodeApproval(
+                    recipient=_str(x["recipient"]), max_fee=_int(_first(x, _MAX_FEE_KEYS))
+                )
                 for x in _list_or_empty(get("builderCodeApprovals"))
             ]
         ),
@@ -534,7 +539,7 @@ def _position_update(data: Any, account: str) -> PositionUpdate:
 
 
 def _leverage_update(data: Any, account: str) -> LeverageUpdate:
-    return LeverageUpdate(account, _leverage_settings(_list(data["leverage"])))
+    return LeverageUpdate(account=account, settings=_leverage_settings(_list(data["leverage"])))
 
 
 _AccountDecoder = Callable[[Any, str], InboundMessage]
@@ -553,7 +558,7 @@ def _account(msg: Any) -> InboundMessage:
     subtype = _str(data["type"])
     decoder = _ACCOUNT_DECODERS.get(subtype)
     if decoder is None:
-        return UnknownMessage("account", subtype, msg)
+        return UnknownMessage(type="account", subtype=subtype, raw=msg)
     return decoder(data, _topic_account(msg))
 
 
@@ -573,7 +578,9 @@ def _order_response(entry: Any) -> OrderResponse:
         body = {}
     elif body.__class__ is str:
         # ``{"error": "text"}``: tolerated, the text is the message.
-        return OrderResponse(OrderStatus.parse(name), None, body, {}, name)
+        return OrderResponse(
+            status=OrderStatus.parse(name), order_id=None, message=body, meta={}, raw_status=name
+        )
     message = _opt_str(body.get("message"))
     if message is None:
         message = _opt_str(body.get("reason"))
@@ -581,9 +588,30 @@ def _order_response(entry: Any) -> OrderResponse:
         status=OrderStatus.parse(name),
         order_id=_opt_str(body.get("oid")),
         message=message,
-        meta=body,
+        meta=_absolute_sizes(body),
         raw_status=name,
     )
+
+
+_STATUS_SIZE_KEYS = ("totalSz", "filledSz", "remainingSz")
+
+
+def _absolute_sizes(body: Any) -> Any:
+    """The status body with its sizes made absolute: the exchange signs them (a sell is
+    negative, docs/http-api.md decision 10), older servers do not, and the caller knows the
+    side. Anything that is not a negative number is left as it came (lenient)."""
+    if not isinstance(body, dict):
+        return body
+    negative = [
+        key
+        for key in _STATUS_SIZE_KEYS
+        if isinstance(body.get(key), int | float)
+        and not isinstance(body[key], bool)
+        and body[key] < 0
+    ]
+    if not negative:
+        return body
+    return body | {key: -body[key] for key in negative}
 
 
 def _failure_message(payload: Any, status: str) -> str:
@@ -607,32 +635,35 @@ def _post(msg: Any) -> PostReply:
     if kind == "ack":
         ok = data.get("ok")
         return PostReply(
-            request_id,
-            True if ok is None else _bool(ok),
+            request_id=request_id,
+            ok=True if ok is None else _bool(ok),
             message=_opt_str(data.get("message")),
             is_ack=True,
         )
     payload = data["payload"]
     status = _str(payload["status"])
     if status != "ok":
-        return PostReply(request_id, False, message=_failure_message(payload, status))
+        return PostReply(request_id=request_id, ok=False, message=_failure_message(payload, status))
     statuses = _list(payload["response"]["data"]["statuses"])
-    return PostReply(request_id, True, tuple([_order_response(s) for s in statuses]))
+    return PostReply(
+        request_id=request_id, ok=True, statuses=tuple([_order_response(s) for s in statuses])
+    )
 
 
 def _subscription_response(msg: Any) -> SubscriptionResponse:
-    return SubscriptionResponse(tuple([_str(topic) for topic in _list(msg["topics"])]))
+    return SubscriptionResponse(topics=tuple([_str(topic) for topic in _list(msg["topics"])]))
 
 
 def _unsubscribe_response(msg: Any) -> UnsubscribeResponse:
-    return UnsubscribeResponse(_str(msg["topic"]))
+    return UnsubscribeResponse(topic=_str(msg["topic"]))
 
 
 def _error(msg: Any) -> ErrorMessage:
-    # ``{"error": {"message": ...}}`` per §3.9; a bare string or a top-level message is tolerated.
+    # ``{"error": {"message": ...}}`` (docs/protocol.md, "What the server sends"); a bare string or
+    # a top-level message is tolerated.
     error = _first(msg, ("error", "message"))
     text = error if error.__class__ is str else error["message"]
-    return ErrorMessage(_str(text), msg)
+    return ErrorMessage(message=_str(text), raw=msg)
 
 
 _Decoder = Callable[[Any], InboundMessage]
@@ -659,21 +690,23 @@ def decode(frame: str | bytes) -> InboundMessage:
     try:
         msg = _loads(frame)
     except (ValueError, TypeError) as exc:
-        return ProtocolError(f"malformed JSON: {exc}", _excerpt(frame))
+        return ProtocolError(reason=f"malformed JSON: {exc}", excerpt=_excerpt(frame))
     if msg.__class__ is not dict:
-        return ProtocolError(f"expected a JSON object, got {json_type(msg)}", _excerpt(frame))
+        return ProtocolError(
+            reason=f"expected a JSON object, got {json_type(msg)}", excerpt=_excerpt(frame)
+        )
     kind = msg.get("type")
     if kind.__class__ is not str:
         what = " missing" if kind is None else f": expected a string, got {json_type(kind)}"
-        return ProtocolError(f"type{what}", _excerpt(frame))
+        return ProtocolError(reason=f"type{what}", excerpt=_excerpt(frame))
     decoder = _DECODERS.get(kind)
     if decoder is None:
-        return UnknownMessage(kind, None, msg)
+        return UnknownMessage(type=kind, subtype=None, raw=msg)
     try:
         return decoder(msg)
     except Exception:
         # Only bad data gets here (decoders are pure); find out which field it was.
-        return ProtocolError(_explain(kind, decoder, msg), _excerpt(frame))
+        return ProtocolError(reason=_explain(kind, decoder, msg), excerpt=_excerpt(frame))
 
 
 def _excerpt(frame: object) -> str:

@@ -449,12 +449,14 @@ def _history(kind: str, user: str) -> Callable[[Any], HistoryPage[Any]]:
 
     def read(body: Any) -> HistoryPage[Any]:
         if isinstance(body, list):  # legacy: the whole history in one array of wrapped rows
-            return HistoryPage(tuple([read_row(r, user) for r in _rows(body, HISTORY_KINDS[kind])]))
+            return HistoryPage(
+                rows=tuple([read_row(r, user) for r in _rows(body, HISTORY_KINDS[kind])])
+            )
         rows = tuple([read_row(r, user) for r in _list(body["data"])])
         page = body["page"]
         cursor = _opt_str(page["nextCursor"]) if "nextCursor" in page else None
         return HistoryPage(
-            rows,
+            rows=rows,
             next_cursor=cursor or None,
             as_of_slot=_opt_int(page.get("asOfSlot")),
             start_slot=_opt_int(page.get("startSlot")),

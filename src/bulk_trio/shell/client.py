@@ -73,6 +73,7 @@ from ..state import ClientState
 from .client_events import ClientEvents, Handler
 from .connection import Connection, ConnectionSettings, Connector
 from .fanout import Fanout, Subscriber
+from .recovery import recover_fills
 from .requests import PendingRequests
 from .state_cell import StateCell
 from .transport import DEFAULT_MAX_MESSAGE_SIZE, open_transport
@@ -109,6 +110,7 @@ async def open_bulk_client(
     markets: Iterable[Market] | str | None = None,
     ssl_context: ssl.SSLContext | None = None,
     max_messages_per_second: int | None = DEFAULT_MAX_MESSAGES_PER_SECOND,
+    http_url: str | None = None,
 ) -> AsyncIterator[BulkClient]:
     """Connect to BULK and yield a :class:`BulkClient` for the duration of the block.
 
@@ -138,12 +140,24 @@ async def open_bulk_client(
     1,000; None turns the limiter off); a burst waits its turn, inside each request's timeout.
     The exchange allows 100 subscriptions per connection: a 101st raises ValueError.
 
+    Fills missed while disconnected (docs/guides/lifecycle.md): after a reconnect the tracked
+    account's fill history is read from the HTTP API at ``http_url`` (``http://.../api/v1``;
+    default: the ``network`` preset's, when its WebSocket URL is used too), within
+    ``default_timeout``; the missed fills are applied to the inventory once and published on
+    ``Topic.FILL`` with ``recovered=True``. Without an HTTP endpoint, or when the history fails,
+    a ``StatusKind.GAP`` status says so.
+
     Leaving the block cancels every task and closes the socket. Errors of the client leave it as
     one :class:`~bulk_trio.BulkError`; exceptions of your own code pass through unchanged.
     """
+    if http_url is not None and not http_url.startswith(("http://", "https://")):
+        raise ValueError(f"http_url must be an http:// or https:// URL, got {http_url!r}")
     if network is not None:
         preset = network_preset(network)
-        url = preset.ws_url if url == DEFAULT_URL else url
+        if url == DEFAULT_URL:
+            url = preset.ws_url
+            # Only with the preset's own WebSocket: a URL of yours may be another exchange.
+            http_url = preset.http_url if http_url is None else http_url
         if signer is not None and preset.domain is not None and signer.domain != preset.domain:
             raise ValueError(
                 f"the signer signs for {signer.domain}, but {preset.name} expects {preset.domain}"
@@ -159,7 +173,7 @@ async def open_bulk_client(
         )
     elif ssl_context is not None:
         raise ValueError("give ssl_context or a connector, not both: the connector makes the TLS")
-    rules = await _load_markets(markets)
+    rules = await _load_markets(markets, ssl_context)
     if backoff is None:
         backoff = Backoff(max_attempts=max_reconnects)
     elif max_reconnects is not None:
@@ -184,6 +198,7 @@ async def open_bulk_client(
         lossless_buffer=lossless_buffer,
         backoff=backoff,
         cancel_after_disconnect=cancel_after_disconnect,
+        http_url=http_url,
         settings=ConnectionSettings(
             connect_timeout=connect_timeout,
             ready_timeout=default_timeout,
@@ -245,14 +260,18 @@ async def _cancel_when_cancelled(user_scope: trio.CancelScope) -> None:
         user_scope.cancel()
 
 
-async def _load_markets(markets: Iterable[Market] | str | None) -> dict[str, Market]:
-    """The trading rules to check orders against: given, fetched over HTTP, or none."""
+async def _load_markets(
+    markets: Iterable[Market] | str | None, ssl_context: ssl.SSLContext | None
+) -> dict[str, Market]:
+    """The trading rules to check orders against: given, fetched over HTTP, or none. The
+    client's ``ssl_context`` verifies an ``https://`` markets URL too (the same exchange)."""
     if markets is None:
         return {}
     if isinstance(markets, str):
-        from .http import open_bulk_http  # httpx loads only for a client that uses it
+        from .http import _base_url, open_bulk_http  # httpx loads only for a client using it
 
-        async with open_bulk_http(markets) as http:
+        secure = _base_url(markets).startswith("https://")
+        async with open_bulk_http(markets, ssl_context=ssl_context if secure else None) as http:
             return markets_by_symbol(await http.exchange_info())
     return markets_by_symbol(markets)
 
@@ -306,6 +325,7 @@ class BulkClient(ClientEvents):
         settings: ConnectionSettings | None = None,
         backoff: Backoff | None = None,
         cancel_after_disconnect: float | None = None,
+        http_url: str | None = None,
     ) -> None:
         if default_timeout <= 0:
             raise ValueError(f"default_timeout must be positive, got {default_timeout!r}")
@@ -345,6 +365,9 @@ class BulkClient(ClientEvents):
         )
         if cancel_after_disconnect is not None:
             self._connection.before_live = self._cancel_everything_before_live
+        self.http_url = http_url
+        """Where missed fills are recovered from after a reconnect (None: announced as a GAP)."""
+        self._connection.after_resync = self._recover_missed_fills
         self.markets: dict[str, Market] = {}
         """Trading rules per symbol; orders breaking them are refused before signing."""
         self._nursery: trio.Nursery | None = None
@@ -412,6 +435,25 @@ class BulkClient(ClientEvents):
             raise BulkError(
                 "cancel_after_disconnect: the cancel got no answer in time; orders may be open"
             ) from None
+
+    def _recover_missed_fills(self) -> None:
+        plan = self._session.recovery_plan()
+        if plan is not None and self._nursery is not None:
+            self._nursery.start_soon(
+                lambda: recover_fills(
+                    self._session,
+                    self._fanout,
+                    self.http_url,
+                    plan,
+                    timeout=self.default_timeout,
+                    logger=self._log,
+                )
+            )
+
+    @property
+    def fills_recovered(self) -> int:
+        """Fills missed while disconnected and recovered from the fill history so far."""
+        return self._state.fills.recovered_total
 
     def _check_open(self) -> None:
         if self._closed:

@@ -39,7 +39,7 @@ from ..models import (
 )
 from ..protocol.subscriptions import wire_interval
 from .fanout import EventChannel, Fanout, Subscriber, SubscriberStats, open_subscription
-from .watch import LatestValue, watch_connection, watch_topics
+from .latest_values import LatestValue, watch_connection, watch_topics
 
 if TYPE_CHECKING:
     from ..state import ClientState
@@ -193,7 +193,9 @@ class ClientEvents:
                 except Exception as exc:
                     self._log.exception("handler %s for %s raised", name, topic.value)
                     if topic is not Topic.ERROR:
-                        self._fanout.publish_error(HandlerError(topic, name, exc))
+                        self._fanout.publish_error(
+                            HandlerError(topic=topic, handler=name, error=exc)
+                        )
         except trio.ClosedResourceError:
             pass  # off() closed the channel under us
         if subscriber.overflow_error is not None:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 import secrets
 from collections.abc import Awaitable, Callable, Iterable
+from time import perf_counter
 from typing import assert_never
 
 import attrs
@@ -36,6 +37,11 @@ from .fanout import Fanout
 from .requests import PendingRequests
 from .state_cell import StateCell
 from .transport import DEFAULT_MAX_MESSAGE_SIZE, TransportClosed, WebSocketTransport, open_transport
+
+RECEIVER_TURN_SECONDS = 0.001
+"""The receiver yields to the other tasks at least this often while it works through one socket
+read (a 64 KiB read holds ~270 frames, ~1-2 ms of decoding): consumers and timers keep their turn
+during a burst (docs/guides/channels.md, "How a channel keeps up")."""
 
 Connector = Callable[..., Awaitable[WebSocketTransport]]
 ResyncHook = Callable[[], Awaitable[None]]
@@ -117,6 +123,9 @@ class Connection:
         self.lifecycle = StateCell()
         self.before_live: ResyncHook | None = None
         """Awaited on a reconnect before the state becomes LIVE (the kill switch's hook)."""
+        self.after_resync: Callable[[], None] | None = None
+        """Called on a reconnect once LIVE and RESYNCED is published (the fill recovery's hook);
+        it must not block."""
         self._acks: dict[int, _Ack] = {}
         self._link: _Link | None = None
 
@@ -247,6 +256,8 @@ class Connection:
                     status = self.session.went_live(trio.current_time())
                     self.lifecycle.set(ConnectionState.LIVE)
                     self._fanout.publish(Topic.STATUS, status)
+                    if self.after_resync is not None:
+                        self.after_resync()
                     if settings.stale_after is not None:
                         nursery.start_soon(self._watch_stale, link, settings.stale_after)
                     if task_status is not None:
@@ -302,12 +313,17 @@ class Connection:
             while True:
                 batch = await link.transport.receive_batch()
                 now = trio.current_time()
+                turn_ends = perf_counter() + RECEIVER_TURN_SECONDS
                 for text in batch:
                     if debug:
                         log.debug("recv %s", text[:2000])
                     effects = receive(decode(text), now)
                     if effects:
                         perform(effects, link)
+                    if perf_counter() > turn_ends:
+                        await trio.lowlevel.checkpoint()
+                        now = trio.current_time()
+                        turn_ends = perf_counter() + RECEIVER_TURN_SECONDS
         except TransportClosed as exc:
             link.end(exc.reason)
 

@@ -11,6 +11,7 @@ reads, and hands response bodies to the sans-IO parsers of :mod:`bulk_trio.proto
 
 from __future__ import annotations
 
+import ssl
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from typing import Any, TypeVar
@@ -72,6 +73,7 @@ async def open_bulk_http(
     max_retry_backoff: float = 8.0,
     headers: Mapping[str, str] | None = None,
     transport: httpx.AsyncBaseTransport | None = None,
+    ssl_context: ssl.SSLContext | None = None,
 ) -> AsyncIterator[BulkHttpClient]:
     """A :class:`BulkHttpClient` for ``base_url`` for the duration of the block.
 
@@ -79,18 +81,23 @@ async def open_bulk_http(
     or preset (``"testnet"``, see :mod:`bulk_trio.networks`). ``timeout`` bounds each request
     (seconds). Reads are retried ``retries`` times on 408, 429, 5xx and network failures, waiting
     ``retry_backoff`` seconds doubling up to ``max_retry_backoff`` (or what ``Retry-After`` asks).
-    ``transport`` replaces httpx's network transport (tests).
+    ``transport`` replaces httpx's network transport (tests). ``ssl_context`` verifies an
+    ``https://`` server (default: the system's trust store; give one that trusts your corporate
+    or test certificate authority, e.g. the simulator's ``sim.ssl_context``).
     """
     if not (isinstance(timeout, int | float) and timeout > 0):
         raise ValueError(f"timeout must be a positive number of seconds, got {timeout!r}")
     policy = RetryPolicy(retries=retries, base=retry_backoff, cap=max_retry_backoff)
     url = _base_url(base_url)
+    if ssl_context is not None and not url.startswith("https://"):
+        raise ValueError(f"ssl_context is given but {url} is not an https:// URL: use https://")
     async with httpx.AsyncClient(
         base_url=url + "/",
         timeout=timeout,
         headers=dict(headers or {}),
         transport=transport,
         follow_redirects=False,
+        verify=True if ssl_context is None else ssl_context,
     ) as session:
         yield BulkHttpClient(session, url, policy)
 
@@ -98,6 +105,13 @@ async def open_bulk_http(
 def _describe(exc: httpx.HTTPError) -> str:
     if isinstance(exc, httpx.TimeoutException):
         return f"timed out ({type(exc).__name__})"
+    # httpx often wraps a TLS or socket failure in an error without a message: say the cause
+    # ("certificate verify failed", "connection refused") rather than only "ConnectError".
+    cause: BaseException | None = exc
+    while cause is not None:
+        if isinstance(cause, ssl.SSLError | OSError) and str(cause):
+            return f"{type(exc).__name__}: {cause}"
+        cause = cause.__cause__ or cause.__context__
     return str(exc) or type(exc).__name__
 
 
@@ -274,7 +288,7 @@ class BulkHttpClient:
         )
         body = await self._account(kind, request)
         if body is _NOT_FOUND:
-            return HistoryPage(())
+            return HistoryPage(rows=())
         return http_codec.parse_history(body, kind, user)
 
     async def _pages(

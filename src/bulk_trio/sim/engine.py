@@ -26,9 +26,12 @@ Semantics the server and tests rely on:
 * **Order ids** are :func:`bulk_trio.protocol.signing.order_id` of (action, index in transaction,
   nonce, account), so clients' precomputed ids match; a new order whose id is live already gets
   ``rejectedDuplicate`` and changes nothing.
-* **Statuses** use only docs/protocol.md names. Where §7 has none, ``modified`` is used:
+* **Statuses** use only docs/protocol.md names. Where its "Order statuses" have none, ``modified``
+  is used:
   ``modified {oid, sz, remainingSz}`` for a successful ``mod``, ``modified {leverage: [[symbol,
   leverage], ...]}`` for ``updateUserSettings`` and ``modified {symbol, oraclePrice}`` for ``px``.
+  The sizes of ``filled``, ``partiallyFilled``, ``working`` and ``cancelledIOC`` are signed,
+  negative for a sell (docs/http-api.md decision 10).
 * **Conditional orders** (stop, take-profit, range legs, trailing stops, trigger baskets; see
   :mod:`.conditional`) get exchange-assigned ids, wait off the book holding no margin, and are
   checked whenever a mark may have moved: after every transaction, :meth:`Engine.set_mark` and
@@ -84,7 +87,7 @@ from ..actions import (
 )
 from ..enums import OrderStatus, TimeInForce
 from ..fixedpoint import from_fixed, to_fixed
-from ..markets import Market, MarketRuleViolation, markets_by_symbol, order_problem
+from ..markets import Market, markets_by_symbol, order_problem
 from ..protocol.keys import b58encode, decode_32
 from ..protocol.signing import order_id as protocol_order_id
 from .account_actions import AccountAction, AccountDesk
@@ -111,8 +114,10 @@ from .security import TransactionGate, TransactionRefused
 
 DEFAULT_MAKER_FEE_BPS = 1.0
 DEFAULT_TAKER_FEE_BPS = 3.0
-_FINISHED_MEMORY = 100_000
-"""Finished orders kept for :meth:`Engine.order`; older ones are forgotten first."""
+DEFAULT_FINISHED_MEMORY = 10_000
+"""Finished orders kept for :meth:`Engine.order` by default; older ones are forgotten first.
+A simulator runs for hours and its market maker finishes hundreds of orders a second, so this
+is what bounds the engine's memory (about half a kilobyte per order)."""
 _MARGIN_TOLERANCE = 1e-9
 _TRIGGER_ROUNDS = 1_000
 """Most rounds of trigger checks after one change (each round fires at least one order)."""
@@ -209,6 +214,7 @@ class Engine:
         taker_fee_bps: float = DEFAULT_TAKER_FEE_BPS,
         stop_flag: StopFlag = StopFlag.IS_ABOVE,
         markets: Iterable[Market] | None = None,
+        finished_memory: int = DEFAULT_FINISHED_MEMORY,
     ) -> None:
         if isinstance(symbols, str) or not symbols:
             raise ValueError("symbols must be a non-empty sequence of symbol names")
@@ -217,6 +223,10 @@ class Engine:
         if domain not in ("mainnet", "testnet", "devnet", None):
             raise ValueError(f"domain must be mainnet, testnet, devnet or None, not {domain!r}")
         _check_positive(faucet_amount, "faucet_amount")
+        if isinstance(finished_memory, bool) or not isinstance(finished_memory, int):
+            raise ValueError(f"finished_memory must be an integer, got {finished_memory!r}")
+        if finished_memory < 0:
+            raise ValueError(f"finished_memory must be >= 0, got {finished_memory!r}")
         self.symbols: tuple[str, ...] = tuple(symbols)
         self.faucet_amount = faucet_amount
         self.markets: dict[str, Market] = markets_by_symbol(markets or ())
@@ -241,6 +251,7 @@ class Engine:
         self._on_fill: dict[str, tuple[BaseAction, ...]] = {}
         """Follow-up actions of on-fill orders that have not filled yet, by order id."""
         self._finished: OrderedDict[str, BookOrder] = OrderedDict()
+        self._finished_memory = finished_memory
         self._last_trusted_nonce = 0
         self._server_ids = 0
         self._clock_ns = 0
@@ -340,12 +351,26 @@ class Engine:
         :attr:`deposited`: transfers and builder fees only move money between accounts."""
         return self._ledger.trading_fees
 
+    def master_of(self, account: str) -> str | None:
+        """The master of a sub-account; None for any other account."""
+        return self._desk.tree.master_of(account)
+
+    def sub_accounts(self, master: str) -> dict[str, str]:
+        """``{sub-account: name}`` of ``master``, in creation order."""
+        return self._desk.tree.sub_accounts(master)
+
+    def agents_of(self, account: str) -> list[str]:
+        """The agent wallets ``account`` has authorized to sign for it, sorted."""
+        return self._gate.agents.of(account)
+
     def is_funded(self, account: str) -> bool:
         state = self._ledger.peek(account)
         return state is not None and state.funded
 
     def order(self, order_id: str) -> OrderView | None:
-        """The order's current state, or its final state if it finished recently enough."""
+        """The order's current state, or its final state if it is among the newest
+        ``finished_memory`` finished orders (constructor argument, default 10,000; 0 keeps
+        none)."""
         order = self._live.get(order_id) or self._finished.get(order_id)
         if order is None:
             conditional = self._conditionals.get(order_id)
@@ -453,27 +478,10 @@ class Engine:
                     check_leverage(leverage, field=f"leverage for {symbol}")
                 except ValueError as problem:
                     return str(problem)
-        violation = order_problem(self.markets, action) or self._conditional_rule_problem(action)
+        violation = order_problem(self.markets, action)
         if violation is not None:
             return f"{violation.rule}: {violation}"
         return None
-
-    def _conditional_rule_problem(self, action: BaseAction) -> MarketRuleViolation | None:
-        """The lot rule for a conditional order's size and the tick rule for its limit prices:
-        what it would place when it triggers (its trigger prices need no tick)."""
-        if not isinstance(action, StopOrder | TakeProfitOrder | RangeOrder | TrailingStop):
-            return None
-        market = self.markets.get(action.symbol)
-        if market is None:
-            return None
-        limits: tuple[float | None, ...]
-        if isinstance(action, RangeOrder):
-            limits = (action.stop_loss_limit, action.take_profit_limit)
-        else:
-            limits = (action.limit_price,)
-        problems = [market.problem(size=action.size)]
-        problems += [market.problem(price=limit) for limit in limits if limit is not None]
-        return next((problem for problem in problems if problem is not None), None)
 
     def _execute(self, action: BaseAction, seqno: int, tx: _Tx) -> ActionStatus:
         status = self._dispatch(action, seqno, tx)
@@ -729,9 +737,10 @@ class Engine:
         order.reason = reason
         self._on_fill.pop(order.order_id, None)  # it never filled: its follow-ups never run
         order.updated_ns = tx.now_ns
-        self._finished[order.order_id] = order
-        if len(self._finished) > _FINISHED_MEMORY:
-            self._finished.popitem(last=False)
+        if self._finished_memory:
+            self._finished[order.order_id] = order
+            if len(self._finished) > self._finished_memory:
+                self._finished.popitem(last=False)
         tx.events.append(OrderChanged(self._view(order)))
         return self._status(order)
 
@@ -1019,16 +1028,18 @@ class Engine:
     def _status(self, order: BookOrder) -> ActionStatus:
         body: dict[str, object] = {"oid": order.order_id}
         status = order.status
+        # Sizes in statuses are signed, negative for a sell (docs/http-api.md decision 10).
+        sign = 1 if order.is_buy else -1
         if status is OrderStatus.WORKING:
             body |= {
-                "filledSz": from_fixed(order.filled),
-                "remainingSz": from_fixed(order.remaining),
+                "filledSz": from_fixed(sign * order.filled),
+                "remainingSz": from_fixed(sign * order.remaining),
                 "vwap": order.vwap,
             }
         elif status in (OrderStatus.FILLED, OrderStatus.PARTIALLY_FILLED):
-            body |= {"totalSz": from_fixed(order.filled), "avgPx": order.vwap}
+            body |= {"totalSz": from_fixed(sign * order.filled), "avgPx": order.vwap}
         elif status is OrderStatus.CANCELLED_IOC:
-            body["filledSz"] = from_fixed(order.filled)
+            body["filledSz"] = from_fixed(sign * order.filled)
         elif (
             status in (OrderStatus.REJECTED_RISK_LIMIT, OrderStatus.REJECTED_INVALID)
             and order.reason

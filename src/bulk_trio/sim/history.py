@@ -6,6 +6,12 @@ sees exactly what the account streams see. Rows are the JSON the HTTP API sends,
 superset of fields of decision 8. The engine has no slots: each recorded batch of events (one
 transaction, one feed step) is one slot, and ``sequence`` numbers every row.
 
+Each account keeps the newest ``max_rows`` rows of each kind (default
+:data:`DEFAULT_MAX_ROWS`): a simulator runs for hours, and its market maker alone finishes
+hundreds of orders a second. Older rows are dropped; a page whose slot range reaches below what is
+kept says so with ``coverage: "partial"`` and ``minAvailableSlot`` (the oldest slot still complete),
+as the exchange does for history it no longer retains (docs/http-api.md).
+
 Pages are newest first. A cursor names the account, the kind, the slot range and the sequence
 below which the next page starts, so rows appended meanwhile never shift a page; cursors minted
 before :meth:`HistoryLog.expire_cursors` are refused with ``CURSOR_EXPIRED``.
@@ -15,6 +21,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+from collections import deque
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -36,6 +43,8 @@ HISTORY_TYPES = (
 DEFAULT_LIMIT = 5000
 MAX_LIMIT = 5000
 U64_MAX = 2**64 - 1
+DEFAULT_MAX_ROWS = 10_000
+"""Rows kept per account and history kind: two full pages of the largest ``limit``."""
 _TERMINAL = frozenset(
     {
         "filled",
@@ -91,15 +100,22 @@ class _PendingTrade:
 
 class HistoryLog:
     """Per-account history. ``maker_fee_bps``/``taker_fee_bps`` price the fee fields of fill
-    rows as the engine charges them."""
+    rows as the engine charges them; ``max_rows`` bounds each account's rows of each kind."""
 
-    def __init__(self, *, maker_fee_bps: float, taker_fee_bps: float) -> None:
+    def __init__(
+        self, *, maker_fee_bps: float, taker_fee_bps: float, max_rows: int = DEFAULT_MAX_ROWS
+    ) -> None:
+        if isinstance(max_rows, bool) or not isinstance(max_rows, int) or max_rows < 1:
+            raise ValueError(f"max_rows must be a positive integer, got {max_rows!r}")
+        self.max_rows = max_rows
         self.maker_fee_bps = maker_fee_bps
         self.taker_fee_bps = taker_fee_bps
         self.slot = 0
         self._sequence = 0
         self._epoch = 0
-        self._logs: dict[tuple[str, str], list[_Row]] = {}
+        self._logs: dict[tuple[str, str], deque[_Row]] = {}
+        self._floors: dict[tuple[str, str], int] = {}
+        """Per log that dropped rows: the oldest slot whose rows are all still kept."""
         self._positions: dict[tuple[str, str], _Open] = {}
         self._accounts: set[str] = set()
 
@@ -136,7 +152,13 @@ class HistoryLog:
         self._sequence += 1
         body["slot"] = self.slot
         body["sequence"] = self._sequence
-        self._logs.setdefault((account, kind), []).append(_Row(self.slot, self._sequence, body))
+        key = (account, kind)
+        log = self._logs.get(key)
+        if log is None:
+            log = self._logs[key] = deque(maxlen=self.max_rows)
+        elif len(log) == self.max_rows:
+            self._floors[key] = log[0].slot + 1  # the row about to fall off was in that slot
+        log.append(_Row(self.slot, self._sequence, body))
         self._accounts.add(account)
 
     def _fill_rows(
@@ -275,6 +297,7 @@ class HistoryLog:
             self._mint_cursor(kind, account, start, end, rows[-1].sequence) if more else None
         )
         shown_end = max(start, min(end, self.slot))
+        floor = self._floors.get((account, kind), 0)
         return {
             "data": [row.body for row in rows],
             "page": {
@@ -283,8 +306,8 @@ class HistoryLog:
                 "asOfSlot": max(self.slot, shown_end),
                 "startSlot": start,
                 "endSlot": shown_end,
-                "coverage": "complete",
-                "minAvailableSlot": 0,
+                "coverage": "complete" if start >= floor else "partial",
+                "minAvailableSlot": floor,
             },
         }
 

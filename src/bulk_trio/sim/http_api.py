@@ -61,6 +61,9 @@ class EngineForHttp(Protocol):
     def market(self, symbol: str) -> MarketStats: ...
     def account_view(self, account: str) -> AccountView: ...
     def is_funded(self, account: str) -> bool: ...
+    def master_of(self, account: str) -> str | None: ...
+    def sub_accounts(self, master: str) -> dict[str, str]: ...
+    def agents_of(self, account: str) -> list[str]: ...
 
 
 @attrs.frozen
@@ -357,12 +360,18 @@ class SimHttpApi:
         snapshot = orjson.loads(frames.account_snapshot(user, view))["data"]
         del snapshot["type"]
         snapshot["openOrders"] = [_open_order_json(order) for order in view.open_orders]
+        master = self.engine.master_of(user)
+        family: dict[str, object] = (
+            {"kind": "SubAccount", "parent": master, "name": self.engine.sub_accounts(master)[user]}
+            if master is not None
+            else {"kind": "MasterEOA", "parent": None}
+        )
         return {
-            "kind": "MasterEOA",
-            "parent": None,
-            "subAccounts": [],
+            **family,
+            # docs/http-api.md: since v1.0.15 a sub-account is listed by its key alone.
+            "subAccounts": [{"pubkey": sub} for sub in self.engine.sub_accounts(user)],
             "multisigAccounts": [],
-            "authorizedAgentWallets": [],
+            "authorizedAgentWallets": self.engine.agents_of(user),
             "pendingOnFill": [],
             "feeTiers": [self._fee_tier(None)],
             **snapshot,

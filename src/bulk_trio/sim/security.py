@@ -1,4 +1,4 @@
-"""Whether a received ``post`` payload may execute (docs/protocol.md, §5.4, §8, §11; decision 8).
+"""Whether a received ``post`` payload may execute (docs/protocol.md, decision 8).
 
 :meth:`TransactionGate.admit` takes the untrusted JSON payload and either returns the parsed
 :class:`Envelope` or raises :class:`TransactionRefused` with a message for the reply. The checks,
@@ -178,6 +178,10 @@ class AgentBook:
             return False
         agents.discard(agent)
         return True
+
+    def of(self, account: str) -> list[str]:
+        """The agents ``account`` has authorized, sorted."""
+        return sorted(self._agents.get(account, ()))
 
     def may_sign(self, account: str, signer: str, *, master: str | None = None) -> bool:
         """The account itself, its agents, and, for a sub-account, its master and the master's

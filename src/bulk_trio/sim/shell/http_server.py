@@ -9,6 +9,7 @@ through the same path as a WebSocket ``post``, so account streams see both alike
 from __future__ import annotations
 
 import logging
+import ssl
 import time
 from collections.abc import Awaitable, Callable, MutableMapping, Sequence
 from typing import Any
@@ -28,6 +29,22 @@ Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
 Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
 MAX_BODY_BYTES = 1 << 20
 _EXECUTOR_ROUTES = ("/account", "/order")
+
+
+class _PreparedTLSConfig(Config):
+    """hypercorn's configuration with an SSL context made in memory (the simulator's throwaway
+    certificate authority) instead of the certificate and key files hypercorn would read."""
+
+    def __init__(self, context: ssl.SSLContext) -> None:
+        super().__init__()
+        self._prepared_context = context
+
+    @property
+    def ssl_enabled(self) -> bool:
+        return True
+
+    def create_ssl_context(self) -> ssl.SSLContext:
+        return self._prepared_context
 
 
 class _DropConnection(Exception):
@@ -137,10 +154,12 @@ class HttpServer:
         host: str,
         port: int,
         *,
+        ssl_context: ssl.SSLContext | None = None,
         task_status: trio.TaskStatus[int] = trio.TASK_STATUS_IGNORED,
     ) -> None:
-        """Serve on ``host:port`` (0: any free port) until cancelled; reports the bound port."""
-        config = Config()
+        """Serve on ``host:port`` (0: any free port) until cancelled; reports the bound port.
+        With ``ssl_context``, serve HTTPS with it."""
+        config = Config() if ssl_context is None else _PreparedTLSConfig(ssl_context)
         config.bind = [f"[{host}]:{port}" if ":" in host else f"{host}:{port}"]
         config.accesslog = None
         config.errorlog = log

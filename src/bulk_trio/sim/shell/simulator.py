@@ -11,6 +11,7 @@ fund accounts, move prices and inject faults. Everything stops when the block en
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import logging
 import math
@@ -27,11 +28,16 @@ from ...markets import Market
 from ...protocol.keys import decode_32
 from ..client_requests import MAX_REQUEST_CHARS, MAX_SUBSCRIPTIONS
 from ..conditional import StopFlag
-from ..engine import DEFAULT_MAKER_FEE_BPS, DEFAULT_TAKER_FEE_BPS, Engine
+from ..engine import (
+    DEFAULT_FINISHED_MEMORY,
+    DEFAULT_MAKER_FEE_BPS,
+    DEFAULT_TAKER_FEE_BPS,
+    Engine,
+)
 from ..events import EngineEvent, Submission
 from ..faults import FaultState
 from ..feed import FeedSettings, MarketFeed, start_prices
-from ..history import HistoryLog
+from ..history import DEFAULT_MAX_ROWS, HistoryLog
 from ..http_api import API_PREFIX, HttpFaults, SimHttpApi
 from ..market_defaults import default_markets
 from ..stats import SimStats
@@ -110,11 +116,12 @@ class Simulator:
 
     @property
     def http_url(self) -> str:
-        """``http://127.0.0.1:<port>/api/v1``: the HTTP API's base URL (docs/http-api.md)."""
+        """``http://127.0.0.1:<port>/api/v1`` (``https://`` with ``tls=True``): the HTTP API's
+        base URL (docs/http-api.md)."""
         if self.http_port is None:
             raise RuntimeError("this simulator was started with http=False")
         host = f"[{self.host}]" if ":" in self.host else self.host
-        return f"http://{host}:{self.http_port}{API_PREFIX}"
+        return f"{'https' if self._tls else 'http'}://{host}:{self.http_port}{API_PREFIX}"
 
     @property
     def markets(self) -> dict[str, Market]:
@@ -389,6 +396,8 @@ async def open_simulator(
     ping_timeout: float = 10.0,
     handshake_timeout: float = 10.0,
     candle_history: int = 300,
+    history_rows: int = DEFAULT_MAX_ROWS,
+    finished_memory: int = DEFAULT_FINISHED_MEMORY,
     faucet_amount: float = 100_000.0,
     default_leverage: float = 5.0,
     stop_flag: StopFlag | str = StopFlag.IS_ABOVE,
@@ -420,12 +429,17 @@ async def open_simulator(
     * ``http`` serves the HTTP API too, on ``http_port`` (0: any free port), at
       :attr:`Simulator.http_url`; ``http_executor_timeout`` is when a slow ``/order`` or
       ``/account`` gets 408 (see :meth:`Simulator.delay_http_replies`).
-    * ``tls=True`` serves ``wss://`` with a certificate from a throwaway certificate authority
-      (needs trustme: ``pip install 'bulk-trio[sim-tls]'``); clients trust it through
+    * ``tls=True`` serves ``wss://`` (and the HTTP API on ``https://``) with a certificate from a
+      throwaway certificate authority (needs trustme: ``pip install 'bulk-trio[sim-tls]'``);
+      clients trust it through
       :attr:`Simulator.ssl_context` (or :attr:`Simulator.ca_pem` written to a file).
     * As the exchange does (docs/protocol.md), a connection that sends more than
       ``max_messages_per_second`` messages within one second, or asks for more than
       ``max_subscriptions`` subscriptions, is disconnected with close code 1008 and the reason.
+    * Memory stays bounded however long it runs: the HTTP history keeps the newest
+      ``history_rows`` rows per account and kind (older pages say ``coverage: "partial"``), and
+      :meth:`~bulk_trio.sim.engine.Engine.order` knows the newest ``finished_memory``
+      finished orders.
     * ``stop_flag`` says how the ``d`` flag of stops and take-profits is read
       (:class:`~bulk_trio.sim.conditional.StopFlag`, docs/protocol.md decision 12).
 
@@ -469,6 +483,7 @@ async def open_simulator(
         stop_flag=flag,
         faucet_amount=faucet_amount,
         markets=rules,
+        finished_memory=finished_memory,
     )
     market = MarketFeed(
         engine,
@@ -495,7 +510,11 @@ async def open_simulator(
         handshake_timeout=handshake_timeout,
     )
     server.volatility = {symbol: market.volatility(symbol) for symbol in engine.symbols}
-    history = HistoryLog(maker_fee_bps=DEFAULT_MAKER_FEE_BPS, taker_fee_bps=DEFAULT_TAKER_FEE_BPS)
+    history = HistoryLog(
+        maker_fee_bps=DEFAULT_MAKER_FEE_BPS,
+        taker_fee_bps=DEFAULT_TAKER_FEE_BPS,
+        max_rows=history_rows,
+    )
     server.event_listeners.append(history.record)
     now_ns = time.time_ns()
     market.open(now_ns)
@@ -529,7 +548,14 @@ async def open_simulator(
                     volatility=server.volatility,
                 )
                 http_server = HttpServer(api, sim.http_faults, sim.publish)
-                sim.http_port = await nursery.start(http_server.serve, host, http_port)
+                sim.http_port = await nursery.start(
+                    functools.partial(
+                        http_server.serve,
+                        ssl_context=certificates.server_context if certificates else None,
+                    ),
+                    host,
+                    http_port,
+                )
             nursery.start_soon(server.run_delayed_replies)
             if feed:
                 nursery.start_soon(sim._every, feed_interval, sim._feed_tick)
