@@ -164,12 +164,11 @@ def test_importing_a_core_module_loads_no_io_library(module: str) -> None:
 
 
 def test_shell_names_are_still_exported_by_the_package() -> None:
-    from bulk_trio import BulkClient, NotConnected, SubscriberStats, open_bulk_client
+    from bulk_trio import BulkClient, SubscriberStats, open_bulk_client
     from bulk_trio.sim import SimStats, Simulator, open_simulator
 
     assert open_bulk_client.__module__ == "bulk_trio.shell.client"
     assert BulkClient.__module__ == "bulk_trio.shell.client"
-    assert NotConnected.__module__ == "bulk_trio.shell.connection"
     assert SubscriberStats.__module__ == "bulk_trio.shell.fanout"
     assert Simulator.__module__ == open_simulator.__module__ == "bulk_trio.sim.shell.simulator"
     assert SimStats.__module__ == "bulk_trio.sim.stats"

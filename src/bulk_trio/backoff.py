@@ -11,11 +11,7 @@ from __future__ import annotations
 import math
 from random import Random
 
-from .errors import BulkError
-
-
-class ReconnectGaveUp(BulkError):
-    """The reconnect attempts allowed by ``max_attempts`` are used up."""
+from .errors import ReconnectGaveUp
 
 
 class Backoff:

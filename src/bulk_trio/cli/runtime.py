@@ -14,8 +14,7 @@ from typing import TypeVar
 
 import trio
 
-from ..backoff import ReconnectGaveUp
-from ..errors import BulkError
+from ..errors import BulkError, ReconnectGaveUp
 
 EXIT_OK = 0
 EXIT_FAILURE = 1
