@@ -1,7 +1,8 @@
 """Order book updates per second: bulk_trio.book.OrderBook against a naive sorted()-per-read book.
 
-Each update applies one prebuilt one-level L2Delta (the shape l2Delta streams send, PROTOCOL.md
-§3.5) and then reads the top of the book (best bid and best ask), as a quoting loop would. The naive
+Each update applies one prebuilt one-level L2Delta (the shape l2Delta streams send; see
+docs/protocol.md, "What the server sends") and then reads the top of the book (best bid and best
+ask), as a quoting loop would. The naive
 baseline keeps a dict keyed by float price per side and sorts it on every read; it runs in the same
 process on the same messages, so the ratio is the figure to compare across machines.
 
@@ -127,7 +128,7 @@ def run_set_level(snapshot: L2Snapshot, deltas: Sequence[L2Delta]) -> float:
 def run_core(snapshot: L2Snapshot, deltas: Sequence[L2Delta]) -> float:
     """The data structure alone: the book's private per-side dicts fed integer keys.
 
-    No message, no float-to-tick conversion: the figure to set beside PERFORMANCE-NOTES.md's
+    No message, no float-to-tick conversion: the figure to set beside docs/performance.md's
     "dict keyed by integer ticks with a cached best price".
     """
     book = OrderBook.from_snapshot(snapshot)

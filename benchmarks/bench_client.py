@@ -33,8 +33,8 @@ Both clients are measured in one invocation, against the same servers, on 127.0.
 The firehose server drives wsproto on a trio socket and sends bytes framed once at start-up:
 trio-websocket's ``send_message`` per frame would cap the feed near the clients' own rates, and
 the benchmark would measure the server. Its trades frames carry the list under ``data.data``: the
-SDK reads only that envelope (bulk-trio reads both, PROTOCOL.md decision 4), while the simulator's
-builder writes ``data`` as the list.
+SDK reads only that envelope (bulk-trio reads both: docs/protocol.md, decision 4), while the
+simulator's builder writes ``data`` as the list.
 
 Every contender runs in a worker process of its own (this script with ``--worker``, or the SDK's
 Python with a small script), fed commands on stdin. The SDK (``bulk-client`` 0.1.2, package
@@ -129,7 +129,7 @@ def _stats(mid: float, rng: random.Random) -> MarketStats:
 
 
 def _sdk_trades_envelope(frame: str) -> str:
-    # The SDK iterates data.data; both envelopes are valid BULK (PROTOCOL.md decision 4).
+    # The SDK iterates data.data; both envelopes are valid BULK (docs/protocol.md, decision 4).
     message = orjson.loads(frame)
     message["data"] = {"data": message["data"]}
     return orjson.dumps(message).decode()

@@ -249,7 +249,7 @@ def main() -> None:
         vs_keychain = f"{rate / keychain:.2f}" if keychain else "-"
         print(f"{name:58} {rate:9,.0f} {vs_floor:>9} {vs_keychain:>12}")
     if bulk_keychain is None:
-        print("\nbulk-keychain is not installed (pip install -e '.[test]'): no reference ratio")
+        print("\nbulk-keychain is not installed (python3 dev.py bench installs it): no ratio")
         return
     pairs = [
         (TRIO_BUILD, KEYCHAIN_NO_ID, "both without order id: like for like"),

@@ -27,8 +27,9 @@ extensions = [
 
 source_suffix = {".rst": "restructuredtext", ".md": "markdown"}
 root_doc = "index"
-# docs/dev holds the contributors' working rules, not user documentation.
-exclude_patterns = ["_build", "dev", "Thumbs.db", ".DS_Store"]
+# docs/dev holds the contributors' working rules, not user documentation; pypi.md is the package
+# index's description (pyproject.toml), which repeats the start of the site.
+exclude_patterns = ["_build", "dev", "pypi.md", "Thumbs.db", ".DS_Store"]
 
 myst_enable_extensions = ["colon_fence", "deflist"]
 myst_heading_anchors = 3
@@ -64,7 +65,7 @@ nitpick_ignore_regex = [
     (r"py:(class|obj)", r"bulk_trio\.http_models\.Row"),
     (r"py:class", r"bulk_trio\.sim\.history\.HistoryLog"),
     # The type variables of the event channels and latest-value streams; BulkClient's event base.
-    (r"py:(class|obj)", r"bulk_trio\.shell\.(fanout|watch)\.T"),
+    (r"py:(class|obj)", r"bulk_trio\.shell\.(fanout|latest_values)\.T"),
     (r"py:class", r"bulk_trio\.shell\.client_events\.ClientEvents"),
 ]
 

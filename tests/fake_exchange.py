@@ -110,7 +110,7 @@ def _topics(subscription: dict[str, Any]) -> list[str]:
 
 
 def ack_reply(request_id: int) -> dict[str, Any]:
-    """An acknowledgement without statuses (PROTOCOL.md §3.8, decision 7)."""
+    """An acknowledgement without statuses (docs/protocol.md, decision 7)."""
     return {"type": "post", "id": request_id, "data": {"type": "ack", "ok": True}}
 
 

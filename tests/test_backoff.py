@@ -12,8 +12,8 @@ import trio.testing
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bulk_trio.backoff import Backoff, ReconnectGaveUp
-from bulk_trio.errors import BulkError
+from bulk_trio.backoff import Backoff
+from bulk_trio.errors import BulkError, ReconnectGaveUp
 
 
 def delays(backoff: Backoff, count: int) -> list[float]:

@@ -134,7 +134,7 @@ async def test_sim_replays_a_recording_to_the_first_client(tmp_path: Path) -> No
             assert len(later) >= 2
             assert any(marks[i : i + len(later)] == later for i in range(len(marks)))
             process.send_signal(signal.SIGINT)
-            assert await process.wait() == 0
+            assert await process.wait() == 130  # Ctrl-C, as for every command
         finally:
             if process.returncode is None:
                 process.kill()

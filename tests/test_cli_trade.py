@@ -336,6 +336,10 @@ def test_keygen_prints_the_private_key_only_when_asked(
 
     assert main(["keygen", "--show-private-key"]) == 0
     captured = capsys.readouterr()
-    public_key, private_key = captured.out.split()
+    # Each of the two lines says which key it holds.
+    public_line, private_line = captured.out.splitlines()
+    assert public_line.startswith("public key: ")
+    assert private_line.startswith("private key: ")
+    public_key, private_key = public_line.split()[-1], private_line.split()[-1]
     assert TransactionSigner(private_key).public_key == public_key
     assert "warning" in captured.err

@@ -4,6 +4,7 @@ sees its connection dropped and restored), its errors, and the live view's frame
 from __future__ import annotations
 
 import codecs
+import io
 import re
 import signal
 import subprocess
@@ -16,11 +17,11 @@ import attrs
 import pytest
 import trio
 
-from bulk_trio.actions import MarketOrder
-from bulk_trio.cli import main
+from bulk_trio.actions import LimitOrder
+from bulk_trio.cli import main, text
 from bulk_trio.cli.panels import render
 from bulk_trio.cli.picture import LogEntry, MarketPicture
-from bulk_trio.cli.terminal import Line, paint_line
+from bulk_trio.cli.terminal import Line, Screen, paint_line
 from bulk_trio.enums import ConnectionState, OrderStatus, Side, TimeInForce
 from bulk_trio.inventory import Pnl, PositionView
 from bulk_trio.models import BookLevel, Margin, OrderState, Ticker, Trade
@@ -119,18 +120,24 @@ async def test_watch_shows_trades_and_reconnects_visibly(sim: Simulator) -> None
             printed = Transcript(process.stdout)
             await printed.until("watching BTC-USD")
 
-            sim.submit_trusted(taker, [MarketOrder("BTC-USD", Side.BUY, 0.05)])
-            await printed.until(r"trade BTC-USD buy\s+0\.0500 @")
+            # Take exactly the best ask, so that the trade is one line of known size and price (a
+            # fixed size could sweep two levels and print as two smaller trades).
+            (price, size, _), *_ = sim.engine.book("BTC-USD")[1]
+            take = LimitOrder("BTC-USD", Side.BUY, price, size, time_in_force="IOC")
+            sim.submit_trusted(taker, [take])
+            taken = re.escape(f"{text.size(size)} @ {text.price(price)}")
+            await printed.until(rf"trade BTC-USD buy\s+{taken}")
 
             sim.drop_connections()
             await printed.until("connection backoff")
             await printed.until(r"connection live again \(reconnect #1\)")
             await printed.until(r"book  BTC-USD bid")
 
+            # Ctrl-C ends watch like every command: status 130 and one line, no traceback.
             process.send_signal(signal.SIGINT)
-            assert await process.wait() == 0
+            assert await process.wait() == 130
             errors = (await process.stderr.receive_some(65536)).decode()
-            assert errors == ""
+            assert errors == "bulk-trio watch: interrupted\n"
         finally:
             if process.returncode is None:
                 process.kill()
@@ -224,3 +231,34 @@ def test_the_frame_shows_a_lost_connection() -> None:
     assert "reconnects 2" in screen
     assert "last disconnect: server closed the connection" in screen
     assert "waiting for the book" in screen
+
+
+@pytest.mark.parametrize("width", [120, 60, 40, 24])
+def test_a_narrow_terminal_still_shows_the_connection_state(width: int) -> None:
+    lost = picture(connection=ConnectionState.BACKOFF, reconnects=3)
+    header = visible(render(lost, width, 24), width - 1)[0]
+    assert "BTC-USD" in header and " BACKOFF " in header
+    assert ("reconnects 3" in header) == (width >= 40)
+    # What goes first on a narrow terminal is what a person needs least.
+    assert ("Ctrl-C to stop" in header) == (width >= 120)
+
+
+def draw_once(monkeypatch: pytest.MonkeyPatch, no_color: str | None) -> str:
+    if no_color is None:
+        monkeypatch.delenv("NO_COLOR", raising=False)
+    else:
+        monkeypatch.setenv("NO_COLOR", no_color)
+    stream = io.StringIO()
+    with Screen(stream) as screen:
+        screen.draw(render(picture(connection=ConnectionState.BACKOFF), 120, 40))
+    return stream.getvalue()
+
+
+def test_no_color_draws_without_colours(monkeypatch: pytest.MonkeyPatch) -> None:
+    colours = re.compile(r"\x1b\[(?:[0-9]+;)*(?:3[0-9]|4[0-9]|9[0-7])(?:;[0-9]+)*m")
+    assert colours.search(draw_once(monkeypatch, None))
+    assert colours.search(draw_once(monkeypatch, ""))  # empty means unset (no-color.org)
+    plain = draw_once(monkeypatch, "1")
+    assert not colours.search(plain)
+    assert "\x1b[1m" in plain  # bold is not a colour: headings stay readable
+    assert " BACKOFF " in ANSI.sub("", plain)

@@ -22,8 +22,9 @@ from bulk_trio import (
     Topic,
     TransactionSigner,
 )
-from bulk_trio.backoff import Backoff, ReconnectGaveUp
+from bulk_trio.backoff import Backoff
 from bulk_trio.enums import ConnectionState
+from bulk_trio.errors import ReconnectGaveUp
 from bulk_trio.protocol.keys import b58encode
 from bulk_trio.shell.client import open_bulk_client
 from bulk_trio.shell.connection import ConnectionSettings

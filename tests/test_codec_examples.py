@@ -1,4 +1,4 @@
-"""Every server message example of PROTOCOL.md §2.2 and §3, decoded from its literal text.
+"""Every server message example of the exchange's protocol notes, decoded from its literal text.
 
 The JSON below is copied from the document (not built with a helper), so that the codec is checked
 against the specification rather than against another part of this project.
@@ -47,7 +47,7 @@ TICKER = """{"type":"ticker","topic":"ticker.BTC-USD","data":{"ticker":{
   "fairVol":0.28,"fairBias":0.001,"timestamp":1704067200000000000}}}"""
 
 TRADES = """{"type":"trades","topic":"trades.BTC-USD","data":[{"s":"BTC-USD","px":100010.5,"sz":0.25,"time":1704067200123,
-  "b":true,"side":true,"maker":"<base58>","taker":"<base58>"}]}"""  # noqa: E501 (verbatim from PROTOCOL.md)
+  "b":true,"side":true,"maker":"<base58>","taker":"<base58>"}]}"""  # noqa: E501 (verbatim from the protocol notes)
 
 L2_SNAPSHOT = """{"type":"l2Snapshot","topic":"l2Snapshot.BTC-USD","data":{"book":{
   "updateType":"snapshot","symbol":"BTC-USD","timestamp":1770906894450242133,
@@ -68,20 +68,20 @@ ACCOUNT_SNAPSHOT = """{"type":"account","topic":"account.FuueqefENiGEW6uMqZQgmwj
      "originalSize":0.1,"size":0.1,"filledSize":0.0,"vwap":0.0,"isBuy":true,"maker":true,"reduceOnly":false,
      "tif":"gtc","status":"placed","timestamp":1763316177219383423}],
   "leverageSettings":[{"symbol":"BTC-USD","leverage":5.0},{"symbol":"ETH-USD","leverage":3.0}],
-  "builderCodeApprovals":[{"recipient":"<base58>","maxFee":5}]}}"""  # noqa: E501 (verbatim from PROTOCOL.md)
+  "builderCodeApprovals":[{"recipient":"<base58>","maxFee":5}]}}"""  # noqa: E501 (verbatim from the protocol notes)
 
 ORDER_UPDATE = """{"type":"account","topic":"account.<pk>","data":{"type":"orderUpdate","ts":1770918312787284000,"ot":"limit",
   "status":"rejectedRiskLimit","sym":"BTC-USD","oid":"EF2bxQ5pp3CDFAwRi44ExXb32sRmByByYxjwLYBfvRKQ",
   "px":100001.37,"origSz":-0.02474,"sz":-0.02474,"fillSz":0.0,"vwap":0.0,"mk":true,"r":false,"tif":"gtc",
-  "reason":"no oracle / fair price reference yet for: BTC-USD"}}"""  # noqa: E501 (verbatim from PROTOCOL.md)
+  "reason":"no oracle / fair price reference yet for: BTC-USD"}}"""  # noqa: E501 (verbatim from the protocol notes)
 
 FILL = """{"type":"account","data":{"type":"fill","symbol":"BTC-USD","orderId":"<oid>","price":100000.0,"size":0.1,
-  "isBuy":true,"maker":false,"timestamp":1704067200123456789,"counterpartyHint":"...","reason":null}}"""  # noqa: E501 (verbatim from PROTOCOL.md)
+  "isBuy":true,"maker":false,"timestamp":1704067200123456789,"counterpartyHint":"...","reason":null}}"""  # noqa: E501 (verbatim from the protocol notes)
 
 POST_SUCCESS = """{"type":"post","id":17,"data":{"type":"action","payload":{"status":"ok","response":{"type":"order",
   "data":{"statuses":[{"resting":{"oid":"Fpa3oVuL3UzjNANAMZZdmrn6D1Zhk83GmBuJpuAWG51F"}},
                       {"filled":{"oid":"...","totalSz":0.1,"avgPx":102500.0}},
-                      {"error":{"message":"..."}}]}}}}}"""  # noqa: E501 (verbatim from PROTOCOL.md)
+                      {"error":{"message":"..."}}]}}}}}"""  # noqa: E501 (verbatim from the protocol notes)
 
 POST_FAILURE = (
     '{"type":"post","id":9,"data":{"payload":{"status":"error","message":"Invalid signature"}}}'
@@ -89,7 +89,7 @@ POST_FAILURE = (
 
 ERROR = '{"type":"error","error":{"message":"invalid subscription"}}'
 
-# §3.8 writes ``"ok":true|false``; one of the two, with an id filled in.
+# The notes write ``"ok":true|false``; one of the two, with an id filled in.
 POST_ACK = '{"type":"post","id":5,"data":{"type":"ack","ok":true,"message":"..."}}'
 
 EXAMPLES: dict[str, str] = {

@@ -1,6 +1,6 @@
 """Properties of ``decode``: it never raises, whatever arrives, and a bad field is named.
 
-The mutation tests start from the literal examples of PROTOCOL.md (test_codec_examples.py) and
+The mutation tests start from the documented examples (tests/test_codec_examples.py) and
 drop or replace one field at a time.
 """
 

@@ -1,5 +1,5 @@
-"""The spellings PROTOCOL.md's decisions 4-7 tell the client to accept, and the malformed frames it
-must turn into a ProtocolError that names the problem."""
+"""The spellings docs/protocol.md's decisions 4-7 tell the client to accept, and the malformed
+frames it must turn into a ProtocolError that names the problem."""
 
 from __future__ import annotations
 

@@ -163,7 +163,7 @@ async def test_market_maker_stops_buying_at_its_inventory_limit(
 
 
 async def test_examples_run_as_scripts() -> None:
-    """``python examples/NAME.py`` works (each starts its own simulator)."""
+    """Each example runs as ``python examples/<name>.py`` (each starts its own simulator)."""
     names = ["market_data", "seed_example", "market_maker", "slow_and_fast_consumers"]
     if SIMULATES_ORDER_TYPES:
         names += ["bracket_order", "trailing_stop", "oco_range", "sub_account"]

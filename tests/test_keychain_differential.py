@@ -53,7 +53,7 @@ from bulk_trio.protocol.signing import TransactionSigner, encode_message, order_
 
 keychain = pytest.importorskip(
     "bulk_keychain",
-    reason="bulk-keychain (the reference signer) is not installed; pip install -e '.[test]'",
+    reason="bulk-keychain (the reference signer) is not installed; run python3 dev.py tests",
 )
 
 DIFFERENTIAL = settings(max_examples=200, deadline=None)

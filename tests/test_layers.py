@@ -164,12 +164,11 @@ def test_importing_a_core_module_loads_no_io_library(module: str) -> None:
 
 
 def test_shell_names_are_still_exported_by_the_package() -> None:
-    from bulk_trio import BulkClient, NotConnected, SubscriberStats, open_bulk_client
+    from bulk_trio import BulkClient, SubscriberStats, open_bulk_client
     from bulk_trio.sim import SimStats, Simulator, open_simulator
 
     assert open_bulk_client.__module__ == "bulk_trio.shell.client"
     assert BulkClient.__module__ == "bulk_trio.shell.client"
-    assert NotConnected.__module__ == "bulk_trio.shell.connection"
     assert SubscriberStats.__module__ == "bulk_trio.shell.fanout"
     assert Simulator.__module__ == open_simulator.__module__ == "bulk_trio.sim.shell.simulator"
     assert SimStats.__module__ == "bulk_trio.sim.stats"
@@ -185,3 +184,13 @@ def test_no_two_classes_share_a_name() -> None:
                 defined.setdefault(node.name, []).append(name)
     shared = {cls: modules for cls, modules in defined.items() if len(modules) > 1}
     assert not shared, f"class names defined more than once: {shared}"
+
+
+def test_no_two_modules_share_a_name() -> None:
+    # ``from .limits import`` must not mean two different things in two folders.
+    by_name: dict[str, list[str]] = {}
+    for name in MODULES:
+        if not is_package(name):
+            by_name.setdefault(name.rsplit(".", 1)[-1], []).append(name)
+    shared = {short: names for short, names in by_name.items() if len(names) > 1}
+    assert not shared, f"module names used more than once: {shared}"

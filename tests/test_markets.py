@@ -8,8 +8,9 @@ from hypothesis import strategies as st
 
 from bulk_trio import LimitOrder, MarketOrder, ModifyOrder, Side, UpdateLeverage
 from bulk_trio.actions import OnFill, RangeOrder, StopOrder, TakeProfitOrder, TrailingStop
+from bulk_trio.errors import MarketRuleViolation
 from bulk_trio.fixedpoint import to_fixed
-from bulk_trio.markets import Market, MarketRuleViolation, markets_by_symbol, order_problem
+from bulk_trio.markets import Market, markets_by_symbol, order_problem
 
 BTC = Market(symbol="BTC-USD", tick_size=0.5, lot_size=0.001, min_notional=10, max_leverage=10)
 

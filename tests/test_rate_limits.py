@@ -31,7 +31,7 @@ from bulk_trio.limits import (
 )
 from bulk_trio.protocol.subscriptions import CANDLE_INTERVALS
 from bulk_trio.sim import Simulator, open_simulator
-from bulk_trio.sim.limits import MessageWindow
+from bulk_trio.sim.message_window import MessageWindow
 from fake_exchange import FakeExchange
 from ws_peer import open_peer
 

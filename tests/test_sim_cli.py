@@ -72,8 +72,9 @@ async def test_sim_serves_until_ctrl_c_and_exits_cleanly() -> None:
                 assert ticker["data"]["ticker"]["markPrice"] > 0
                 snapshot = await peer.expect_account("accountSnapshot")
                 assert snapshot["data"]["margin"]["totalBalance"] == 2500.0
+            # Ctrl-C stops it cleanly, with the status of every command stopped by Ctrl-C.
             process.send_signal(signal.SIGINT)
-            assert await process.wait() == 0
+            assert await process.wait() == 130
             errors = await read_all(process.stderr)
             assert "Traceback" not in errors
         finally:

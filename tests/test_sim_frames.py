@@ -1,4 +1,5 @@
-"""The simulator's frames against the literal JSON of PROTOCOL.md §3 (no sockets here)."""
+"""The simulator's frames against the exchange's documented examples in tests/ws_peer.py (no
+sockets here)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""Admission of signed transactions by the simulator engine (PROTOCOL.md §4.1, §5, §8, §11)."""
+"""Admission of signed transactions by the simulator engine (docs/protocol.md: "The signed bytes",
+"Reconnection and nonces")."""
 
 from __future__ import annotations
 

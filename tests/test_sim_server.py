@@ -23,7 +23,7 @@ from bulk_trio.sim import Simulator, open_simulator
 from bulk_trio.sim.candles import CandleBook, candle_bounds
 from bulk_trio.sim.client_requests import BadRequest, parse_subscriptions
 from bulk_trio.sim.feed import MARKET_MAKER
-from bulk_trio.sim.websocket_frames import encode_text_frame
+from bulk_trio.sim.frame_encoding import encode_text_frame
 from order_id_oracle import wire_order_id
 from ws_peer import (
     EXAMPLES,
@@ -173,7 +173,7 @@ def test_candles_roll_over_and_keep_a_bounded_history() -> None:
     ],
 )
 def test_data_frames_use_the_shortest_length_encoding(length: int, header: bytes) -> None:
-    # RFC 6455 §5.2: FIN + text opcode, no mask from a server, the minimal length form.
+    # RFC 6455, section 5.2: FIN + text opcode, no mask from a server, the minimal length form.
     assert encode_text_frame("x" * length) == header + b"x" * length
 
 

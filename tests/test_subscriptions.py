@@ -1,5 +1,5 @@
-"""Client-to-server messages (PROTOCOL.md §2): subscriptions, unsubscribe and post, compared with
-literal JSON from the document."""
+"""Client-to-server messages (docs/protocol.md, "Requests"): subscriptions, unsubscribe and post,
+compared with the exchange's documented JSON."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ PK = "FuueqefENiGEW6uMqZQgmwjzgpnb85EgUcZa5Em4PQh7"
 PK2 = "FAe4sisG95oZ42w7buUn5qEE4TAnfTTFPiguZUHmhiF"
 
 
-# --- the three examples of §2.1, byte for byte ---------------------------------------------------
+# --- the three documented subscribe examples, byte for byte ------------------------------------
 
 
 def test_l2_snapshot_example() -> None:
@@ -217,7 +217,7 @@ def test_unsubscribe_rejects_bad_topics(topic: Any) -> None:
         encode_unsubscribe(topic)
 
 
-# The signed transaction of PROTOCOL.md §5.7, in the §4.1 envelope.
+# The signed transaction of vector limit_gtc_mainnet (tests/data/vectors.json) in its envelope.
 SIGNATURE = (
     "516oM3bZJmddFdYdcfwjuN34U3scjL3GtoxqUMNrQGecXUbkAtLe3vVZBTcN75ocmEXZNdvXK6PfGWPNEQHwLF7V"
 )

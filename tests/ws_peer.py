@@ -1,8 +1,9 @@
-"""A tiny WebSocket client for the simulator tests, written from PROTOCOL.md alone.
+"""A tiny WebSocket client for the simulator tests, written from the protocol notes alone.
 
 It uses trio-websocket and ``json`` only, never ``bulk_trio.protocol.codec``, so that the simulator
-is checked against the document rather than against the client it is meant to test. The literal
-JSON examples of PROTOCOL.md §3 live here too, with :func:`assert_shape` to compare a frame to one.
+is checked against the document rather than against the client it is meant to test. The
+exchange's documented JSON examples live here too, with :func:`assert_shape` to compare a frame to
+one.
 """
 
 from __future__ import annotations
@@ -125,7 +126,7 @@ async def closed(peer: Peer) -> bool:
 
 
 # ---------------------------------------------------------------------------------------------
-# The literal examples of PROTOCOL.md §2-§3 (copied verbatim), and a shape comparison.
+# The documented examples of requests and server messages (copied verbatim), and a shape comparison.
 
 EXAMPLES: dict[str, Frame] = {
     name: json.loads(text)
@@ -185,7 +186,7 @@ EXAMPLES: dict[str, Frame] = {
     }.items()
 }
 
-# Keys the examples show that PROTOCOL.md marks as optional or source-specific.
+# Keys the examples show that the protocol notes mark as optional or source-specific.
 OPTIONAL_KEYS = frozenset(
     {
         "reason",  # orderUpdate: "optional reason"
@@ -193,11 +194,11 @@ OPTIONAL_KEYS = frozenset(
         "trigger",  # orderUpdate and open orders: "optional trigger object for conditionals"
     }
 )
-# Keys the simulator may add beyond an example, with where PROTOCOL.md documents them.
+# Keys the simulator may add beyond an example, with where they are documented.
 DOCUMENTED_EXTRA_KEYS = frozenset(
     {
-        "topic",  # §3.7: all account messages carry a topic (the fill example omits it)
-        "orderType",  # §3.7: the long open-order form lists orderType
+        "topic",  # all account messages carry a topic (the fill example omits it)
+        "orderType",  # the long open-order form lists orderType
         "type",  # the brief's post failure body keeps data.type == "action"
     }
 )
@@ -242,7 +243,7 @@ def assert_shape(actual: object, example: object, path: str = "$") -> None:
 
 
 def assert_post_shape(reply: object) -> None:
-    """A ``post`` reply has the envelope of the §3.8 example, and every status is a single-key
+    """A ``post`` reply has the envelope of the documented example, and every status is a single-key
     object ``{name: body}`` with an object body (the example's statuses differ from each other,
     so they are not compared element by element)."""
     envelope = json.loads(json.dumps(EXAMPLES["post"]))

@@ -43,7 +43,7 @@ from .actions import (
     UpdateLeverage,
     WhitelistFaucet,
 )
-from .backoff import Backoff, ReconnectGaveUp
+from .backoff import Backoff
 from .book import OrderBook
 from .book_view import BookView
 from .enums import ConnectionState, OrderStatus, Side, StatusKind, TimeInForce, Topic
@@ -54,8 +54,11 @@ from .errors import (
     ConnectionLost,
     ExchangeError,
     HttpError,
+    MarketRuleViolation,
+    NotConnected,
     OrderOutcomeUnknown,
     ProtocolViolation,
+    ReconnectGaveUp,
     SubscriberOverflow,
 )
 from .http_models import (
@@ -68,7 +71,7 @@ from .http_models import (
     MarketSummary,
 )
 from .inventory import Inventory, Pnl, PositionView
-from .markets import Market, MarketRuleViolation
+from .markets import Market
 from .models import (
     AccountSnapshot,
     BookLevel,
@@ -104,11 +107,10 @@ from .protocol.subscriptions import Subscription
 
 if TYPE_CHECKING:
     from .shell.client import BulkClient, open_bulk_client
-    from .shell.connection import NotConnected
     from .shell.fanout import EventChannel, SubscriberStats
     from .shell.http import BulkHttpClient, open_bulk_http
+    from .shell.latest_values import LatestValue
     from .shell.recorder import Recorder, open_recorder
-    from .shell.watch import LatestValue
 
 __version__ = "0.1.0"
 
@@ -116,10 +118,9 @@ __version__ = "0.1.0"
 _SHELL_EXPORTS = {
     "BulkClient": ".shell.client",
     "open_bulk_client": ".shell.client",
-    "NotConnected": ".shell.connection",
     "SubscriberStats": ".shell.fanout",
     "EventChannel": ".shell.fanout",
-    "LatestValue": ".shell.watch",
+    "LatestValue": ".shell.latest_values",
     "BulkHttpClient": ".shell.http",
     "open_bulk_http": ".shell.http",
     "Recorder": ".shell.recorder",

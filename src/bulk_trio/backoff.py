@@ -1,4 +1,4 @@
-"""How long to wait before the next reconnect attempt (docs/protocol.md, DESIGN §4). Sans-IO.
+"""How long to wait before the next reconnect attempt (docs/guides/lifecycle.md). Sans-IO.
 
 The delays are 1, 2, 4, ... seconds capped at 30, each scaled by a random jitter factor so that
 many clients dropped at once do not all come back in the same instant. A connection that stayed up
@@ -11,11 +11,7 @@ from __future__ import annotations
 import math
 from random import Random
 
-from .errors import BulkError
-
-
-class ReconnectGaveUp(BulkError):
-    """The reconnect attempts allowed by ``max_attempts`` are used up."""
+from .errors import ReconnectGaveUp
 
 
 class Backoff:

@@ -8,7 +8,7 @@ sent.
 
 The book is *valid* only between a snapshot and the next :meth:`OrderBook.invalidate`: there are no
 sequence numbers on the wire, so after a reconnect nothing but a fresh snapshot can be trusted, and
-deltas that arrive before it are ignored (DESIGN.md §4).
+deltas that arrive before it are ignored (docs/guides/lifecycle.md).
 """
 
 from __future__ import annotations

@@ -87,3 +87,21 @@ class OrderOutcomeUnknown(ConnectionLost):
         self.endpoint = endpoint
         self.status = status
         self.payload = payload
+
+
+class NotConnected(ConnectionLost):
+    """The client is between connections; the request was NOT sent (its outcome is known)."""
+
+
+class ReconnectGaveUp(BulkError):
+    """The reconnect attempts allowed by ``max_attempts`` are used up."""
+
+
+class MarketRuleViolation(ValueError):
+    """An order or leverage setting the market refuses; ``rule`` names which rule it breaks
+    (tick, lot, min_notional or leverage; see ``bulk_trio.markets.RULES``) and the message says
+    by how much. A ``ValueError``: raised before anything is signed or sent."""
+
+    def __init__(self, rule: str, message: str) -> None:
+        super().__init__(message)
+        self.rule = rule

@@ -28,6 +28,7 @@ from .actions import (
     UpdateLeverage,
 )
 from .enums import Side
+from .errors import MarketRuleViolation
 from .fixedpoint import from_fixed, to_fixed
 
 __all__ = ["RULES", "Market", "MarketRuleViolation", "markets_by_symbol", "order_problem"]
@@ -36,15 +37,6 @@ RULES = ("tick", "lot", "min_notional", "leverage")
 """The names a :class:`MarketRuleViolation` can carry in ``rule``."""
 MAX_USER_LEVERAGE = 50.0
 """Leverage settings are clamped to 1..50 and to the market's cap (docs/http-api.md)."""
-
-
-class MarketRuleViolation(ValueError):
-    """An order or leverage setting the market refuses; ``rule`` names which rule it breaks
-    (one of ``RULES``: tick, lot, min_notional, leverage) and the message says by how much."""
-
-    def __init__(self, rule: str, message: str) -> None:
-        super().__init__(message)
-        self.rule = rule
 
 
 def _positive(value: float, field: str) -> float:

@@ -20,7 +20,7 @@ from .enums import OrderStatus, Side, StatusKind, TimeInForce, Topic
 
 @attrs.frozen
 class Ticker:
-    """``ticker.<symbol>``; prices may be ``None`` before the market has a reference (§3.3)."""
+    """``ticker.<symbol>``; prices may be ``None`` before the market has a reference."""
 
     symbol: str
     last_price: float | None

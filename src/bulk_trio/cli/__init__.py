@@ -17,13 +17,17 @@ import traceback
 from collections.abc import Callable, Sequence
 from typing import NoReturn
 
+from .. import __version__
+from .account_keys import KEY_ENV, hide_pasted_keys, run_keygen
 from .demo import run_demo
-from .endpoint import NETWORK_HELP, NETWORKS, SIGNATURE_DOMAINS
+from .endpoint import NETWORK_ENV, NETWORK_HELP, NETWORKS, URL_ENV
 from .http_commands import register_http_commands
-from .keys import KEY_ENV, run_keygen
+from .manage import run_agent, run_faucet, run_leverage, run_modify
 from .order_types import add_order_type_options
+from .output import add_json_option
 from .record import run_record
 from .runtime import (
+    EXIT_CLOSED_PIPE,
     EXIT_FAILURE,
     EXIT_INTERRUPTED,
     EXIT_OK,
@@ -225,10 +229,11 @@ def _add_keygen(commands: argparse._SubParsersAction[_Parser]) -> None:
     )
     parser.add_argument(
         "--network",
-        choices=SIGNATURE_DOMAINS,
-        default="testnet",
-        help="the network the printed next step uses (default: testnet)",
+        choices=NETWORKS,
+        default=None,
+        help="the network the printed next step uses (default: local)",
     )
+    add_json_option(parser)
     parser.set_defaults(run=run_keygen)
 
 
@@ -241,6 +246,7 @@ def _add_account(commands: argparse._SubParsersAction[_Parser]) -> None:
     )
     parser.add_argument("--pubkey", metavar="PUBKEY", help="the account to show (default: yours)")
     _add_endpoint_options(parser, signing=True)
+    add_json_option(parser)
     parser.set_defaults(run=run_account)
 
 
@@ -269,6 +275,7 @@ def _add_order(commands: argparse._SubParsersAction[_Parser]) -> None:
     parser.add_argument("--reduce-only", action="store_true", help="only reduce the position")
     add_order_type_options(parser, _number)
     _add_endpoint_options(parser, signing=True)
+    add_json_option(parser)
     parser.set_defaults(run=run_order)
 
 
@@ -281,6 +288,7 @@ def _add_cancel(commands: argparse._SubParsersAction[_Parser]) -> None:
     parser.add_argument("symbol", metavar="SYMBOL")
     parser.add_argument("order_ids", nargs="+", metavar="ORDER_ID")
     _add_endpoint_options(parser, signing=True)
+    add_json_option(parser)
     parser.set_defaults(run=run_cancel)
 
 
@@ -292,14 +300,87 @@ def _add_cancel_all(commands: argparse._SubParsersAction[_Parser]) -> None:
     )
     parser.add_argument("symbols", nargs="*", metavar="SYMBOL")
     _add_endpoint_options(parser, signing=True)
+    add_json_option(parser)
     parser.set_defaults(run=run_cancel_all)
+
+
+# -- account management ------------------------------------------------------------------------
+
+
+def _add_faucet(commands: argparse._SubParsersAction[_Parser]) -> None:
+    parser = commands.add_parser(
+        "faucet",
+        help="ask a test network's faucet for funds",
+        description="Ask the faucet of testnet or devnet to credit your account (or --to "
+        "another one). Signed with your key; mainnet has no faucet.",
+    )
+    parser.add_argument("--to", metavar="PUBKEY", help="the account to credit (default: yours)")
+    parser.add_argument(
+        "--amount", type=_number("amount"), help="a custom amount (whitelisted accounts only)"
+    )
+    _add_endpoint_options(parser, signing=True)
+    add_json_option(parser)
+    parser.set_defaults(run=run_faucet)
+
+
+def _add_modify(commands: argparse._SubParsersAction[_Parser]) -> None:
+    parser = commands.add_parser(
+        "modify",
+        help="change the size of a resting order",
+        description="Change the size of one of your resting orders of SYMBOL.",
+    )
+    parser.add_argument("symbol", metavar="SYMBOL")
+    parser.add_argument("order_id", metavar="ORDER_ID")
+    parser.add_argument("size", type=_number("size"), metavar="SIZE", help="the new total size")
+    _add_endpoint_options(parser, signing=True)
+    add_json_option(parser)
+    parser.set_defaults(run=run_modify)
+
+
+def _add_leverage(commands: argparse._SubParsersAction[_Parser]) -> None:
+    parser = commands.add_parser(
+        "leverage",
+        help="set the maximum leverage of a market",
+        description="Set your account's maximum leverage for SYMBOL.",
+    )
+    parser.add_argument("symbol", metavar="SYMBOL")
+    parser.add_argument("leverage", type=_number("leverage"), metavar="LEVERAGE", help="e.g. 5")
+    _add_endpoint_options(parser, signing=True)
+    add_json_option(parser)
+    parser.set_defaults(run=run_leverage)
+
+
+def _add_agent(commands: argparse._SubParsersAction[_Parser]) -> None:
+    parser = commands.add_parser(
+        "agent",
+        help="let another key sign for your account, or stop it",
+        description="Authorize an agent key to sign for your account (add), or revoke it "
+        "(remove). Signed with your key.",
+    )
+    actions = parser.add_subparsers(
+        dest="agent_command", metavar="add|remove", required=True, parser_class=_Parser
+    )
+    for name, summary in (("add", "authorize AGENT"), ("remove", "revoke AGENT")):
+        sub = actions.add_parser(name, help=summary, description=f"{summary.capitalize()}.")
+        sub.add_argument("agent", metavar="AGENT", help="the agent's public key")
+        _add_endpoint_options(sub, signing=True)
+        add_json_option(sub)
+        sub.set_defaults(run=run_agent)
 
 
 # -- dispatch ----------------------------------------------------------------------------------
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="bulk-trio", description="A Trio client for the BULK exchange.")
+    parser = _Parser(
+        prog="bulk-trio",
+        description="A Trio client for the BULK exchange.",
+        epilog=f"Environment: {KEY_ENV} (the key of signing commands), {URL_ENV} and "
+        f"{NETWORK_ENV} (defaults for --url and --network), NO_COLOR. Exit status: 0 done, "
+        "1 failed on the network or refused by the exchange, 2 bad usage or input, "
+        "130 interrupted, 141 output pipe closed.",
+    )
+    parser.add_argument("--version", action="version", version=f"bulk-trio {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     for add in (
         _add_demo,
@@ -311,6 +392,10 @@ def build_parser() -> argparse.ArgumentParser:
         _add_order,
         _add_cancel,
         _add_cancel_all,
+        _add_faucet,
+        _add_modify,
+        _add_leverage,
+        _add_agent,
     ):
         add(commands)
     register_http_commands(commands)
@@ -321,10 +406,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit status."""
     _remember_environment_key()
     parser = build_parser()
+    arguments = sys.argv[1:] if argv is None else list(argv)
     try:
-        args = parser.parse_args(argv)
+        args = parser.parse_args(arguments)
     except UsageError as problem:
-        return _report(problem, EXIT_USAGE, verbose=False)
+        return _report(_hiding_keys(problem, arguments), EXIT_USAGE, verbose=False)
     run: Runner | None = getattr(args, "run", None)
     if run is None:
         parser.print_help(sys.stderr)
@@ -335,19 +421,40 @@ def main(argv: Sequence[str] | None = None) -> int:
         with verbose_logging(verbose):
             return run(args)
     except UsageError as problem:
-        return _report(problem, EXIT_USAGE, verbose=verbose, prefix=prefix)
+        hidden = _hiding_keys(problem, arguments)
+        return _report(hidden, EXIT_USAGE, verbose=verbose, prefix=prefix)
     except (Interrupted, KeyboardInterrupt):
         # KeyboardInterrupt: Ctrl-C outside the commands' own signal handling.
         print(f"{prefix}: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
     except Exception as exc:
         error = unwrap(exc)
+        if isinstance(error, BrokenPipeError):
+            return _stdout_closed()
         line = explain(error)
         if line is None:
             line = f"unexpected error: {type(error).__name__}: {error}"
             if not verbose:
                 line += " (run with --verbose for details)"
         return _report(error, EXIT_FAILURE, verbose=verbose, prefix=prefix, line=line)
+
+
+def _hiding_keys(problem: UsageError, arguments: Sequence[str]) -> UsageError:
+    # A usage error quotes what the user typed (argparse's "unrecognized arguments: ...", a
+    # --key-file path): a private key pasted as an argument must not come back.
+    return UsageError(hide_pasted_keys(str(problem), arguments))
+
+
+def _stdout_closed() -> int:
+    """The reader of our output went away (``bulk-trio watch | head``): end quietly. Python would
+    otherwise complain once more when it flushes stdout at exit, so stdout now goes nowhere."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError, AttributeError):
+        pass  # stdout is not a file descriptor (a test's capture): nothing to flush at exit
+    return EXIT_CLOSED_PIPE
 
 
 def _remember_environment_key() -> None:

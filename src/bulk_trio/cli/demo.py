@@ -30,9 +30,9 @@ from ..shell.client import BulkClient, open_bulk_client
 from ..sim import open_simulator
 from . import panels, text
 from .connect import subscribe_book
+from .output import print_log_entry
 from .picture import (
     EventLog,
-    LogEntry,
     TradeTape,
     log_connection_changes,
     log_fills,
@@ -111,7 +111,7 @@ class Demo:
 
     def __init__(self, options: DemoOptions) -> None:
         self.options = options
-        self.log = EventLog(echo=None if options.live else _print_entry)
+        self.log = EventLog(echo=None if options.live else print_log_entry)
         self.tape = TradeTape()
         self.client: BulkClient | None = None
         self.url = "(starting)"
@@ -335,10 +335,6 @@ class Demo:
 
     async def _pause(self) -> None:
         await trio.sleep(self._pause_seconds)
-
-
-def _print_entry(entry: LogEntry) -> None:
-    print(panels.log_line(entry), flush=True)
 
 
 def _expect(response: OrderResponse, wanted: Collection[OrderStatus], what: str) -> None:

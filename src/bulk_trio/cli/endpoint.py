@@ -11,6 +11,9 @@ so is a host whose domain is not known, unless ``--network`` says which domain t
 
 from __future__ import annotations
 
+import argparse
+import os
+from collections.abc import Mapping
 from urllib.parse import urlsplit
 
 import attrs
@@ -77,7 +80,12 @@ def check_signing_host(url: str, host: str, network: str | None, domain: str) ->
 
 
 def resolve_endpoint(
-    network: str | None, url: str | None, *, signing: bool, ca_file: str | None = None
+    network: str | None,
+    url: str | None,
+    *,
+    signing: bool,
+    ca_file: str | None = None,
+    url_source: str = "--url",
 ) -> Endpoint:
     """The WebSocket endpoint for ``--network``, ``--url`` and ``--ca-file`` (any may be omitted).
 
@@ -96,7 +104,7 @@ def resolve_endpoint(
     except ValueError:  # e.g. an unclosed IPv6 bracket
         host = None
     if host is None or parts.scheme not in ("ws", "wss"):
-        raise UsageError(f"--url must be a ws:// or wss:// URL with a host, got {url!r}")
+        raise UsageError(f"{url_source} must be a ws:// or wss:// URL with a host, got {url!r}")
     if signing:
         check_signing_host(url, host, network, domain)
     if ca_file is not None and parts.scheme != "wss":
@@ -112,3 +120,46 @@ def resolve_http_url(network: str | None, url: str | None) -> str:
     if urlsplit(url).scheme not in ("http", "https") or host_of(url) is None:
         raise UsageError(f"--http-url must be an http:// or https:// URL with a host, got {url!r}")
     return url.rstrip("/")
+
+
+# -- the environment ---------------------------------------------------------------------------
+
+URL_ENV = "BULK_URL"
+NETWORK_ENV = "BULK_NETWORK"
+
+
+def requested_network(flag: str | None, environ: Mapping[str, str] | None = None) -> str | None:
+    """The network the user asked for: ``--network``, else ``BULK_NETWORK``, else None (the
+    default applies). Every command reads the network name through here."""
+    if flag is not None:
+        return flag
+    named = (os.environ if environ is None else environ).get(NETWORK_ENV, "").strip()
+    if not named:
+        return None
+    if named not in NETWORKS:
+        raise UsageError(f"{NETWORK_ENV} must be one of {', '.join(NETWORKS)}, got {named!r}")
+    return named
+
+
+def signature_domain(network: str | None) -> str:
+    """The signature domain of the network ``requested_network`` returned."""
+    return _domain(network)[1]
+
+
+def command_endpoint(
+    args: argparse.Namespace, *, signing: bool, environ: Mapping[str, str] | None = None
+) -> Endpoint:
+    """The endpoint of a command's ``--network`` and ``--url``; each falls back to its environment
+    variable (``BULK_NETWORK``, ``BULK_URL``), so a shell can set them once for a session."""
+    env = os.environ if environ is None else environ
+    network = requested_network(args.network, env)
+    ca_file = getattr(args, "ca_file", None)
+    if args.url is not None:
+        return resolve_endpoint(network, args.url, signing=signing, ca_file=ca_file)
+    url = env.get(URL_ENV, "").strip() or None
+    return resolve_endpoint(network, url, signing=signing, ca_file=ca_file, url_source=URL_ENV)
+
+
+def command_http_url(args: argparse.Namespace) -> str:
+    """The HTTP API base URL of a command's ``--network`` (or ``BULK_NETWORK``), ``--http-url``."""
+    return resolve_http_url(requested_network(args.network), args.http_url)

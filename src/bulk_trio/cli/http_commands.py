@@ -9,22 +9,18 @@ from __future__ import annotations
 
 import argparse
 import datetime
-import enum
-import json
-import sys
 from collections.abc import Callable, Sequence
 from contextlib import AbstractAsyncContextManager
 from typing import Any
-
-import attrs
 
 from ..http_models import HistoryFill
 from ..models import Candle, OrderState
 from ..protocol.subscriptions import check_pubkey, wire_interval
 from ..shell.http import BulkHttpClient, open_bulk_http
+from .account_keys import find_signer
 from .connect import market_symbol, trusting
-from .endpoint import NETWORK_HELP, NETWORKS, resolve_http_url
-from .keys import find_signer
+from .endpoint import NETWORK_HELP, NETWORKS, command_http_url
+from .output import add_json_option, print_json
 from .runtime import EXIT_OK, UsageError, run_interruptible
 
 __all__ = ["register_http_commands"]
@@ -34,27 +30,6 @@ DEFAULT_HISTORY_ROWS = 50
 
 
 # -- output ------------------------------------------------------------------------------------
-
-
-def _plain(value: Any) -> Any:
-    """Models as JSON-ready values: attrs classes as objects, enums by their wire value."""
-    if attrs.has(type(value)):
-        return {
-            field.name: _plain(getattr(value, field.name)) for field in attrs.fields(type(value))
-        }
-    if isinstance(value, enum.Enum):
-        return value.value
-    if isinstance(value, tuple | list):
-        return [_plain(item) for item in value]
-    if isinstance(value, dict):
-        return {str(key): _plain(item) for key, item in value.items()}
-    return value
-
-
-def print_json(document: Any) -> None:
-    """One JSON document on stdout."""
-    json.dump(_plain(document), sys.stdout, indent=2, allow_nan=False)
-    sys.stdout.write("\n")
 
 
 def _number(value: float) -> str:
@@ -82,7 +57,7 @@ def _time_ns(ns: int) -> str:
 
 
 def run_markets(args: argparse.Namespace) -> int:
-    url = resolve_http_url(args.network, args.http_url)
+    url = command_http_url(args)
 
     async def fetch() -> Any:
         async with _open_http(url, args) as http:
@@ -125,7 +100,7 @@ def _account(args: argparse.Namespace) -> str:
 
 
 def run_history(args: argparse.Namespace) -> int:
-    url = resolve_http_url(args.network, args.http_url)
+    url = command_http_url(args)
     user = _account(args)
     wanted: int = args.limit
 
@@ -195,7 +170,7 @@ def _orders_table(rows: Sequence[OrderState]) -> None:
 
 
 def run_candles(args: argparse.Namespace) -> int:
-    url = resolve_http_url(args.network, args.http_url)
+    url = command_http_url(args)
     symbol = market_symbol(args.symbol)
     try:
         interval = wire_interval(args.interval)
@@ -277,7 +252,7 @@ def _common(parser: argparse.ArgumentParser) -> None:
         help="trust the certificate authorities in this PEM file for an https:// URL (a "
         "corporate CA, or the one `bulk-trio sim --tls` prints) instead of the system's",
     )
-    parser.add_argument("--json", action="store_true", help="print one JSON document instead")
+    add_json_option(parser)
     parser.add_argument(
         "--timeout", type=_seconds, default=DEFAULT_TIMEOUT, help="seconds per request (default 10)"
     )

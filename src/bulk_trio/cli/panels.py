@@ -40,7 +40,7 @@ def render(picture: MarketPicture, width: int, height: int) -> list[Line]:
     position and at least the last few log entries. The ladder gets as many levels as fit (up to
     the picture's depth), then the trades, and the log takes whatever is left.
     """
-    top = [*_header(picture), _ticker(picture), []]
+    top = [*_header(picture, width), _ticker(picture), []]
     bottom: list[Line] = []
     if picture.orders is not None:
         bottom = [*_orders(picture), [], *_position(picture), []]
@@ -56,9 +56,9 @@ def render(picture: MarketPicture, width: int, height: int) -> list[Line]:
     return lines + _log(picture, height - len(lines), width)
 
 
-def _header(picture: MarketPicture) -> list[Line]:
+def _header(picture: MarketPicture, width: int) -> list[Line]:
     state = picture.connection
-    line: Line = [
+    wanted: Line = [
         (f" {picture.title} ", HEADER),
         (f" {picture.symbol} ", BOLD),
         (f" {picture.url} ", DIM),
@@ -66,6 +66,15 @@ def _header(picture: MarketPicture) -> list[Line]:
         (f"  reconnects {picture.reconnects}", "" if picture.reconnects == 0 else YELLOW),
         (f"   {text.clock()[:8]}   Ctrl-C to stop", DIM),
     ]
+    # On a narrow terminal the least needed parts go first (the hint, the URL, the title), so
+    # that the connection state, which says whether the screen can be trusted, stays visible.
+    line = wanted
+    for least_needed in (5, 2, 0):
+        if sum(len(segment) for segment, _ in line) < width:
+            break
+        line = [
+            segment for index, segment in enumerate(line) if segment is not wanted[least_needed]
+        ]
     lines = [line]
     if picture.disconnect_reason is not None and state is not ConnectionState.CLOSED:
         lines.append([(f" last disconnect: {picture.disconnect_reason}", YELLOW)])

@@ -14,13 +14,13 @@ from typing import TypeVar
 
 import trio
 
-from ..backoff import ReconnectGaveUp
-from ..errors import BulkError
+from ..errors import BulkError, ReconnectGaveUp
 
 EXIT_OK = 0
 EXIT_FAILURE = 1
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130  # 128 + SIGINT, what shells report for a command stopped by Ctrl-C
+EXIT_CLOSED_PIPE = 141  # 128 + SIGPIPE, what other tools report when their reader goes away
 
 T = TypeVar("T")
 

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, TypeVar
 import trio
 
 from ..protocol.keys import decode_32
-from .runtime import EXIT_FAILURE, EXIT_OK, UsageError
+from .runtime import EXIT_FAILURE, EXIT_INTERRUPTED, UsageError
 
 if TYPE_CHECKING:
     from ..sim import Simulator
@@ -210,4 +210,5 @@ def run_sim(args: argparse.Namespace) -> int:
         return EXIT_FAILURE
     except (ValueError, RuntimeError) as problem:  # RuntimeError: --tls without trustme
         raise UsageError(f"bulk-trio sim: {problem}") from None
-    return EXIT_OK
+    # The simulator only stops on SIGINT or SIGTERM: status 130, like every command (docs/cli.md).
+    return EXIT_INTERRUPTED

@@ -4,6 +4,7 @@ A frame is a list of lines, each a list of ``(text, style)`` segments, where ``s
 parameter string such as ``"1;32"`` (bold green) or ``""``. :class:`Screen` switches to the
 terminal's alternate screen, hides the cursor, redraws whole frames in place, and puts everything
 back when its ``with`` block ends, whether it ends normally, with an error or on Ctrl-C.
+With ``NO_COLOR`` set (https://no-color.org) it draws without colours; bold and dim stay.
 """
 
 from __future__ import annotations
@@ -41,7 +42,18 @@ def supports_live_view(stream: TextIO) -> bool:
     return interactive and os.environ.get("TERM", "") != "dumb"
 
 
-def paint_line(line: Line, width: int) -> str:
+def colour_wanted() -> bool:
+    """False when the user set ``NO_COLOR`` to anything but the empty string."""
+    return not os.environ.get("NO_COLOR", "")
+
+
+def without_colour(style: str) -> str:
+    """``style`` without its colour parameters (SGR 30-49 and 90-107), keeping bold, dim, ..."""
+    kept = [p for p in style.split(";") if p and not (30 <= int(p) <= 49 or 90 <= int(p) <= 107)]
+    return ";".join(kept)
+
+
+def paint_line(line: Line, width: int, *, colour: bool = True) -> str:
     """``line`` as escape sequences, clipped to ``width`` visible characters."""
     out: list[str] = []
     room = width
@@ -50,7 +62,8 @@ def paint_line(line: Line, width: int) -> str:
             break
         piece = text[:room]
         room -= len(piece)
-        out.append(f"{_CSI}{style}m{piece}{_CSI}0m" if style else piece)
+        sgr = style if colour else without_colour(style)
+        out.append(f"{_CSI}{sgr}m{piece}{_CSI}0m" if sgr else piece)
     return "".join(out)
 
 
@@ -60,6 +73,7 @@ class Screen:
     def __init__(self, stream: TextIO) -> None:
         self._stream = stream
         self._active = False
+        self._colour = colour_wanted()
 
     def __enter__(self) -> Screen:
         self._write(_ENTER)
@@ -94,7 +108,9 @@ class Screen:
             return
         columns, rows = self.size()
         # One column short of the edge: writing the last column makes some terminals wrap.
-        painted = [paint_line(line, columns - 1) + _CSI + "K" for line in lines[:rows]]
+        painted = [
+            paint_line(line, columns - 1, colour=self._colour) + _CSI + "K" for line in lines[:rows]
+        ]
         self._write(_CSI + "H" + "\r\n".join(painted) + _CSI + "J")
 
     def _write(self, text: str) -> None:

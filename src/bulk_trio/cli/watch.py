@@ -4,7 +4,7 @@ On a terminal it is a full-screen view: the ladder, the spread, the last trades,
 the connection state, which changes colour and is logged when the connection drops and comes back.
 Elsewhere (a pipe, a file, ``--no-live``) it prints timestamped lines instead: the top of the book
 every second, every trade, every change of the connection, and the whole ladder at the end.
-It reconnects for as long as it runs; Ctrl-C (or ``--duration``) ends it with status 0.
+It reconnects for as long as it runs; ``--duration`` ends it with status 0, Ctrl-C with 130.
 """
 
 from __future__ import annotations
@@ -22,16 +22,16 @@ from ..models import Trade
 from ..shell.client import BulkClient
 from . import panels, text
 from .connect import market_symbol, open_command_client, require_market, subscribe_book
-from .endpoint import Endpoint, resolve_endpoint
+from .endpoint import Endpoint, command_endpoint
+from .output import print_log_entry
 from .picture import (
     EventLog,
-    LogEntry,
     MarketPicture,
     TradeTape,
     log_connection_changes,
     take_picture,
 )
-from .runtime import EXIT_OK, Interrupted, run_interruptible
+from .runtime import EXIT_OK, run_interruptible
 from .terminal import Line, Screen, keep_drawing, supports_live_view
 
 PLAIN_BOOK_INTERVAL = 1.0
@@ -50,7 +50,7 @@ class WatchOptions:
 
 def run_watch(args: argparse.Namespace) -> int:
     options = WatchOptions(
-        endpoint=resolve_endpoint(args.network, args.url, signing=False, ca_file=args.ca_file),
+        endpoint=command_endpoint(args, signing=False),
         symbol=market_symbol(args.symbol),
         depth=args.depth,
         duration=args.duration,
@@ -58,16 +58,10 @@ def run_watch(args: argparse.Namespace) -> int:
         live=not args.no_live and supports_live_view(sys.stdout),
         verbose=args.verbose,
     )
-    log = EventLog(echo=None if options.live else _print_entry)
-    try:
-        run_interruptible(lambda: _watch(options, log))
-    except Interrupted:
-        pass  # Ctrl-C is the normal way to stop watching
+    log = EventLog(echo=None if options.live else print_log_entry)
+    # Ctrl-C raises Interrupted once the terminal is restored: status 130, like every command.
+    run_interruptible(lambda: _watch(options, log))
     return EXIT_OK
-
-
-def _print_entry(entry: LogEntry) -> None:
-    print(panels.log_line(entry), flush=True)
 
 
 async def _watch(options: WatchOptions, log: EventLog) -> None:

@@ -659,7 +659,8 @@ def _unsubscribe_response(msg: Any) -> UnsubscribeResponse:
 
 
 def _error(msg: Any) -> ErrorMessage:
-    # ``{"error": {"message": ...}}`` per §3.9; a bare string or a top-level message is tolerated.
+    # ``{"error": {"message": ...}}`` (docs/protocol.md, "What the server sends"); a bare string or
+    # a top-level message is tolerated.
     error = _first(msg, ("error", "message"))
     text = error if error.__class__ is str else error["message"]
     return ErrorMessage(message=_str(text), raw=msg)

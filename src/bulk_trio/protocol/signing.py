@@ -1,4 +1,4 @@
-"""Signed transactions: the message bytes (docs/protocol.md), Ed25519 signatures, order ids (§6)
+"""Signed transactions: the message bytes (docs/protocol.md), Ed25519 signatures, order ids
 and :class:`TransactionSigner`.
 
 The message is ``[layout prefix] ‖ u64 count ‖ (u32 discriminant ‖ body)* ‖ u64 nonce ‖
@@ -44,7 +44,7 @@ __all__ = [
 ]
 
 DOMAINS = {"mainnet": 1, "testnet": 2, "devnet": 3}
-"""Signature domains and the byte that ends a message signed for them (§5.2)."""
+"""Signature domains and the byte that ends a message signed for them (decision 1)."""
 
 _MAX_SIGNATURE_TEXT = 88  # base58 of 64 bytes is at most 88 characters
 
@@ -189,7 +189,7 @@ def order_id(
     account: str | bytes,
     keychain_slippage: bool = False,
 ) -> str | None:
-    """The id the exchange gives the order ``action`` at index ``seqno`` of a transaction (§6).
+    """The id the exchange gives the order ``action`` at index ``seqno`` of a transaction.
 
     ``base58(sha256(u32 seqno ‖ u32 discriminant ‖ legacy body without builder code ‖ account ‖
     u64 nonce))``. Only limit and market orders have precomputable ids; anything else gives
@@ -325,7 +325,7 @@ class TransactionSigner:
     def sign_transaction(
         self, actions: Actions, *, nonce: int | None = None, account: str | None = None
     ) -> dict[str, Any]:
-        """The signed wire payload ``{actions, nonce, account, signer, signature}`` (§4.1).
+        """The signed wire payload ``{actions, nonce, account, signer, signature}``.
 
         ``nonce=None`` takes :meth:`next_nonce`. ``account=None`` trades for this signer's own
         account; another account means this signer acts as that account's agent wallet.

@@ -22,7 +22,7 @@ MESSAGE_TOO_BIG = 1009
 # 1005, 1006 and 1015 only describe a close locally; the rest of 1000-2999 is reserved.
 _PEER_PROTOCOL_CODES = frozenset({1000, 1001, 1002, 1003, 1007, 1008, 1009, 1010, 1011, 1012, 1013})
 
-# Opcodes (RFC 6455 §5.2).
+# Opcodes (RFC 6455, section 5.2).
 CONTINUATION, TEXT, BINARY, CLOSE, PING, PONG = 0x0, 0x1, 0x2, 0x8, 0x9, 0xA
 _UNFRAGMENTED_TEXT = 0x80 | TEXT  # FIN set, no reserved bits: nearly every frame the server sends
 
@@ -207,7 +207,7 @@ def _too_big(limit: int) -> ProtocolViolation:
 
 
 def close_code_and_reason(payload: bytes) -> tuple[int, str]:
-    """The (code, reason) of a close frame's payload (RFC 6455 §5.5.1, §7.4)."""
+    """The (code, reason) of a close frame's payload (RFC 6455, sections 5.5.1 and 7.4)."""
     if not payload:
         return NO_STATUS, ""
     if len(payload) == 1:

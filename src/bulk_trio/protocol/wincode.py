@@ -1,8 +1,8 @@
 """BULK's signed-byte format: bincode with fixed-width little-endian integers (docs/protocol.md).
 
 Each function returns the bytes of one value; an action body is these pieces joined. ``Layout``
-names the message layouts of §5.4, which differ in an envelope prefix and in a few optional
-trailing fields of order bodies.
+names the message layouts of docs/protocol.md ("The signed bytes"), which differ in an envelope
+prefix and in a few optional trailing fields of order bodies.
 """
 
 from __future__ import annotations

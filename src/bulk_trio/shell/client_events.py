@@ -39,7 +39,7 @@ from ..models import (
 )
 from ..protocol.subscriptions import wire_interval
 from .fanout import EventChannel, Fanout, Subscriber, SubscriberStats, open_subscription
-from .watch import LatestValue, watch_connection, watch_topics
+from .latest_values import LatestValue, watch_connection, watch_topics
 
 if TYPE_CHECKING:
     from ..state import ClientState

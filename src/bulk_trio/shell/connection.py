@@ -21,7 +21,7 @@ import attrs
 import trio
 
 from ..enums import ConnectionState, Topic
-from ..errors import BulkError, ConnectError, ConnectionLost
+from ..errors import BulkError, ConnectError, ConnectionLost, NotConnected
 from ..protocol.codec import decode, encode_subscribe
 from ..protocol.subscriptions import Subscription
 from ..session import (
@@ -67,10 +67,6 @@ class ConnectionSettings:
     max_message_size: int = DEFAULT_MAX_MESSAGE_SIZE
     connector: Connector = open_transport
     """Opens the transport; tests swap it for an in-memory peer."""
-
-
-class NotConnected(ConnectionLost):
-    """The client is between connections; the request was NOT sent (its outcome is known)."""
 
 
 class _Ack:

@@ -2,7 +2,7 @@
 
 Why not trio-websocket here (the simulator uses it): its reader task hands every message to
 ``get_message()`` through a memory channel, two scheduler round trips per frame, which caps a
-receiver at ~30-40k frames/s on this class of machine (PERFORMANCE-NOTES.md), below the official
+receiver at ~30-40k frames/s on this class of machine (docs/performance.md), below the official
 asyncio SDK. Parsing in the consumer's own task and returning every message that one read produced
 roughly doubles that. The price is this small module: handshake, fragments, ping/pong, close.
 
@@ -179,7 +179,7 @@ class WebSocketTransport:
                         f"closed by the peer (code {code}, {reason or 'no reason'})", code
                     )
         except ProtocolViolation as exc:
-            # Fail the connection as RFC 6455 §7.1.7 says: a close frame with the code, then drop.
+            # Fail the connection as RFC 6455 (7.1.7) says: a close frame with the code, then drop.
             await self._reply_to_close(CloseConnection(code=exc.close_code, reason=exc.reason))
             raise TransportClosed(
                 f"WebSocket protocol error from the peer: {exc.reason}", exc.close_code

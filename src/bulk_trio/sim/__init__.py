@@ -2,7 +2,7 @@
 
 The simulator is layered like the client: a sans-IO core (``engine``, ``matching``, ``accounts``,
 ``security``, ``feed``, ``frames``, ``faults``, ``candles``, ``client_requests``, ``routing``,
-``websocket_frames``, ``stats``) that never imports trio, and the Trio shell in
+``frame_encoding``, ``stats``) that never imports trio, and the Trio shell in
 ``bulk_trio.sim.shell`` (the socket server and the :class:`Simulator` handle). The shell's names
 are loaded on first use, so ``import bulk_trio.sim.engine`` loads no trio.
 

@@ -26,7 +26,8 @@ Semantics the server and tests rely on:
 * **Order ids** are :func:`bulk_trio.protocol.signing.order_id` of (action, index in transaction,
   nonce, account), so clients' precomputed ids match; a new order whose id is live already gets
   ``rejectedDuplicate`` and changes nothing.
-* **Statuses** use only docs/protocol.md names. Where §7 has none, ``modified`` is used:
+* **Statuses** use only docs/protocol.md names. Where its "Order statuses" have none, ``modified``
+  is used:
   ``modified {oid, sz, remainingSz}`` for a successful ``mod``, ``modified {leverage: [[symbol,
   leverage], ...]}`` for ``updateUserSettings`` and ``modified {symbol, oraclePrice}`` for ``px``.
   The sizes of ``filled``, ``partiallyFilled``, ``working`` and ``cancelledIOC`` are signed,

@@ -84,7 +84,7 @@ def _opt(value: float | None) -> float | None:
 
 
 # ---------------------------------------------------------------------------------------------
-# Topics (§3.1)
+# Topics
 
 
 def market_topic(kind: str, symbol: str) -> str:
@@ -102,7 +102,7 @@ def account_topic(user: str) -> str:
 
 
 # ---------------------------------------------------------------------------------------------
-# Control replies (§3.2, §2.2, §3.8, §3.9)
+# Control replies
 
 
 def subscription_response(topics: Sequence[str]) -> str:
@@ -131,7 +131,7 @@ def post_error(request_id: int, message: str) -> str:
 
 
 # ---------------------------------------------------------------------------------------------
-# Market data (§3.3 - §3.6)
+# Market data
 
 
 def ticker(
@@ -142,7 +142,7 @@ def ticker(
     fair_book_price: float | None = None,
     volatility: float = 0.0,
 ) -> str:
-    """A ticker. The optional analytics of §3.3 are synthetic: the regime is the sign of the 24 h
+    """A ticker. The optional analytics fields are synthetic: the regime is the sign of the 24 h
     change, ``fairBookPx`` the book mid and ``fairVol``/``regimeVol`` the feed's volatility."""
     last = _opt(stats.last_price)
     opened = _opt(stats.open_24h)
@@ -258,7 +258,7 @@ def candle(symbol: str, interval: str, bar: CandleLike) -> str:
 
 
 # ---------------------------------------------------------------------------------------------
-# Account stream (§3.7)
+# Account stream
 
 
 def _account_frame(user: str, data: dict[str, object]) -> str:

@@ -1,4 +1,4 @@
-"""Whether a received ``post`` payload may execute (docs/protocol.md, §5.4, §8, §11; decision 8).
+"""Whether a received ``post`` payload may execute (docs/protocol.md, decision 8).
 
 :meth:`TransactionGate.admit` takes the untrusted JSON payload and either returns the parsed
 :class:`Envelope` or raises :class:`TransactionRefused` with a message for the reply. The checks,

@@ -2,7 +2,7 @@
 
 What a request means (:mod:`..client_requests`), which frames engine events become and who gets
 them (:mod:`..routing`), candles (:mod:`..candles`) and the frame encoding
-(:mod:`..websocket_frames`) are sans-IO modules beside the engine; this module does the I/O.
+(:mod:`..frame_encoding`) are sans-IO modules beside the engine; this module does the I/O.
 
 Everything a request causes happens synchronously in the connection's reader task (parse, engine,
 enqueue), so a request is atomic with respect to the feed and to other clients. Frames go out
@@ -50,10 +50,10 @@ from ..client_requests import (
 )
 from ..events import EngineEvent
 from ..faults import FaultState
-from ..limits import MessageWindow
+from ..frame_encoding import encode_text_frame
+from ..message_window import MessageWindow
 from ..routing import EngineLike, EventRouter, Outgoing, TopicIndex
 from ..stats import SimStats
-from ..websocket_frames import encode_text_frame
 
 __all__ = [
     "MAX_REQUEST_CHARS",
@@ -430,7 +430,8 @@ class ExchangeServer:
             self._close(conn)
 
     async def _ping_loop(self, conn: PeerConnection, interval: float) -> None:
-        """Keepalive (§1.2): a ping every ``interval``; no pong in time drops the client."""
+        """Keepalive (docs/protocol.md, "Transport"): a ping every ``interval``; no pong in time
+        drops the client."""
         while True:
             await trio.sleep(interval)
             with trio.move_on_after(self.ping_timeout) as waiting:

@@ -11,13 +11,16 @@ import argparse
 import os
 import stat
 import sys
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import cast
 
 import orjson
 
 from ..literals import DomainName
+from ..networks import DEFAULT_NETWORK
 from ..protocol.signing import TransactionSigner
+from .endpoint import requested_network, signature_domain
+from .output import print_json
 from .runtime import EXIT_OK, CommandFailed, UsageError, remember_secret
 
 KEY_ENV = "BULK_PRIVATE_KEY"
@@ -121,22 +124,58 @@ def run_keygen(args: argparse.Namespace) -> int:
             "keygen needs --out PATH (recommended) or --show-private-key; "
             "otherwise the new private key would be lost"
         )
-    signer = TransactionSigner.generate_account(domain=args.network)
+    network = requested_network(args.network) or DEFAULT_NETWORK
+    domain = cast(DomainName, signature_domain(network))
+    signer = TransactionSigner.generate_account(domain=domain)
     if args.out is not None:
         write_key_file(args.out, signer.private_key)
-    print(signer.public_key, flush=True)
-    if args.out is not None:
         mode = stat.filemode(os.stat(args.out).st_mode)
         print(f"private key written to {args.out} ({mode})", file=sys.stderr)
         print(
-            f"use it with: bulk-trio account --network {args.network} --key-file {args.out}",
+            f"use it with: bulk-trio account --network {network} --key-file {args.out}",
             file=sys.stderr,
         )
     if args.show_private_key:
         print(
-            "warning: the private key follows; whoever sees it controls the account. "
+            "warning: the private key is printed; whoever sees it controls the account. "
             "Do not paste it into a command line.",
             file=sys.stderr,
         )
-        print(signer.private_key, flush=True)
+    if args.json:
+        document = {"public_key": signer.public_key}
+        if args.show_private_key:
+            document["private_key"] = signer.private_key
+        print_json(document)
+    elif args.show_private_key:
+        # Two lines, each saying which key it is: mixing them up gives the secret away.
+        print(f"public key:  {signer.public_key}")
+        print(f"private key: {signer.private_key}", flush=True)
+    else:
+        print(signer.public_key, flush=True)  # alone on stdout: PK=$(bulk-trio keygen --out F)
     return EXIT_OK
+
+
+# -- a key pasted where it does not belong -----------------------------------------------------
+
+_KEY_LIKE_LENGTH = 32  # base58 keys are 43-88 characters; ordinary arguments are far shorter
+HIDDEN_ARGUMENT = "<hidden: looks like a key>"
+
+
+def looks_like_key(argument: str) -> bool:
+    """True for a long opaque token (base58 text, or a JSON byte array): it may be a private
+    key pasted by mistake, so it is never echoed back. Public keys and order ids look the same,
+    and hiding one of those in an error message costs nothing."""
+    value = argument.partition("=")[2] if argument.startswith("--") else argument
+    value = value.strip()
+    if len(value) < _KEY_LIKE_LENGTH:
+        return False
+    return value.isalnum() or (value.startswith("[") and value.endswith("]"))
+
+
+def hide_pasted_keys(message: str, argv: Sequence[str]) -> str:
+    """``message`` (argparse's, which quotes arguments it rejects) without any key-like argument."""
+    for argument in argv:
+        if looks_like_key(argument):
+            value = argument.partition("=")[2] if argument.startswith("--") else argument
+            message = message.replace(value.strip(), HIDDEN_ARGUMENT)
+    return message
