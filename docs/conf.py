@@ -64,9 +64,9 @@ nitpick_ignore_regex = [
     # The type variable of a generic model (HistoryPage[Row]) and the simulator's history log.
     (r"py:(class|obj)", r"bulk_trio\.http_models\.Row"),
     (r"py:class", r"bulk_trio\.sim\.history\.HistoryLog"),
-    # The type variables of the event channels and latest-value streams; BulkClient's event base.
+    # The type variables of the event channels and latest-value streams; BulkClient's bases.
     (r"py:(class|obj)", r"bulk_trio\.shell\.(fanout|latest_values)\.T"),
-    (r"py:class", r"bulk_trio\.shell\.client_events\.ClientEvents"),
+    (r"py:class", r"bulk_trio\.shell\.client_(events\.ClientEvents|trading\.ClientTrading)"),
 ]
 
 # -- HTML ------------------------------------------------------------------------------------
