@@ -347,10 +347,15 @@ def _candle(msg: Any) -> Candle:
         raise _BadValue(f"expected 'candle.<symbol>.<interval>', got {topic[:60]!r}")
     data = msg["data"]
     # docs/protocol.md decision 5: the payload is ``data.candle`` or ``data`` itself.
-    c = data.get("candle", data)
+    return candle_bar(symbol, WIRE_INTERVAL.get(interval, interval), data.get("candle", data))
+
+
+def candle_bar(symbol: str, interval: str, c: Any) -> Candle:
+    """One candle from its short keys (``t T o h l c v n``), as the WebSocket and the HTTP
+    klines both send it; ``interval`` is already in its wire spelling."""
     return Candle(
         symbol,
-        WIRE_INTERVAL.get(interval, interval),
+        interval,
         _int(c["t"]),
         _int(c["T"]),
         _num(c["o"]),

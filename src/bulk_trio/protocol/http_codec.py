@@ -42,7 +42,6 @@ from .codec import (
     _bool,
     _first,
     _first_or_none,
-    _int,
     _int_or_zero,
     _list,
     _num,
@@ -200,21 +199,7 @@ def _candles(symbol: str, interval: str) -> Callable[[Any], list[Candle]]:
     name = WIRE_INTERVAL.get(interval, interval)
 
     def read(body: Any) -> list[Candle]:
-        candles = [
-            Candle(
-                symbol,
-                name,
-                _int(c["t"]),
-                _int(c["T"]),
-                _num(c["o"]),
-                _num(c["h"]),
-                _num(c["l"]),
-                _num(c["c"]),
-                _num(c["v"]),
-                _int_or_zero(c.get("n")),
-            )
-            for c in _list(body)
-        ]
+        candles = [codec.candle_bar(symbol, name, c) for c in _list(body)]
         candles.sort(key=lambda candle: candle.open_time)
         return candles
 
