@@ -240,9 +240,9 @@ def aggregate_levels(levels: Iterable[Level], bucket: float, *, is_bid: bool) ->
     return [(round(index * bucket, 10), size, count) for index, (size, count) in merged.items()]
 
 
-def candle(symbol: str, interval: str, bar: CandleLike) -> str:
-    """A candle under ``data.candle`` (decision 5); symbol and interval travel in the topic."""
-    body = {
+def candle_body(bar: CandleLike) -> dict[str, object]:
+    """A candle's short-key object, as the WebSocket frame and the HTTP klines both carry it."""
+    return {
         "t": bar.open_time,
         "T": bar.close_time,
         "o": float(bar.open),
@@ -252,6 +252,11 @@ def candle(symbol: str, interval: str, bar: CandleLike) -> str:
         "v": float(bar.volume),
         "n": bar.trades,
     }
+
+
+def candle(symbol: str, interval: str, bar: CandleLike) -> str:
+    """A candle under ``data.candle`` (decision 5); symbol and interval travel in the topic."""
+    body = candle_body(bar)
     return _text(
         {"type": "candle", "topic": candle_topic(symbol, interval), "data": {"candle": body}}
     )

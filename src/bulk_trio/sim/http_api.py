@@ -253,7 +253,7 @@ class SimHttpApi:
             return _json(200, [])  # decision 5: an unknown symbol is an empty history
         bars = [b for b in self.candles.backfill(symbol, interval) if start <= b.open_time <= end]
         # The most recent ``limit`` candles of the range, oldest first (what a warm-up wants).
-        return _json(200, [_candle_json(bar) for bar in bars[-limit:]])
+        return _json(200, [frames.candle_body(bar) for bar in bars[-limit:]])
 
     def _l2_book(self, query: Mapping[str, str], now_ns: int) -> HttpAnswer:
         kind = query.get("type")
@@ -421,19 +421,6 @@ def _market_json(market: Market) -> dict[str, object]:
         else market.max_leverage,
         "orderTypes": list(market.order_types),
         "timeInForces": list(market.time_in_forces),
-    }
-
-
-def _candle_json(bar: frames.CandleLike) -> dict[str, object]:
-    return {
-        "t": bar.open_time,
-        "T": bar.close_time,
-        "o": float(bar.open),
-        "h": float(bar.high),
-        "l": float(bar.low),
-        "c": float(bar.close),
-        "v": float(bar.volume),
-        "n": bar.trades,
     }
 
 
