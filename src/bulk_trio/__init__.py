@@ -6,9 +6,8 @@ public names are loaded on first use, so ``import bulk_trio.protocol.codec`` (or
 module) does not load trio, wsproto or trio-websocket.
 """
 
-import importlib
 import logging
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from .actions import (
     AgentWallet,
@@ -71,6 +70,7 @@ from .http_models import (
     MarketSummary,
 )
 from .inventory import Inventory, Pnl, PositionView
+from .lazy_exports import lazy_exports
 from .markets import Market
 from .models import (
     AccountSnapshot,
@@ -128,13 +128,7 @@ _SHELL_EXPORTS = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    module = _SHELL_EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(module, __name__), name)
-    globals()[name] = value  # later look-ups skip this function
-    return value
+__getattr__ = lazy_exports(__name__, globals(), _SHELL_EXPORTS)
 
 
 # A library does not decide where log lines go: without this, Python's last-resort handler would

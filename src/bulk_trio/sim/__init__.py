@@ -17,9 +17,9 @@ fund accounts, move prices and inject faults. Everything stops when the block en
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from ..lazy_exports import lazy_exports
 from .feed import FeedSettings
 from .stats import SimStats
 
@@ -34,10 +34,4 @@ _SHELL_EXPORTS = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    module = _SHELL_EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(module, __name__), name)
-    globals()[name] = value  # later look-ups skip this function
-    return value
+__getattr__ = lazy_exports(__name__, globals(), _SHELL_EXPORTS)
