@@ -26,7 +26,6 @@ from bulk_trio import (
     MultisigUpdate,
     OnFill,
     OrderResponse,
-    OrderStatus,
     RangeOrder,
     RemoveSubAccount,
     RenameSubAccount,
@@ -218,13 +217,6 @@ async def sim(signer: TransactionSigner) -> AsyncIterator[Simulator]:
         yield simulator
 
 
-# The simulator implements these actions from the version whose OrderStatus knows "triggered".
-needs_simulator_support = pytest.mark.skipif(
-    not hasattr(OrderStatus, "TRIGGERED"),
-    reason="this simulator does not implement builder codes, conditional orders and accounts yet",
-)
-
-
 async def approvals(sim: Simulator, signer: TransactionSigner) -> list[tuple[str, int]]:
     """The builder-code approvals of the account snapshot a new connection receives."""
     async with open_bulk_client(sim.url, symbols=[BTC], signer=signer) as client:
@@ -233,7 +225,6 @@ async def approvals(sim: Simulator, signer: TransactionSigner) -> list[tuple[str
         return [(a.recipient, a.max_fee) for a in snapshot.builder_code_approvals]
 
 
-@needs_simulator_support
 async def test_builder_code_approval_shows_in_the_snapshot_and_revocation_removes_it(
     sim: Simulator, signer: TransactionSigner
 ) -> None:
@@ -248,7 +239,6 @@ async def test_builder_code_approval_shows_in_the_snapshot_and_revocation_remove
         assert await approvals(sim, signer) == []
 
 
-@needs_simulator_support
 async def test_a_stop_order_rests_until_the_mark_crosses_it(
     sim: Simulator, signer: TransactionSigner
 ) -> None:
@@ -262,7 +252,6 @@ async def test_a_stop_order_rests_until_the_mark_crosses_it(
             assert resting.trigger is not None and resting.trigger.price == 95_000.0
 
 
-@needs_simulator_support
 async def test_a_two_of_two_multisig_proposal_runs_once_both_approve(sim: Simulator) -> None:
     alice = TransactionSigner.generate_account(domain="testnet")
     bob = TransactionSigner.generate_account(domain="testnet")

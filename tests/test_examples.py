@@ -164,9 +164,10 @@ async def test_market_maker_stops_buying_at_its_inventory_limit(
 
 async def test_examples_run_as_scripts() -> None:
     """Each example runs as ``python examples/<name>.py`` (each starts its own simulator)."""
-    names = ["market_data", "seed_example", "market_maker", "slow_and_fast_consumers"]
-    if SIMULATES_ORDER_TYPES:
-        names += ["bracket_order", "trailing_stop", "oco_range", "sub_account"]
+    names = [
+        *("market_data", "seed_example", "market_maker", "slow_and_fast_consumers"),
+        *("bracket_order", "trailing_stop", "oco_range", "sub_account"),
+    ]
     results: dict[str, trio.CompletedProcess[bytes]] = {}
 
     async def run(name: str) -> None:
@@ -190,12 +191,6 @@ async def test_examples_run_as_scripts() -> None:
 
 
 # -- order types and accounts (docs/guides/orders.md) -------------------------------------------
-# These need a simulator that implements conditional orders, sub-accounts and transfers.
-SIMULATES_ORDER_TYPES = hasattr(OrderStatus, "TRIGGERED")
-needs_order_types = pytest.mark.skipif(
-    not SIMULATES_ORDER_TYPES,
-    reason="this simulator does not implement conditional orders and sub-accounts yet",
-)
 
 
 async def move_mark_once_placed(
@@ -223,7 +218,6 @@ async def move_mark_once_placed(
                 sim.set_mark("BTC-USD", mark)
 
 
-@needs_order_types
 @pytest.mark.parametrize(
     ("name", "order_type", "marks"),
     [
@@ -260,7 +254,6 @@ async def test_conditional_examples_exit_when_the_mark_moves(
     assert final.positions == () and final.open_orders == ()
 
 
-@needs_order_types
 async def test_sub_account_example_funds_and_trades(load: type[ModuleType]) -> None:
     example = load("sub_account")
     with trio.fail_after(TIMEOUT):
