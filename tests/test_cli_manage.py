@@ -16,6 +16,7 @@ from bulk_trio import ExchangeError, OrderStatus, open_bulk_client
 from bulk_trio.cli import main
 from bulk_trio.protocol.signing import TransactionSigner
 from bulk_trio.sim import Simulator, open_simulator
+from cli_support import at, cli, key_in_environment
 
 FUNDS = 10_000.0
 TIMEOUT = 30
@@ -23,25 +24,13 @@ TIMEOUT = 30
 
 @pytest.fixture
 def signer(monkeypatch: pytest.MonkeyPatch) -> TransactionSigner:
-    key = TransactionSigner.generate_account(domain="testnet")
-    monkeypatch.setenv("BULK_PRIVATE_KEY", key.private_key)
-    monkeypatch.delenv("BULK_URL", raising=False)
-    monkeypatch.delenv("BULK_NETWORK", raising=False)
-    return key
+    return key_in_environment(monkeypatch)
 
 
 @pytest.fixture
 async def sim(signer: TransactionSigner) -> AsyncIterator[Simulator]:
     async with open_simulator(seed=7, fund={signer.public_key: FUNDS}) as simulator:
         yield simulator
-
-
-async def cli(*argv: str) -> int:
-    return await trio.to_thread.run_sync(main, list(argv))
-
-
-def at(sim: Simulator) -> list[str]:
-    return ["--url", sim.url, "--network", "testnet"]
 
 
 def balance(sim: Simulator, pubkey: str) -> float:

@@ -19,9 +19,9 @@ from bulk_trio.actions import (
 from bulk_trio.cli import build_parser, main
 from bulk_trio.cli.order_types import describe_order_type, order_type_action
 from bulk_trio.cli.runtime import UsageError
-from bulk_trio.enums import OrderStatus, Side
-from bulk_trio.protocol.signing import TransactionSigner
+from bulk_trio.enums import Side
 from bulk_trio.sim import open_simulator
+from cli_support import key_in_environment
 
 BTC = "BTC-USD"
 
@@ -98,18 +98,11 @@ def test_order_types_exclude_each_other() -> None:
 
 # -- end to end, against the simulator ----------------------------------------------------------
 
-needs_order_types = pytest.mark.skipif(
-    not hasattr(OrderStatus, "TRIGGERED"),
-    reason="this simulator does not implement conditional orders yet",
-)
 
-
-@needs_order_types
 async def test_a_bracket_from_the_command_line_rests_its_exits(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    key = TransactionSigner.generate_account(domain="testnet")
-    monkeypatch.setenv("BULK_PRIVATE_KEY", key.private_key)
+    key = key_in_environment(monkeypatch)
     with trio.fail_after(30):
         async with open_simulator(
             seed=3, fund={key.public_key: 1e6}, feed=False, takers=False

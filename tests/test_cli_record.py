@@ -17,13 +17,10 @@ import trio
 from bulk_trio.cli import main
 from bulk_trio.recording import RecordedFrame, decode_frame, decode_header
 from bulk_trio.sim import open_simulator
+from cli_support import cli
 from ws_peer import open_peer
 
 TIMEOUT = 30
-
-
-async def cli(*argv: str) -> int:
-    return await trio.to_thread.run_sync(main, list(argv))
 
 
 def frame_types(path: Path) -> dict[str, int]:

@@ -25,6 +25,7 @@ from bulk_trio.enums import OrderStatus
 from bulk_trio.models import OrderResponse
 from bulk_trio.protocol.signing import TransactionSigner
 from bulk_trio.sim import Simulator, open_simulator
+from cli_support import at, cli, key_in_environment
 
 FUNDS = 10_000.0
 TIMEOUT = 30
@@ -33,25 +34,13 @@ TIMEOUT = 30
 @pytest.fixture
 def signer(monkeypatch: pytest.MonkeyPatch) -> TransactionSigner:
     """A fresh key in BULK_PRIVATE_KEY, and no BULK_URL/BULK_NETWORK from the caller's shell."""
-    key = TransactionSigner.generate_account(domain="testnet")
-    monkeypatch.setenv("BULK_PRIVATE_KEY", key.private_key)
-    monkeypatch.delenv("BULK_URL", raising=False)
-    monkeypatch.delenv("BULK_NETWORK", raising=False)
-    return key
+    return key_in_environment(monkeypatch)
 
 
 @pytest.fixture
 async def sim(signer: TransactionSigner) -> AsyncIterator[Simulator]:
     async with open_simulator(seed=5, fund={signer.public_key: FUNDS}) as simulator:
         yield simulator
-
-
-async def cli(*argv: str) -> int:
-    return await trio.to_thread.run_sync(main, list(argv))
-
-
-def at(sim: Simulator) -> list[str]:
-    return ["--url", sim.url, "--network", "testnet"]
 
 
 def json_of(output: str) -> dict[str, object]:

@@ -16,7 +16,6 @@ from pathlib import Path
 
 import orjson
 import pytest
-import trio
 
 from bulk_trio.cli import main
 from bulk_trio.cli.endpoint import LOCAL_NODE_URL, MAINNET_URL, Endpoint, resolve_endpoint
@@ -24,6 +23,7 @@ from bulk_trio.cli.runtime import UsageError
 from bulk_trio.protocol.keys import b58decode
 from bulk_trio.protocol.signing import TransactionSigner
 from bulk_trio.sim import Simulator, open_simulator
+from cli_support import at, cli, key_in_environment
 
 FUNDS = 10_000.0
 
@@ -31,23 +31,13 @@ FUNDS = 10_000.0
 @pytest.fixture
 def signer(monkeypatch: pytest.MonkeyPatch) -> TransactionSigner:
     """A fresh key, given to the commands the documented way: BULK_PRIVATE_KEY."""
-    key = TransactionSigner.generate_account(domain="testnet")
-    monkeypatch.setenv("BULK_PRIVATE_KEY", key.private_key)
-    return key
+    return key_in_environment(monkeypatch)
 
 
 @pytest.fixture
 async def sim(signer: TransactionSigner) -> AsyncIterator[Simulator]:
     async with open_simulator(seed=3, fund={signer.public_key: FUNDS}) as simulator:
         yield simulator
-
-
-async def cli(*argv: str) -> int:
-    return await trio.to_thread.run_sync(main, list(argv))
-
-
-def at(sim: Simulator) -> list[str]:
-    return ["--url", sim.url, "--network", "testnet"]
 
 
 def order_id_in(output: str) -> str:

@@ -27,6 +27,7 @@ from bulk_trio.inventory import Pnl, PositionView
 from bulk_trio.models import BookLevel, Margin, OrderState, Ticker, Trade
 from bulk_trio.protocol.signing import TransactionSigner
 from bulk_trio.sim import Simulator, open_simulator
+from cli_support import cli
 
 TIMEOUT = 30
 ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
@@ -36,10 +37,6 @@ ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 async def sim() -> AsyncIterator[Simulator]:
     async with open_simulator(seed=5) as simulator:
         yield simulator
-
-
-async def cli(*argv: str) -> int:
-    return await trio.to_thread.run_sync(main, list(argv))
 
 
 async def test_plain_watch_prints_the_book_and_ends_with_the_ladder(
